@@ -1,0 +1,104 @@
+// Package health turns a stream of check results into a status.
+//
+// It knows nothing of sockets or clocks: a Tracker is a pure state machine
+// with hysteresis, fed one outcome at a time by whoever runs the checks.
+package health
+
+import "fmt"
+
+// State is what a tracker believes of its target.
+type State uint8
+
+// The states of a tracker.
+const (
+	Unknown State = iota // not yet checked: no traffic, no verdict
+	Up                   // passing
+	Down                 // failing
+)
+
+// String returns "unknown", "up" or "down".
+func (s State) String() string {
+	switch s {
+	case Up:
+		return "up"
+	case Down:
+		return "down"
+	default:
+		return "unknown"
+	}
+}
+
+// Tracker counts consecutive results with HAProxy's semantics, as
+// ARCHITECTURE.md decides:
+//
+//   - The first result decides at once: a pass makes the target Up, a
+//     failure makes it Down.
+//   - After that, Fall consecutive failures turn an Up target Down, and Rise
+//     consecutive passes turn a Down target Up.
+//   - Every result resets the opposite counter, so an interleaving such as
+//     fail, fail, pass never adds up to a fall.
+//
+// This is equivalent to HAProxy's single health counter running from 0 to
+// rise+fall-1. The zero Tracker is not usable; make one with NewTracker.
+// A Tracker is not safe for concurrent use.
+type Tracker struct {
+	rise, fall int
+	state      State
+	passes     int // consecutive passes since the last failure
+	fails      int // consecutive failures since the last pass
+}
+
+// NewTracker returns a tracker in state Unknown. rise and fall must be at
+// least 1.
+func NewTracker(rise, fall int) (*Tracker, error) {
+	if rise < 1 || fall < 1 {
+		return nil, fmt.Errorf("rise %d and fall %d must both be at least 1", rise, fall)
+	}
+	return &Tracker{rise: rise, fall: fall}, nil
+}
+
+// Observe records one result and reports whether the state changed.
+func (t *Tracker) Observe(pass bool) (changed bool) {
+	old := t.state
+	if pass {
+		t.passes++
+		t.fails = 0
+	} else {
+		t.fails++
+		t.passes = 0
+	}
+	switch {
+	case t.state == Unknown && pass:
+		t.state = Up
+	case t.state == Unknown:
+		t.state = Down
+	case t.state == Down && t.passes >= t.rise:
+		t.state = Up
+	case t.state == Up && t.fails >= t.fall:
+		t.state = Down
+	}
+	return t.state != old
+}
+
+// State returns the current state.
+func (t *Tracker) State() State { return t.state }
+
+// Counts returns the consecutive passes and failures seen most recently;
+// at most one of them is non-zero.
+func (t *Tracker) Counts() (passes, fails int) { return t.passes, t.fails }
+
+// Rise and Fall return the thresholds the tracker was made with.
+func (t *Tracker) Rise() int { return t.rise }
+
+// Fall returns the number of consecutive failures that turn Up into Down.
+func (t *Tracker) Fall() int { return t.fall }
+
+// SetThresholds changes rise and fall, keeping the state and counters, as
+// on a configuration reload. The new thresholds apply from the next result.
+func (t *Tracker) SetThresholds(rise, fall int) error {
+	if rise < 1 || fall < 1 {
+		return fmt.Errorf("rise %d and fall %d must both be at least 1", rise, fall)
+	}
+	t.rise, t.fall = rise, fall
+	return nil
+}
