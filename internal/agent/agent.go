@@ -1,0 +1,310 @@
+// Package agent is the sidecar that runs beside a backend, checks it in
+// depth in the background and answers load balancers' HTTP probes from the
+// cached results in microseconds.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"vitals/internal/health"
+	"vitals/internal/probe"
+)
+
+// Agent runs the checks of one configuration and serves their results. Its
+// configuration can be replaced while it runs (Apply); checks whose
+// configuration did not change keep their state.
+type Agent struct {
+	log     *slog.Logger
+	metrics *metrics
+
+	// rt is the current configuration with its checks and routes. Readers
+	// (every HTTP answer) load it without locking.
+	rt atomic.Pointer[applied]
+	// admin is the operator's state: maintenance and drain.
+	admin atomic.Pointer[AdminState]
+	// shuttingDown is set on SIGTERM: endpoints answer 503 until exit.
+	shuttingDown atomic.Bool
+
+	// mu serialises Apply and admin state changes, and guards runCtx and
+	// wg, which are set while Serve runs.
+	mu     sync.Mutex
+	runCtx context.Context
+	wg     *sync.WaitGroup
+	reload func() (*Config, error)
+
+	page pageState // the status page's check history
+}
+
+// applied is one applied configuration. It is never modified after it is
+// published.
+type applied struct {
+	cfg    *Config
+	checks []*check          // in configuration order
+	byName map[string]*check // by check name
+	routes map[string]*route // by URL path
+}
+
+// New builds an agent from a validated configuration. It loads the saved
+// maintenance and drain state from cfg.StateFile when there is one.
+func New(cfg *Config, log *slog.Logger) (*Agent, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	a := &Agent{log: log, metrics: newMetrics()}
+	st, err := loadState(cfg.StateFile)
+	if err != nil {
+		log.Warn("cannot read state file; starting without maintenance or drain", "path", cfg.StateFile, "err", err)
+	}
+	a.admin.Store(&st)
+	if err := a.Apply(cfg); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Apply replaces the configuration. Checks whose configuration is
+// unchanged keep running with their state; new ones start (when the agent
+// runs) and removed ones stop. The listeners are not changed: a new listen
+// address needs a restart.
+func (a *Agent) Apply(cfg *Config) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	old := a.rt.Load()
+	rt := &applied{cfg: cfg, byName: make(map[string]*check, len(cfg.Checks))}
+	var started []*check
+	for _, cc := range cfg.Checks {
+		if old != nil {
+			if c, ok := old.byName[cc.Name]; ok && reflect.DeepEqual(c.cfg, cc) {
+				rt.checks = append(rt.checks, c)
+				rt.byName[cc.Name] = c
+				continue
+			}
+		}
+		c, err := newCheck(cc)
+		if err != nil {
+			for _, s := range started {
+				s.close()
+			}
+			return fmt.Errorf("check %s: %w", cc.Name, err)
+		}
+		c.onTransition = a.transition
+		c.onResult = a.metrics.observe
+		rt.checks = append(rt.checks, c)
+		rt.byName[cc.Name] = c
+		started = append(started, c)
+	}
+	rt.routes = buildRoutes(cfg, rt.checks)
+	if old != nil && old.cfg.Listen != cfg.Listen {
+		a.log.Warn("listen address changed; restart the agent to apply it", "old", old.cfg.Listen, "new", cfg.Listen)
+	}
+	a.rt.Store(rt)
+	if a.runCtx != nil {
+		for _, c := range started {
+			a.launch(c)
+		}
+	}
+	if old != nil {
+		for _, c := range old.checks {
+			if rt.byName[c.cfg.Name] != c {
+				c.stop()
+				a.metrics.forget(c.cfg.Name)
+			}
+		}
+	}
+	a.metrics.configure(rt.checks)
+	return nil
+}
+
+// launch starts c's goroutine under the agent's run context. a.mu is held.
+func (a *Agent) launch(c *check) {
+	ctx, cancel := context.WithCancel(a.runCtx)
+	c.cancel = cancel
+	a.wg.Go(func() {
+		defer c.close()
+		c.run(ctx)
+	})
+}
+
+func (a *Agent) transition(c *check, old, new health.State, r probe.Result) {
+	a.metrics.transition(c.cfg.Name)
+	a.log.Info("check changed state", "check", c.cfg.Name, "old", old.String(), "new", new.String(),
+		"status", r.Status.String(), "reason", r.Reason, "latency", r.Latency)
+}
+
+// Run starts the checks and serves HTTP on the configured listeners until
+// ctx ends, then shuts down gracefully (see Serve).
+func (a *Agent) Run(ctx context.Context) error {
+	cfg := a.rt.Load().cfg
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	return a.Serve(ctx, ln)
+}
+
+// Serve runs the checks and serves HTTP on ln, plus the agent-check port,
+// the separate metrics listener and the admin socket when configured,
+// until ctx ends. Then the endpoints answer 503 "shutting down" for the
+// configured shutdown_delay while still serving, so load balancers take
+// the node out before it goes; then Serve stops the listeners (letting
+// requests in flight finish) and the checks, and returns nil.
+func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
+	cfg := a.rt.Load().cfg
+	var wg sync.WaitGroup
+	runCtx, stopChecks := context.WithCancel(context.WithoutCancel(ctx))
+	a.mu.Lock()
+	a.runCtx, a.wg = runCtx, &wg
+	for _, c := range a.rt.Load().checks {
+		a.launch(c)
+	}
+	a.mu.Unlock()
+	defer func() {
+		stopChecks()
+		wg.Wait()
+		a.mu.Lock()
+		a.runCtx, a.wg = nil, nil
+		a.mu.Unlock()
+	}()
+
+	var servers []*http.Server
+	serveCtx, stopServing := context.WithCancel(context.Background())
+	defer stopServing()
+	errc := make(chan error, 4)
+	serve := func(srv *http.Server, l net.Listener, tlsOn bool) {
+		servers = append(servers, srv)
+		go func() {
+			var err error
+			if tlsOn {
+				err = srv.ServeTLS(l, cfg.TLS.CertFile, cfg.TLS.KeyFile)
+			} else {
+				err = srv.Serve(l)
+			}
+			if !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("serve %s: %w", l.Addr(), err)
+			}
+		}()
+	}
+	serve(a.httpServer(a), ln, cfg.TLS != nil)
+	a.log.Info("agent listening", "addr", ln.Addr().String(), "checks", len(cfg.Checks), "tls", cfg.TLS != nil)
+	closers, err := a.openSideListeners(serveCtx, cfg, serve)
+	defer func() {
+		for _, c := range closers {
+			c.Close()
+		}
+	}()
+	if err != nil {
+		for _, srv := range servers {
+			srv.Close()
+		}
+		return err
+	}
+
+	select {
+	case err := <-errc:
+		for _, srv := range servers {
+			srv.Close()
+		}
+		return err
+	case <-ctx.Done():
+	}
+	a.shutdown(cfg, servers)
+	return nil
+}
+
+// shutdown answers 503 for the shutdown delay, then closes the servers.
+func (a *Agent) shutdown(cfg *Config, servers []*http.Server) {
+	delay := *cfg.ShutdownDelay
+	// From now on every health answer carries "Connection: close" (see
+	// ServeHTTP), so that clients stop reusing connections and none is
+	// closed under a request when the delay ends. Not SetKeepAlivesEnabled
+	// (false): it also closes the idle keep-alive connections at once,
+	// under any request a client is sending on one at that moment.
+	a.shuttingDown.Store(true)
+	a.log.Info("shutting down: answering 503 before exit", "delay", delay)
+	time.Sleep(delay)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, srv := range servers {
+		if err := srv.Shutdown(ctx); err != nil {
+			srv.Close()
+		}
+	}
+}
+
+// openSideListeners opens the agent-check port, the metrics listener and
+// the admin socket, as configured. It returns what must be closed at the
+// end.
+func (a *Agent) openSideListeners(ctx context.Context, cfg *Config, serve func(*http.Server, net.Listener, bool)) ([]io.Closer, error) {
+	var closers []io.Closer
+	if ac := cfg.AgentCheck; ac != nil {
+		l, err := net.Listen("tcp", ac.Listen)
+		if err != nil {
+			return closers, fmt.Errorf("agent_check listen %s: %w", ac.Listen, err)
+		}
+		closers = append(closers, l)
+		go a.serveAgentCheck(ctx, l)
+		a.log.Info("agent-check port listening", "addr", l.Addr().String())
+	}
+	if m := cfg.Metrics; m.Listen != "" && !m.Disabled {
+		l, err := net.Listen("tcp", m.Listen)
+		if err != nil {
+			return closers, fmt.Errorf("metrics listen %s: %w", m.Listen, err)
+		}
+		serve(a.httpServer(a.metrics.handler()), l, false)
+		a.log.Info("metrics listening", "addr", l.Addr().String())
+	}
+	if cfg.AdminSocket != "off" {
+		l, err := listenUnix(cfg.AdminSocket)
+		if err != nil {
+			a.log.Warn("admin socket disabled: maintenance, drain and reload commands will not reach this agent", "path", cfg.AdminSocket, "err", err)
+		} else {
+			serve(a.httpServer(a.adminHandler()), l, false)
+			a.log.Info("admin socket listening", "path", cfg.AdminSocket)
+		}
+	}
+	return closers, nil
+}
+
+func (a *Agent) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
+	}
+}
+
+// RunOnce runs every check once, concurrently, and returns the report of
+// all checks (each judged on its one result).
+func (a *Agent) RunOnce(ctx context.Context) Report {
+	var wg sync.WaitGroup
+	for _, c := range a.rt.Load().checks {
+		wg.Go(func() { c.runOnce(ctx) })
+	}
+	wg.Wait()
+	return judge(a.Checks())
+}
+
+// Checks returns the current view of every check, in configuration order.
+func (a *Agent) Checks() []View {
+	rt := a.rt.Load()
+	now := time.Now()
+	views := make([]View, len(rt.checks))
+	for i, c := range rt.checks {
+		views[i] = c.view(now)
+	}
+	return views
+}

@@ -1,0 +1,170 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"vitals/internal/health"
+	"vitals/internal/probe"
+)
+
+// check runs one configured check in the background and caches what it
+// found. Readers never wait for a run: they load the latest snapshot.
+type check struct {
+	cfg    CheckConfig
+	prober probe.Prober
+	// onTransition, when set, is called after the tracker changes state.
+	onTransition func(c *check, old, new health.State, r probe.Result)
+	// onResult, when set, is called after every recorded run.
+	onResult func(name string, r probe.Result)
+	// cancel stops the run loop started by the agent; set under the
+	// agent's lock before the loop starts.
+	cancel context.CancelFunc
+
+	// mu serialises writers to tracker (the run loop, or --once); readers
+	// only load snap.
+	mu      sync.Mutex
+	tracker *health.Tracker
+	snap    atomic.Pointer[snapshot]
+}
+
+// snapshot is an immutable view of a check after its latest run.
+type snapshot struct {
+	Result probe.Result // the latest run
+	State  health.State // after the latest run, with hysteresis
+	Since  time.Time    // when State was entered
+	Runs   uint64       // number of runs so far
+	Passes int          // consecutive passes (warns count as passes)
+	Fails  int          // consecutive failures
+}
+
+func newCheck(cfg CheckConfig) (*check, error) {
+	p, err := probe.New(cfg.Type, cfg.Spec)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := health.NewTracker(cfg.Rise, cfg.Fall)
+	if err != nil {
+		return nil, err
+	}
+	c := &check{cfg: cfg, prober: p, tracker: tr}
+	c.snap.Store(&snapshot{})
+	return c, nil
+}
+
+// run probes every interval, start to start, until ctx ends. The first run
+// comes after a random jitter within min(interval, 1s), so that checks
+// configured together do not all fire at once. Runs never overlap: a run
+// that ends late pushes the next one back rather than piling up.
+func (c *check) run(ctx context.Context) {
+	jitter := time.Duration(rand.Int64N(int64(min(c.cfg.Interval, time.Second))))
+	next := time.Now().Add(jitter)
+	timer := time.NewTimer(jitter)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		r := c.prober.Probe(ctx)
+		if ctx.Err() != nil {
+			return // shutting down: a canceled run says nothing of the target
+		}
+		c.record(r)
+		next = next.Add(c.cfg.Interval)
+		if now := time.Now(); next.Before(now) {
+			next = now
+		}
+		timer.Reset(time.Until(next))
+	}
+}
+
+// stop ends the run loop, if one was started. The loop closes the prober
+// when it returns.
+func (c *check) stop() {
+	if c.cancel != nil {
+		c.cancel()
+	}
+}
+
+// close releases what the prober holds between runs (a reused database
+// connection), if anything.
+func (c *check) close() {
+	if cl, ok := c.prober.(io.Closer); ok {
+		_ = cl.Close()
+	}
+}
+
+// runOnce runs the check once and records it (for --once and tests).
+func (c *check) runOnce(ctx context.Context) probe.Result {
+	r := c.prober.Probe(ctx)
+	c.record(r)
+	return r
+}
+
+// record feeds a result to the tracker and publishes a new snapshot.
+func (c *check) record(r probe.Result) {
+	c.mu.Lock()
+	old := c.snap.Load()
+	changed := c.tracker.Observe(r.Status != probe.Fail)
+	passes, fails := c.tracker.Counts()
+	s := &snapshot{Result: r, State: c.tracker.State(), Since: old.Since, Runs: old.Runs + 1, Passes: passes, Fails: fails}
+	if changed {
+		s.Since = r.Start.Add(r.Latency)
+	}
+	c.snap.Store(s)
+	c.mu.Unlock()
+	if c.onResult != nil {
+		c.onResult(c.cfg.Name, r)
+	}
+	if changed && c.onTransition != nil {
+		c.onTransition(c, old.State, s.State, r)
+	}
+}
+
+// View is what an endpoint reports for one check at one moment.
+type View struct {
+	Name     string
+	Type     string
+	Critical bool
+	Status   probe.Status  // after hysteresis and staleness
+	Reason   string        // why, in one line
+	Latency  time.Duration // of the latest run
+	Time     time.Time     // when the latest run started; zero before the first
+	Since    time.Time     // when the check entered its current state
+}
+
+// view judges the cached snapshot at time now.
+func (c *check) view(now time.Time) View {
+	s := c.snap.Load()
+	v := View{
+		Name: c.cfg.Name, Type: c.cfg.Type, Critical: c.cfg.IsCritical(),
+		Latency: s.Result.Latency, Time: s.Result.Start, Since: s.Since,
+		Reason: s.Result.Reason,
+	}
+	switch {
+	case s.Runs == 0:
+		v.Status, v.Reason = probe.Fail, "not yet checked"
+	case now.Sub(s.Result.Start.Add(s.Result.Latency)) > c.cfg.MaxAge:
+		age := now.Sub(s.Result.Start.Add(s.Result.Latency)).Round(time.Millisecond)
+		v.Status, v.Reason = probe.Fail, fmt.Sprintf("stale: last result %s ago, max_age %s", age, c.cfg.MaxAge)
+	case s.State == health.Down:
+		v.Status = probe.Fail
+		if s.Result.Status != probe.Fail {
+			v.Reason = fmt.Sprintf("recovering (%d of %d passes): %s", s.Passes, c.cfg.Rise, s.Result.Reason)
+		}
+	case s.Result.Status == probe.Fail:
+		// Up, but the latest run failed: still within the fall hysteresis.
+		v.Status = probe.Pass
+		v.Reason = fmt.Sprintf("failing (%d of %d failures): %s", s.Fails, c.cfg.Fall, s.Result.Reason)
+	default:
+		v.Status = s.Result.Status
+	}
+	return v
+}

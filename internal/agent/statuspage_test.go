@@ -1,0 +1,54 @@
+package agent
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestStatusPage: /status serves the shared page pointed at
+// /status/events, whose first event lists the endpoints and checks.
+func TestStatusPage(t *testing.T) {
+	cfg, err := Parse("a.yaml", []byte("listen: 127.0.0.1:0\nadmin_socket: \"off\"\nstate_file: \"off\"\nchecks:\n  - name: m\n    type: file\n    path: /nonexistent-vitals\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `data-src="/status/events"`) || !strings.Contains(string(body), "EventSource") {
+		t.Fatalf("/status: %d %.200s", resp.StatusCode, body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/status/events", nil)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`data: {"kind":"agent"`, `"name":"/health"`, `"name":"m"`} {
+		if !strings.Contains(line, want) {
+			t.Errorf("first event lacks %s: %s", want, line)
+		}
+	}
+}
