@@ -1,0 +1,167 @@
+package lb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"vitals/internal/monitor"
+)
+
+// RunOptions are Run's optional hooks.
+type RunOptions struct {
+	// Reload, when it delivers, makes Run call Load and apply the new
+	// configuration (SIGHUP). Nil: no reloads.
+	Reload <-chan struct{}
+	// Load reads the configuration again; required with Reload.
+	Load func() (*Config, error)
+}
+
+// Run monitors cfg's members, proxies its listeners' connections to
+// healthy members and serves the admin endpoint until ctx ends. Then it
+// closes the listeners, lets established sessions finish for up to
+// cfg.Grace (shutdown_grace), closes the rest, and returns when every
+// goroutine it started has ended.
+func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
+	return RunWith(ctx, cfg, log, RunOptions{})
+}
+
+// RunWith is Run with reloads.
+func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o RunOptions) error {
+	eng := monitor.New(monitor.Options{Logger: log, MaxConcurrent: cfg.Monitor.MaxConcurrentChecks})
+	srv := NewServer(eng, log)
+	var current atomic.Pointer[Config]
+	current.Store(cfg)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(eng.Collector(), srv.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	handler := newAdminHandler(current.Load, eng, reg)
+
+	// Listen before the engine starts: the umask dance in listenUnix must
+	// not race with other goroutines creating files.
+	var lns []net.Listener
+	ln, err := listenUnix(cfg.Admin.Socket)
+	if err != nil {
+		return fmt.Errorf("admin socket: %w", err)
+	}
+	lns = append(lns, ln)
+	if cfg.Admin.Listen != "" {
+		tl, err := net.Listen("tcp", cfg.Admin.Listen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("admin listen: %w", err)
+		}
+		lns = append(lns, tl)
+	}
+	if err := srv.Apply(cfg); err != nil {
+		for _, l := range lns {
+			l.Close()
+		}
+		return err
+	}
+
+	members := 0
+	for _, p := range cfg.LoadBalancer.Pools {
+		members += len(p.Members)
+	}
+	log.Info("vitals lb started",
+		"loadbalancer", cfg.LoadBalancer.Name, "listeners", len(cfg.LoadBalancer.Listeners), "pools", len(cfg.LoadBalancer.Pools), "members", members,
+		"admin_socket", cfg.Admin.Socket, "admin_listen", cfg.Admin.Listen)
+
+	srvHTTP := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	var wg sync.WaitGroup
+	for _, l := range lns {
+		wg.Go(func() {
+			if err := srvHTTP.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("admin endpoint stopped", "addr", l.Addr().String(), "err", err)
+			}
+		})
+	}
+	// The engine outlives ctx by the shutdown grace, so that members that
+	// fail meanwhile still have their sessions shut down.
+	engCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopEngine()
+	engDone := make(chan error, 1)
+	go func() { engDone <- eng.Run(engCtx) }()
+
+	var engErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-engDone:
+			engErr = err
+			break loop
+		case <-o.Reload:
+			next, err := o.Load()
+			if err == nil {
+				err = srv.Apply(next)
+			}
+			if err != nil {
+				log.Error("reload failed; the running configuration stays", "err", err)
+				continue
+			}
+			if next.Admin != current.Load().Admin {
+				log.Warn("reload: admin endpoint changes need a restart", "socket", next.Admin.Socket, "listen", next.Admin.Listen)
+			}
+			current.Store(next)
+			log.Info("configuration reloaded", "file", next.File, "listeners", len(next.LoadBalancer.Listeners), "pools", len(next.LoadBalancer.Pools))
+		}
+	}
+	srv.Shutdown(current.Load().Grace)
+	stopEngine()
+	if engErr == nil {
+		engErr = <-engDone
+	}
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	srvHTTP.Shutdown(shutCtx)
+	wg.Wait()
+	log.Info("vitals lb stopped")
+	return engErr
+}
+
+// listenUnix listens on a unix socket that only the owner may use (mode
+// 0600), creating its directory if need be. A socket file left by a
+// process that died is replaced; one that still answers is an error.
+func listenUnix(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode().Type() != fs.ModeSocket {
+			return nil, fmt.Errorf("%s exists and is not a socket", path)
+		}
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("%s is in use: is another vitals lb running?", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, err
+		}
+	}
+	old := syscall.Umask(0o177)
+	ln, err := net.Listen("unix", path)
+	syscall.Umask(old)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
