@@ -1,0 +1,138 @@
+// Package statuspage holds the live status page shared by vitals lb (at /
+// on its admin endpoint) and vitals agent (at /status): one embedded HTML
+// file with vanilla JavaScript (fetch and EventSource, no external
+// assets), fed JSON snapshots by server-sent events.
+package statuspage
+
+import (
+	_ "embed"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+)
+
+//go:embed status.html
+var page string
+
+// Page is the page's data. Pools hold members; the agent shows one
+// "pool" per endpoint with its checks as members.
+type Page struct {
+	Kind      string     `json:"kind"` // "lb" or "agent"
+	Name      string     `json:"name"`
+	Status    string     `json:"operating_status"`
+	Time      time.Time  `json:"time"`
+	Listeners []Listener `json:"listeners,omitempty"`
+	Pools     []Pool     `json:"pools"`
+}
+
+// Listener is one listener with its counters.
+type Listener struct {
+	Name     string  `json:"name"`
+	Address  string  `json:"address"`
+	Pool     string  `json:"default_pool"`
+	Active   float64 `json:"active_connections"`
+	Sessions float64 `json:"sessions"`
+}
+
+// Pool is one pool (or agent endpoint).
+type Pool struct {
+	Name    string   `json:"name"`
+	Status  string   `json:"operating_status"`
+	Monitor string   `json:"monitor"`
+	Members []Member `json:"members"`
+}
+
+// Member is one member (or agent check).
+type Member struct {
+	Name     string    `json:"name"`
+	Address  string    `json:"address"`
+	Target   string    `json:"target,omitempty"`
+	Status   string    `json:"operating_status"`
+	Since    time.Time `json:"since"`
+	Last     *Check    `json:"last,omitempty"`
+	History  []Check   `json:"history"`
+	Active   *float64  `json:"active_connections,omitempty"`
+	Sessions *float64  `json:"sessions,omitempty"`
+}
+
+// Check is one check result.
+type Check struct {
+	Status    string    `json:"status"` // PASS, WARN, FAIL
+	LatencyMS float64   `json:"latency_ms"`
+	Reason    string    `json:"reason"`
+	Time      time.Time `json:"time"`
+}
+
+// HistoryLen is how many recent checks the page shows per member.
+const HistoryLen = 40
+
+// History keeps recent checks per member, fed by snapshots: a check is
+// new when its time differs from the last one kept. Not safe for
+// concurrent use; callers lock.
+type History map[string][]Check
+
+// Add records c for key when it is new, and returns the key's history.
+func (h History) Add(key string, c *Check) []Check {
+	cur := h[key]
+	if c != nil && (len(cur) == 0 || !cur[len(cur)-1].Time.Equal(c.Time)) {
+		cur = append(cur, *c)
+		if len(cur) > HistoryLen {
+			cur = cur[len(cur)-HistoryLen:]
+		}
+		h[key] = cur
+	}
+	return append([]Check{}, cur...)
+}
+
+// ServeHTML serves the page; events is the URL of its event stream and
+// controls says whether to look for the demo's backend buttons.
+func ServeHTML(w http.ResponseWriter, events string, controls bool) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:")
+	b, _ := json.Marshal(events)
+	attrs := `data-src=` + string(b)
+	if !controls {
+		attrs += ` data-nodemo="1"`
+	}
+	w.Write([]byte(strings.Replace(page, `<div id="pools">`, `<div id="pools" `+attrs+`>`, 1)))
+}
+
+// ServeEvents streams snap() as server-sent events: at once, whenever it
+// changes (polled every 250ms) and at least every second, until the
+// client goes away.
+func ServeEvents(w http.ResponseWriter, r *http.Request, snap func() any) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	if rc := http.NewResponseController(w); rc != nil {
+		rc.SetWriteDeadline(time.Time{}) // outlive the server's write timeout
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	var last []byte
+	var lastSent time.Time
+	for {
+		b, err := json.Marshal(snap())
+		if err != nil {
+			return
+		}
+		if string(b) != string(last) || time.Since(lastSent) >= time.Second {
+			if _, err := w.Write([]byte("data: " + string(b) + "\n\n")); err != nil {
+				return
+			}
+			fl.Flush()
+			last, lastSent = b, time.Now()
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
