@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"vitals/internal/demo"
+)
+
+const demoUsage = "usage: vitals demo [--postgres] [--interactive] [--admin 127.0.0.1:PORT] [--hang-for D] [--kill-for D] [--speed F]"
+
+// runDemo runs `vitals demo`.
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("vitals demo", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var (
+		postgres    = fs.Bool("postgres", false, "use private PostgreSQL servers (needs the postgresql package) instead of simulated backends")
+		interactive = fs.Bool("interactive", false, "keep the scene running with the status page, without the script")
+		admin       = fs.String("admin", "127.0.0.1:0", "loopback address of the status page")
+		hangFor     = fs.Duration("hang-for", 15*time.Second, "how long backend b2 hangs")
+		killFor     = fs.Duration("kill-for", 8*time.Second, "how long backend b3 stays killed")
+		speed       = fs.Float64("speed", 1, "divide the script's pauses (warm-up, settle, hang, kill) by this")
+	)
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(stdout, demoUsage)
+		fmt.Fprintln(stdout)
+		fmt.Fprintln(stdout, "vitals demo starts, on loopback and in one process, three backends, an agent")
+		fmt.Fprintln(stdout, "with a deep check per backend, and a vitals lb with two pools over the same")
+		fmt.Fprintln(stdout, "backends: one monitored by plain TCP, one by HTTP checks against the agents.")
+		fmt.Fprintln(stdout, "It hangs backend b2, kills backend b3, prints each transition, and sums up")
+		fmt.Fprintln(stdout, "what real client sessions through both pools saw.")
+		fmt.Fprintln(stdout)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return exitOK
+	} else if err != nil {
+		fmt.Fprintf(stderr, "vitals demo: %v (%s)\n", err, demoUsage)
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "vitals demo: unexpected argument %q (%s)\n", fs.Arg(0), demoUsage)
+		return exitUsage
+	}
+	if *speed <= 0 {
+		fmt.Fprintf(stderr, "vitals demo: --speed must be above 0\n")
+		return exitUsage
+	}
+	if *postgres {
+		if _, err := demo.PostgresBinDir(); err != nil {
+			fmt.Fprintf(stderr, "vitals demo: --postgres: %v\n", err)
+			return exitFail
+		}
+	}
+	scale := func(d time.Duration) time.Duration { return time.Duration(float64(d) / *speed) }
+	o := demo.Options{
+		Out: stdout, Interactive: *interactive, Postgres: *postgres, AdminAddr: *admin,
+		Warmup: scale(4 * time.Second), Settle: scale(3 * time.Second),
+		HangFor: scale(*hangFor), KillFor: scale(*killFor),
+	}
+	if _, err := demo.Run(ctx, o); err != nil {
+		if ctx.Err() != nil {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "vitals demo: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}

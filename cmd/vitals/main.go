@@ -1,0 +1,94 @@
+// Command vitals checks backends in depth so load balancers tell the truth.
+//
+// This file only dispatches subcommands; each lives in its own file.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+)
+
+// Exit codes shared by every subcommand.
+const (
+	exitOK    = 0 // the check passed, or the command succeeded
+	exitFail  = 1 // the check failed
+	exitUsage = 2 // bad flags, arguments or configuration
+)
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+// commands lists the subcommands in the order usage shows them.
+var commands = []command{
+	{"agent", "run the health-check sidecar beside a backend", runAgent},
+	{"demo", "show the system working: backends, agents and a load balancer on loopback", runDemo},
+	{"lb", "run a TCP load balancer that routes only to members its health monitors find healthy", runLB},
+	{"probe", "run one check from the command line", runProbe},
+	{"version", "print the version", runVersion},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		usage(stdout)
+		return exitOK
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "vitals: unknown command %q (run 'vitals help' for the list)\n", args[0])
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: vitals COMMAND [arguments]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "commands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "run 'vitals COMMAND -h' for a command's flags")
+}
+
+// version is set at build time with -ldflags "-X main.version=...". When
+// unset, the module's build information is used.
+var version = ""
+
+func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) int {
+	v := version
+	if v == "" {
+		v = "devel"
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			for _, s := range bi.Settings {
+				if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+					v = "devel-" + s.Value[:12]
+				}
+			}
+		}
+	}
+	fmt.Fprintln(stdout, "vitals", v)
+	return exitOK
+}
