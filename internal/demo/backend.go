@@ -54,11 +54,7 @@ type simBackend struct {
 	conns   map[net.Conn]struct{}
 	wake    chan struct{} // closed and replaced when the mode changes
 	stopped bool
-	// unanswered[port] are the accept times of sessions that got no
-	// answer (the client or the load balancer gave up first).
-	unanswered [numPorts][]time.Time
-	answered   [numPorts]int
-	wg         sync.WaitGroup
+	wg      sync.WaitGroup
 }
 
 func newSimBackend(name string) (*simBackend, error) {
@@ -99,15 +95,10 @@ func (b *simBackend) serve(role int, ln net.Listener) {
 }
 
 func (b *simBackend) handle(role int, c net.Conn) {
-	accepted := time.Now()
-	pending := false // a PING came in and has not been answered
 	defer func() {
 		c.Close()
 		b.mu.Lock()
 		delete(b.conns, c)
-		if pending {
-			b.unanswered[role] = append(b.unanswered[role], accepted)
-		}
 		b.mu.Unlock()
 	}()
 	r := bufio.NewReader(c)
@@ -117,7 +108,6 @@ func (b *simBackend) handle(role int, c net.Conn) {
 		if err != nil {
 			return
 		}
-		pending = true
 		for {
 			b.mu.Lock()
 			mode, wake := b.mode, b.wake
@@ -137,16 +127,11 @@ func (b *simBackend) handle(role int, c net.Conn) {
 		}
 		if strings.TrimSpace(line) != "PING" {
 			fmt.Fprintf(c, "ERR unknown command\n")
-			pending = false
 			continue
 		}
 		if _, err := fmt.Fprintf(c, "PONG %s\n", b.name); err != nil {
 			return
 		}
-		pending = false
-		b.mu.Lock()
-		b.answered[role]++
-		b.mu.Unlock()
 	}
 }
 
@@ -172,9 +157,8 @@ func waitOrClosed(c net.Conn, wake <-chan struct{}) bool {
 
 func (b *simBackend) Name() string          { return b.name }
 func (b *simBackend) PoolPort(role int) int { return b.ports[role] }
-func (b *simBackend) CanTell() bool         { return true }
 func (b *simBackend) CheckYAML(interval, timeout time.Duration) string {
-	return fmt.Sprintf("    type: tcp\n    address: 127.0.0.1:%d\n    send: \"PING\\n\"\n    expect: PONG\n    interval: %s\n    timeout: %s\n",
+	return fmt.Sprintf("    type: tcp\n    address: 127.0.0.1:%d\n    send: \"PING\\n\"\n    expect: PONG\n    interval: %s\n    timeout: %s\n    fall: 1\n",
 		b.ports[portCheck], interval, timeout)
 }
 
@@ -218,20 +202,6 @@ func (b *simBackend) SetMode(m Mode) error {
 	close(b.wake)
 	b.wake = make(chan struct{})
 	return nil
-}
-
-// unansweredSince counts the sessions on port role, accepted in [from,
-// to), that got no answer.
-func (b *simBackend) UnansweredIn(role int, from, to time.Time) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	n := 0
-	for _, t := range b.unanswered[role] {
-		if !t.Before(from) && t.Before(to) {
-			n++
-		}
-	}
-	return n
 }
 
 func (b *simBackend) Close() {

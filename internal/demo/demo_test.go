@@ -11,12 +11,12 @@ import (
 
 // fast is a short timeline for tests.
 func fast() Options {
-	return Options{Warmup: time.Second, HangFor: 5 * time.Second, KillFor: 3 * time.Second, Settle: 500 * time.Millisecond}
+	return Options{Warmup: time.Second, HangFor: 12 * time.Second, KillFor: 3 * time.Second, Settle: 500 * time.Millisecond}
 }
 
 // TestDemoScript is acceptance item 1: through real sessions, the hung
 // backend got failed sessions through the TCP-monitored pool and none
-// through the agent-monitored pool once its monitor took it out.
+// through the agent-monitored pool.
 func TestDemoScript(t *testing.T) {
 	var out bytes.Buffer
 	o := fast()
@@ -39,8 +39,8 @@ func TestDemoScript(t *testing.T) {
 	if sum.HTTPDetectedAfter == 0 {
 		t.Error("the HTTP monitor never took the hung backend out")
 	}
-	if sum.HTTPHungFailedAfterDetection != 0 {
-		t.Errorf("the HTTP pool sent %d sessions to the hung backend after taking it out; want 0", sum.HTTPHungFailedAfterDetection)
+	if sum.HTTPHungFailed != 0 {
+		t.Errorf("%d sessions through the HTTP pool failed while b2 was hung; want 0", sum.HTTPHungFailed)
 	}
 	if sum.TCPDetected {
 		t.Error("the TCP monitor marked the hung backend ERROR; it cannot see a hang")
@@ -48,7 +48,7 @@ func TestDemoScript(t *testing.T) {
 	if sum.TCPOK == 0 || sum.HTTPOK == 0 {
 		t.Errorf("sessions ok: tcp %d, http %d; want both > 0", sum.TCPOK, sum.HTTPOK)
 	}
-	for _, want := range []string{"SCRIPT: b2 hangs", "agent-monitored  b2: ONLINE -> ERROR", "SUMMARY", "kept it ONLINE", "0 failed sessions after that"} {
+	for _, want := range []string{"SCRIPT: b2 hangs", "agent-monitored  b2: ONLINE -> ERROR", "SUMMARY", "kept it ONLINE", "; 0 failed sessions"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q", want)
 		}
@@ -70,7 +70,6 @@ func TestDemoPostgres(t *testing.T) {
 	var out bytes.Buffer
 	o := fast()
 	o.Out, o.Postgres = &out, true
-	o.AgentTimeout = 400 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	sum, err := Run(ctx, o)
@@ -84,8 +83,8 @@ func TestDemoPostgres(t *testing.T) {
 	if sum.HTTPDetectedAfter == 0 {
 		t.Error("the HTTP monitor never took the hung server out")
 	}
-	if sum.HTTPHungFailedAfterDetection != 0 {
-		t.Errorf("the HTTP pool had %d failed sessions after taking the hung server out; want 0", sum.HTTPHungFailedAfterDetection)
+	if sum.HTTPHungFailed != 0 {
+		t.Errorf("%d sessions through the HTTP pool failed while the server was hung; want 0", sum.HTTPHungFailed)
 	}
 	if sum.TCPOK == 0 || sum.HTTPOK == 0 {
 		t.Errorf("sessions ok: tcp %d, http %d; want both > 0", sum.TCPOK, sum.HTTPOK)

@@ -191,13 +191,11 @@ func (b *pgBackend) stop() {
 	b.cmd = nil
 }
 
-func (b *pgBackend) Name() string                               { return b.name }
-func (b *pgBackend) PoolPort(int) int                           { return b.port }
-func (b *pgBackend) CanTell() bool                              { return false }
-func (b *pgBackend) UnansweredIn(int, time.Time, time.Time) int { return 0 }
+func (b *pgBackend) Name() string     { return b.name }
+func (b *pgBackend) PoolPort(int) int { return b.port }
 
 func (b *pgBackend) CheckYAML(interval, timeout time.Duration) string {
-	return fmt.Sprintf("    type: postgres\n    address: 127.0.0.1:%d\n    user: %s\n    password: %q\n    database: postgres\n    interval: %s\n    timeout: %s\n",
+	return fmt.Sprintf("    type: postgres\n    address: 127.0.0.1:%d\n    user: %s\n    password: %q\n    database: postgres\n    interval: %s\n    timeout: %s\n    fall: 1\n",
 		b.port, pgUser, pgPassword, interval, timeout)
 }
 

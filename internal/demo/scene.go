@@ -45,18 +45,23 @@ type scene struct {
 
 // poolStats counts client sessions through one pool.
 type poolStats struct {
-	ok, failed atomic.Int64
-	mu         sync.Mutex
-	byBackend  map[string]int
-	failTimes  []time.Time
+	ok, failed, retried atomic.Int64
+	mu                  sync.Mutex
+	byBackend           map[string]int
+	failTimes           []time.Time // when failed sessions began
+	retryTimes          []time.Time // when sessions that were cut began
 }
 
-// failedIn counts the failed sessions that began in [from, to).
-func (p *poolStats) failedIn(from, to time.Time) int {
+// failedIn and retriedIn count the sessions that began in [from, to) and
+// failed, or were cut and reconnected.
+func (p *poolStats) failedIn(from, to time.Time) int  { return p.countIn(p.failTimes, from, to) }
+func (p *poolStats) retriedIn(from, to time.Time) int { return p.countIn(p.retryTimes, from, to) }
+
+func (p *poolStats) countIn(ts []time.Time, from, to time.Time) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := 0
-	for _, t := range p.failTimes {
+	for _, t := range ts {
 		if !t.Before(from) && t.Before(to) {
 			n++
 		}
@@ -74,9 +79,6 @@ type backend interface {
 	CheckYAML(interval, timeout time.Duration) string
 	Mode() Mode
 	SetMode(Mode) error
-	// CanTell reports whether UnansweredIn counts sessions by pool.
-	CanTell() bool
-	UnansweredIn(role int, from, to time.Time) int
 	Close()
 }
 
@@ -273,6 +275,12 @@ func (s *scene) backend(name string) backend {
 
 // runClients opens sessions through both pools until ctx ends: connect,
 // "PING", and a "PONG" within patience is a success.
+//
+// The clients behave like an application's connection pool: a session
+// whose connection is cut or refused before its patience runs out is
+// retried once at once (it got no answer, so nothing was done twice);
+// one that got no answer within its patience is a failure. Both pools
+// have the same clients, so the difference in failures is the monitors'.
 func (s *scene) runClients(ctx context.Context, perPool int, pause, patience time.Duration) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	for pool, addr := range s.lnAddr {
@@ -282,6 +290,13 @@ func (s *scene) runClients(ctx context.Context, perPool int, pause, patience tim
 				for ctx.Err() == nil {
 					began := time.Now()
 					name, err := s.session(ctx, addr, patience)
+					if err != nil && ctx.Err() == nil && time.Since(began) < patience*9/10 {
+						st.retried.Add(1)
+						st.mu.Lock()
+						st.retryTimes = append(st.retryTimes, began)
+						st.mu.Unlock()
+						name, err = s.session(ctx, addr, patience)
+					}
 					if ctx.Err() != nil {
 						return
 					}
