@@ -7,8 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -18,6 +20,7 @@ import (
 const (
 	lbUsage       = "usage: vitals lb --config lb.yaml [--check-config] [--log-format text|json] [--log-level debug|info|warn|error]"
 	lbStatusUsage = "usage: vitals lb status [--socket PATH | --config lb.yaml | --admin HOST:PORT] [--json] [--healthmonitor NAME] [LOADBALANCER]"
+	lbMemberUsage = "usage: vitals lb member enable|disable [--socket PATH | --config lb.yaml | --admin HOST:PORT --token-file F] POOL MEMBER"
 	lbDescription = `vitals lb is a TCP load balancer with Octavia-style health monitors. Its
 listeners proxy client connections to the members of their default pool
 (ROUND_ROBIN, LEAST_CONNECTIONS or SOURCE_IP), and only to members the pool's
@@ -31,13 +34,23 @@ closing unchanged listeners. SIGTERM stops accepting, lets sessions finish for
 up to shutdown_grace (default 30s), then closes the rest and exits.
 
 vitals lb status asks a running vitals lb for its status tree, or with
---healthmonitor for one health monitor's fields.`
+--healthmonitor for one health monitor's fields.
+
+vitals lb member disable POOL MEMBER sets a member's admin_state_up to false
+in the running vitals lb (it turns OFFLINE, gets no new connections and is no
+longer checked; established sessions stay); enable sets it back. POOL and
+MEMBER are names or IDs (a member also by address:port). The change lasts
+across reloads until set back or vitals lb restarts; to make it permanent,
+edit the configuration file.`
 )
 
 // runLB runs `vitals lb`, or `vitals lb status`.
 func runLB(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "status" {
 		return runLBStatus(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "member" {
+		return runLBMember(ctx, args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("vitals lb", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -54,6 +67,7 @@ func runLB(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(stdout, lbUsage)
 		fmt.Fprintln(stdout, "      "+strings.TrimPrefix(lbStatusUsage, "usage:"))
+		fmt.Fprintln(stdout, "      "+strings.TrimPrefix(lbMemberUsage, "usage:"))
 		fmt.Fprintln(stdout)
 		fmt.Fprintln(stdout, lbDescription)
 		fmt.Fprintln(stdout)
@@ -145,31 +159,9 @@ func runLBStatus(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if fs.NArg() > 1 {
 		return bad("unexpected argument %q (%s)", fs.Arg(1), lbStatusUsage)
 	}
-	set := 0
-	for _, v := range []string{*socket, *configPath, *adminAddr} {
-		if v != "" {
-			set++
-		}
-	}
-	if set > 1 {
-		return bad("give one of --socket, --config and --admin")
-	}
-	path := *socket
-	switch {
-	case *configPath != "":
-		cfg, err := lb.LoadFile(*configPath)
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return exitUsage
-		}
-		path = cfg.Admin.Socket
-	case path == "" && *adminAddr == "":
-		path = lb.DefaultAdminSocket
-	}
-	c := lb.NewClient(path, *adminAddr)
-	where := path
-	if where == "" {
-		where = *adminAddr
+	c, where, code := adminClient(*socket, *configPath, *adminAddr, "", bad, stderr)
+	if c == nil {
+		return code
 	}
 	fail := func(err error) int {
 		if errors.Is(err, lb.ErrNotFound) {
@@ -217,4 +209,98 @@ func writeIndentedJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "    ")
 	return enc.Encode(v)
+}
+
+// adminClient returns a client for the admin endpoint named by at most one
+// of socket, configPath and adminAddr (default: the default socket), and
+// where it is for messages; nil and an exit code on bad flags.
+func adminClient(socket, configPath, adminAddr, tokenFile string, bad func(string, ...any) int, stderr io.Writer) (*lb.Client, string, int) {
+	set := 0
+	for _, v := range []string{socket, configPath, adminAddr} {
+		if v != "" {
+			set++
+		}
+	}
+	if set > 1 {
+		return nil, "", bad("give one of --socket, --config and --admin")
+	}
+	if tokenFile != "" && adminAddr == "" {
+		return nil, "", bad("--token-file goes with --admin (the unix socket needs no token)")
+	}
+	path := socket
+	switch {
+	case configPath != "":
+		cfg, err := lb.LoadFile(configPath)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return nil, "", exitUsage
+		}
+		path = cfg.Admin.Socket
+	case path == "" && adminAddr == "":
+		path = lb.DefaultAdminSocket
+	}
+	c := lb.NewClient(path, adminAddr)
+	if tokenFile != "" {
+		b, err := os.ReadFile(tokenFile)
+		if err != nil {
+			return nil, "", bad("--token-file: %v", err)
+		}
+		c.Token = strings.TrimSpace(string(b))
+	}
+	where := path
+	if where == "" {
+		where = adminAddr
+	}
+	return c, where, exitOK
+}
+
+// runLBMember runs `vitals lb member enable|disable POOL MEMBER`.
+func runLBMember(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	bad := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "vitals lb member: "+format+"\n", a...)
+		return exitUsage
+	}
+	if len(args) == 0 || (args[0] != "enable" && args[0] != "disable" && args[0] != "-h" && args[0] != "--help") {
+		return bad("want enable or disable (%s)", lbMemberUsage)
+	}
+	fs := flag.NewFlagSet("vitals lb member", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var (
+		socket     = fs.String("socket", "", "admin socket of the running vitals lb (default "+lb.DefaultAdminSocket+")")
+		configPath = fs.String("config", "", "read the admin socket from this configuration file")
+		adminAddr  = fs.String("admin", "", "admin endpoint's loopback TCP address, instead of the socket")
+		tokenFile  = fs.String("token-file", "", "file holding the admin token, with --admin")
+	)
+	if args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintln(stdout, lbMemberUsage)
+		fmt.Fprintln(stdout)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return exitOK
+	}
+	up := args[0] == "enable"
+	if err := fs.Parse(args[1:]); err != nil {
+		return bad("%v (%s)", err, lbMemberUsage)
+	}
+	if fs.NArg() != 2 {
+		return bad("want POOL and MEMBER (%s)", lbMemberUsage)
+	}
+	c, where, code := adminClient(*socket, *configPath, *adminAddr, *tokenFile, bad, stderr)
+	if c == nil {
+		return code
+	}
+	m, err := c.SetMemberAdminStateUp(ctx, fs.Arg(0), fs.Arg(1), up)
+	if errors.Is(err, lb.ErrNotFound) {
+		return bad("%v", err)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "vitals lb member: %s: %v\n", where, err)
+		return exitFail
+	}
+	name := m.Name
+	if name == "" {
+		name = net.JoinHostPort(m.Address, strconv.Itoa(m.ProtocolPort))
+	}
+	fmt.Fprintf(stdout, "member %s of pool %s: admin_state_up %t, operating_status %s\n", name, fs.Arg(0), m.AdminStateUp, m.OperatingStatus)
+	return exitOK
 }

@@ -32,6 +32,10 @@ func TestLBBadInput(t *testing.T) {
 		{"status with two endpoints", []string{"lb", "status", "--socket", "/x", "--admin", "127.0.0.1:1"}, "give one of --socket, --config and --admin"},
 		{"status with a bad config", []string{"lb", "status", "--config", bad}, "http_method is not allowed for type TCP"},
 		{"status unknown flag", []string{"lb", "status", "--colour"}, "flag provided but not defined: -colour"},
+		{"member without a verb", []string{"lb", "member"}, "want enable or disable"},
+		{"member with a bad verb", []string{"lb", "member", "drain", "p", "m"}, "want enable or disable"},
+		{"member without the member", []string{"lb", "member", "disable", "p"}, "want POOL and MEMBER"},
+		{"member token without admin", []string{"lb", "member", "disable", "--token-file", "/x", "p", "m"}, "--token-file goes with --admin"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -222,5 +226,32 @@ loadbalancer:
 	}
 	if st, err := os.Stat(sock); err != nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("admin socket mode %v, %v; want 0600", st.Mode().Perm(), err)
+	}
+
+	// An operator takes the failing member out by hand, and puts it back.
+	code, out, errOut := runCLI(t, "lb", "member", "disable", "--socket", sock, "web", "bad")
+	if code != exitOK || out != "member bad of pool web: admin_state_up false, operating_status OFFLINE\n" {
+		t.Errorf("member disable: exit %d, %q, %q", code, out, errOut)
+	}
+	_, out, _ = runCLI(t, "lb", "status", "--socket", sock)
+	if !strings.Contains(out, `member "bad" 127.0.0.1:`+port(sick)+" OFFLINE") || !strings.Contains(out, `pool "web" ONLINE`) {
+		t.Errorf("after member disable, status:\n%s", out)
+	}
+	if code, _, errOut := runCLI(t, "lb", "member", "enable", "--config", cfg, "web", "nope"); code != exitUsage || !strings.Contains(errOut, "Member nope could not be found in pool web.") {
+		t.Errorf("unknown member: exit %d, %q", code, errOut)
+	}
+	code, out, errOut = runCLI(t, "lb", "member", "enable", "--socket", sock, "web", "127.0.0.1:"+port(sick))
+	if code != exitOK || !strings.HasPrefix(out, "member bad of pool web: admin_state_up true, operating_status ") {
+		t.Errorf("member enable by address: exit %d, %q, %q", code, out, errOut)
+	}
+	// Checked again, it is found failing again.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, out, _ = runCLI(t, "lb", "status", "--socket", sock)
+		if strings.Contains(out, `member "bad" 127.0.0.1:`+port(sick)+" ERROR") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the enabled member was not checked again:\n%s", out)
+		}
 	}
 }

@@ -2,9 +2,13 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -15,6 +19,8 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"vitals/internal/lb"
 )
 
 var updateScreenshot = flag.Bool("update-screenshot", false, "write the status page screenshot to docs/status-page.png")
@@ -60,48 +66,11 @@ func TestStatusPageBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.WindowSize(1280, 900))
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	defer acancel()
-	// The pinned cdproto does not know every enum of a newer Chromium;
-	// those events (extra-info ones) are not the ones asserted on.
-	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithErrorf(func(string, ...any) {}))
-	defer bcancel()
-
-	var mu sync.Mutex
-	var urls []string
-	chromedp.ListenTarget(bctx, func(ev any) {
-		if e, ok := ev.(*network.EventRequestWillBeSent); ok {
-			mu.Lock()
-			urls = append(urls, e.Request.URL)
-			mu.Unlock()
-		}
-	})
+	b := newBrowser(t, ctx, exe)
+	bctx, waitJS := b.ctx, b.waitJS
 	page := "http://" + admin + "/"
 	if err := chromedp.Run(bctx, network.Enable(), chromedp.Navigate(page), chromedp.Evaluate(`window.__marker = 42`, nil)); err != nil {
 		t.Fatal(err)
-	}
-	waitJS := func(what, expr string, limit time.Duration) {
-		t.Helper()
-		deadline := time.Now().Add(limit)
-		for {
-			var ok bool
-			if err := chromedp.Run(bctx, chromedp.Evaluate(expr, &ok)); err != nil {
-				t.Fatalf("%s: %v", what, err)
-			}
-			if ok {
-				return
-			}
-			if time.Now().After(deadline) {
-				var html string
-				chromedp.Run(bctx, chromedp.OuterHTML("#pools", &html, chromedp.ByID))
-				t.Fatalf("%s: not within %s; page: %s", what, limit, html)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
 	}
 	waitJS("all members ONLINE", `(() => { const b = [...document.querySelectorAll("tr[data-member] td.status .badge")];
 		return b.length === 6 && b.every(x => x.textContent === "ONLINE"); })()`, 20*time.Second)
@@ -134,14 +103,75 @@ func TestStatusPageBrowser(t *testing.T) {
 	}
 	t.Logf("screenshot: %s (%d bytes)", out, len(png))
 
-	// The page's own view of what it loaded, as a second witness.
+	b.checkLoopbackOnly()
+}
+
+// browser is a headless Chromium tab for a test, recording every request
+// it makes.
+type browser struct {
+	t    *testing.T
+	ctx  context.Context
+	mu   sync.Mutex
+	urls []string
+}
+
+func newBrowser(t *testing.T, ctx context.Context, exe string) *browser {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.WindowSize(1280, 900))
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(acancel)
+	// The pinned cdproto does not know every enum of a newer Chromium;
+	// those events (extra-info ones) are not the ones asserted on.
+	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithErrorf(func(string, ...any) {}))
+	t.Cleanup(bcancel)
+	b := &browser{t: t, ctx: bctx}
+	chromedp.ListenTarget(bctx, func(ev any) {
+		if e, ok := ev.(*network.EventRequestWillBeSent); ok {
+			b.mu.Lock()
+			b.urls = append(b.urls, e.Request.URL)
+			b.mu.Unlock()
+		}
+	})
+	return b
+}
+
+// waitJS waits until the JavaScript expression expr is true.
+func (b *browser) waitJS(what, expr string, limit time.Duration) {
+	t := b.t
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		var ok bool
+		if err := chromedp.Run(b.ctx, chromedp.Evaluate(expr, &ok)); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			var html string
+			chromedp.Run(b.ctx, chromedp.OuterHTML("main", &html, chromedp.ByQuery))
+			t.Fatalf("%s: not within %s; page: %s", what, limit, html)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// checkLoopbackOnly fails the test if the page made a request beyond
+// loopback, by the browser's network events and the page's own list.
+func (b *browser) checkLoopbackOnly() {
+	t := b.t
+	t.Helper()
 	var resources []string
-	if err := chromedp.Run(bctx, chromedp.Evaluate(`[location.href, ...performance.getEntriesByType("resource").map(e => e.name)]`, &resources)); err != nil {
+	if err := chromedp.Run(b.ctx, chromedp.Evaluate(`[location.href, ...performance.getEntriesByType("resource").map(e => e.name)]`, &resources)); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	urls = append(urls, resources...)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	urls := append(b.urls, resources...)
 	if len(urls) == 0 {
 		t.Fatal("saw no network requests; the listener is broken")
 	}
@@ -167,4 +197,140 @@ func loopbackOnly(raw string) error {
 		return fmt.Errorf("external request: %s", raw)
 	}
 	return nil
+}
+
+// TestLBStatusPageAdminBrowser: on a plain vitals lb with an admin token,
+// the status page's disable button takes a member out only with the right
+// token, the member turns OFFLINE on the page without a reload, and the
+// enable button puts it back.
+func TestLBStatusPageAdminBrowser(t *testing.T) {
+	exe := chromium(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var ports []int
+	for range 2 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	dir, err := os.MkdirTemp("", "vlb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	const token = "page-token-0123456789abcdef"
+	os.WriteFile(filepath.Join(dir, "admin.token"), []byte(token), 0o600)
+	admin, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := lb.Parse("lb.yaml", fmt.Appendf(nil, `admin:
+  socket: %s/lb.sock
+  listen: 127.0.0.1:%d
+  token_file: %s/admin.token
+loadbalancer:
+  name: page-test
+  listeners:
+    - {name: l, protocol: TCP, address: 127.0.0.1, protocol_port: %d, default_pool: p}
+  pools:
+    - name: p
+      lb_algorithm: ROUND_ROBIN
+      healthmonitor: {type: TCP, delay: 200ms, timeout: 150ms, max_retries: 1}
+      members:
+        - {name: m1, address: 127.0.0.1, protocol_port: %d}
+        - {name: m2, address: 127.0.0.1, protocol_port: %d}
+`, dir, admin, dir, listen, ports[0], ports[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lbCtx, stopLB := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- lb.Run(lbCtx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	defer func() { stopLB(); <-done }()
+
+	b := newBrowser(t, ctx, exe)
+	page := fmt.Sprintf("http://127.0.0.1:%d/", admin)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(page)
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the admin endpoint never answered: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := chromedp.Run(b.ctx, network.Enable(), chromedp.Navigate(page), chromedp.Evaluate(`window.__marker = 42`, nil)); err != nil {
+		t.Fatal(err)
+	}
+	badge := func(m string) string {
+		return `document.querySelector('tr[data-member="` + m + `"] .badge').textContent`
+	}
+	b.waitJS("both members ONLINE, with admin buttons", badge("m1")+` === "ONLINE" && `+badge("m2")+` === "ONLINE" && !!document.getElementById("admin-p-m2")`, 15*time.Second)
+
+	// A wrong token is refused and changes nothing.
+	if err := chromedp.Run(b.ctx, chromedp.SendKeys("#token", "not-the-token-0123456789", chromedp.ByID), chromedp.Click("#admin-p-m2", chromedp.ByID)); err != nil {
+		t.Fatal(err)
+	}
+	b.waitJS("the refusal", `document.getElementById("adminmsg").textContent.includes("Missing or wrong X-Auth-Token")`, 5*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	b.waitJS("m2 still ONLINE", badge("m2")+` === "ONLINE"`, time.Second)
+
+	// The right one takes m2 out; the page shows it without a reload.
+	if err := chromedp.Run(b.ctx, chromedp.SetValue("#token", token, chromedp.ByID), chromedp.Click("#admin-p-m2", chromedp.ByID)); err != nil {
+		t.Fatal(err)
+	}
+	b.waitJS("m2 OFFLINE with an enable button", badge("m2")+` === "OFFLINE" && document.getElementById("admin-p-m2").textContent === "enable"`, 5*time.Second)
+	var st lbStatus
+	getJSON(t, page+"status.json", &st)
+	if st.Pools[0].Members[1].AdminStateUp == nil || *st.Pools[0].Members[1].AdminStateUp {
+		t.Errorf("status.json: m2 admin_state_up %v, want false", st.Pools[0].Members[1].AdminStateUp)
+	}
+	if err := chromedp.Run(b.ctx, chromedp.Click("#admin-p-m2", chromedp.ByID)); err != nil {
+		t.Fatal(err)
+	}
+	b.waitJS("m2 ONLINE again", badge("m2")+` === "ONLINE"`, 10*time.Second)
+	var marker int
+	if err := chromedp.Run(b.ctx, chromedp.Evaluate(`window.__marker || 0`, &marker)); err != nil || marker != 42 {
+		t.Fatalf("the page was reloaded (marker %d, %v); want live updates", marker, err)
+	}
+	b.checkLoopbackOnly()
+}
+
+type lbStatus struct {
+	Pools []struct {
+		Members []struct {
+			AdminStateUp *bool `json:"admin_state_up"`
+		} `json:"members"`
+	} `json:"pools"`
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
 }

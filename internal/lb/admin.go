@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,6 +26,10 @@ import (
 //	GET /v2/lbaas/loadbalancers/{id}/status      the status tree (id or name)
 //	GET /v2/lbaas/healthmonitors                 {"healthmonitors": [...]}
 //	GET /v2/lbaas/healthmonitors/{id}            {"healthmonitor": {...}} (id or name)
+//	GET /v2/lbaas/pools/{pool}/members/{member}  {"member": {...}} (ids, names, or address:port)
+//	PUT /v2/lbaas/pools/{pool}/members/{member}  {"member": {"admin_state_up": false}}: over
+//	                                             the unix socket, or with the admin token in
+//	                                             X-Auth-Token over TCP (control.go)
 //	GET /metrics                                 Prometheus text format
 //	GET /debug/pprof/                            Go profiles (the endpoint is local only)
 //	GET /                                        the live status page (statuspage.go)
@@ -32,23 +37,27 @@ import (
 
 // NewAdminHandler serves cfg's load balancer with statuses from eng and
 // metrics from g.
+// metrics from g. It is read-only.
 func NewAdminHandler(cfg *Config, eng *monitor.Engine, g prometheus.Gatherer) http.Handler {
-	return newAdminHandler(func() *Config { return cfg }, eng, g)
+	return newAdminHandler(func() *Config { return cfg }, nil, eng, g)
 }
 
 // newAdminHandler is NewAdminHandler with the configuration read on every
-// request, so that a reload shows.
-func newAdminHandler(cfg func() *Config, eng *monitor.Engine, g prometheus.Gatherer) http.Handler {
-	a := &admin{cfg: cfg, eng: eng}
+// request, so that a reload shows, and changes applied through ctl (nil:
+// read-only).
+func newAdminHandler(cfg func() *Config, ctl *control, eng *monitor.Engine, g prometheus.Gatherer) http.Handler {
+	a := &admin{cfg: cfg, eng: eng, ctl: ctl}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v2/lbaas/loadbalancers", a.loadBalancers)
 	mux.HandleFunc("GET /v2/lbaas/loadbalancers/{id}/status", a.status)
 	mux.HandleFunc("GET /v2/lbaas/healthmonitors", a.healthMonitors)
 	mux.HandleFunc("GET /v2/lbaas/healthmonitors/{id}", a.healthMonitor)
+	mux.HandleFunc("GET /v2/lbaas/pools/{pool}/members/{member}", a.getMember)
+	mux.HandleFunc("PUT /v2/lbaas/pools/{pool}/members/{member}", a.putMember)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-	newStatusPage(cfg, eng, g).register(mux) // GET /, /events, /status.json
+	newStatusPage(cfg, eng, g, a.adminMode).register(mux) // GET /, /events, /status.json
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fault(w, http.StatusNotFound, fmt.Sprintf("%s %s: no such resource (try /v2/lbaas/loadbalancers)", r.Method, r.URL.Path))
 	})
@@ -58,6 +67,7 @@ func newAdminHandler(cfg func() *Config, eng *monitor.Engine, g prometheus.Gathe
 type admin struct {
 	cfg func() *Config
 	eng *monitor.Engine
+	ctl *control
 }
 
 // LoadBalancerSummary is one entry of GET /v2/lbaas/loadbalancers.
@@ -155,6 +165,9 @@ func fault(w http.ResponseWriter, code int, msg string) {
 type Client struct {
 	hc   *http.Client
 	base string
+	// Token is sent as X-Auth-Token: the admin token that allows changes
+	// over TCP. The unix socket needs none.
+	Token string
 }
 
 // NewClient returns a client for the admin endpoint at socket (a unix
@@ -177,16 +190,36 @@ var ErrNotFound = errors.New("not found")
 
 // get fetches path into v.
 func (c *Client) get(ctx context.Context, path string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	return c.do(ctx, http.MethodGet, path, nil, v)
+}
+
+// do sends a request with an optional JSON body and decodes the answer
+// into v.
+func (c *Client) do(ctx context.Context, method, path string, body, v any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
 		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		req.Header.Set("X-Auth-Token", c.Token)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("admin endpoint: %w", err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return fmt.Errorf("admin endpoint: read %s: %w", path, err)
 	}
@@ -194,7 +227,7 @@ func (c *Client) get(ctx context.Context, path string, v any) error {
 		var f struct {
 			Faultstring string `json:"faultstring"`
 		}
-		json.Unmarshal(body, &f)
+		json.Unmarshal(answer, &f)
 		if f.Faultstring == "" {
 			f.Faultstring = resp.Status
 		}
@@ -203,7 +236,7 @@ func (c *Client) get(ctx context.Context, path string, v any) error {
 		}
 		return errors.New(f.Faultstring)
 	}
-	if err := json.Unmarshal(body, v); err != nil {
+	if err := json.Unmarshal(answer, v); err != nil {
 		return fmt.Errorf("admin endpoint: decode %s: %w", path, err)
 	}
 	return nil
@@ -227,6 +260,17 @@ func (c *Client) Status(ctx context.Context, idOrName string) (monitor.StatusTre
 	}
 	err := c.get(ctx, "/v2/lbaas/loadbalancers/"+url.PathEscape(idOrName)+"/status", &t)
 	return t, err
+}
+
+// SetMemberAdminStateUp sets a member's admin_state_up; pool and member
+// are IDs or names (a member also by address:port).
+func (c *Client) SetMemberAdminStateUp(ctx context.Context, pool, member string, up bool) (MemberView, error) {
+	var v struct {
+		Member MemberView `json:"member"`
+	}
+	body := map[string]any{"member": map[string]any{"admin_state_up": up}}
+	err := c.do(ctx, http.MethodPut, "/v2/lbaas/pools/"+url.PathEscape(pool)+"/members/"+url.PathEscape(member), body, &v)
+	return v.Member, err
 }
 
 // HealthMonitor returns the health monitor with the given ID or name.

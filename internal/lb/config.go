@@ -210,8 +210,25 @@ func (v *validator) admin(a *AdminConfig) error {
 			return v.bad(p, "admin", "listen", "%q is not a loopback address: the admin endpoint has no authentication (use 127.0.0.1 or ::1)", a.Listen)
 		}
 	}
+	if a.TokenFile != "" {
+		p := []any{"admin", "token_file"}
+		if a.Listen == "" {
+			return v.bad(p, "admin", "token_file", "is set but listen is not: the token guards changes over the TCP listen address (the unix socket needs none)")
+		}
+		b, err := os.ReadFile(a.TokenFile)
+		if err != nil {
+			return v.bad(p, "admin", "token_file", "cannot be read: %v", err)
+		}
+		a.token = strings.TrimSpace(string(b))
+		if len(a.token) < minTokenLen {
+			return v.bad(p, "admin", "token_file", "%s holds a token shorter than %d characters; make a longer one (e.g. openssl rand -hex 16 > %s)", a.TokenFile, minTokenLen, a.TokenFile)
+		}
+	}
 	return nil
 }
+
+// minTokenLen is the shortest admin token accepted.
+const minTokenLen = 16
 
 func (v *validator) loadBalancer(c *Config) error {
 	lb := c.LoadBalancer

@@ -17,6 +17,9 @@ func TestInvalidConfigs(t *testing.T) {
 	os.Unsetenv("VITALS_TEST_UNSET_PASSWORD")
 	want := map[string]string{
 		"invalid-admin-listen.yaml":                   `testdata/invalid-admin-listen.yaml:2: admin: listen "0.0.0.0:9180" is not a loopback address: the admin endpoint has no authentication (use 127.0.0.1 or ::1)`,
+		"invalid-admin-token-missing.yaml":            `testdata/invalid-admin-token-missing.yaml:3: admin: token_file cannot be read: open testdata/no-such.token: no such file or directory`,
+		"invalid-admin-token-no-listen.yaml":          `testdata/invalid-admin-token-no-listen.yaml:2: admin: token_file is set but listen is not: the token guards changes over the TCP listen address (the unix socket needs none)`,
+		"invalid-admin-token-short.yaml":              `testdata/invalid-admin-token-short.yaml:3: admin: token_file testdata/short.token holds a token shorter than 16 characters; make a longer one (e.g. openssl rand -hex 16 > testdata/short.token)`,
 		"invalid-admin-socket.yaml":                   `testdata/invalid-admin-socket.yaml:2: admin: socket "run/lb.sock" must be an absolute path`,
 		"invalid-empty.yaml":                          `testdata/invalid-empty.yaml: is empty; it needs at least a loadbalancer: with pools`,
 		"invalid-hm-admin-state.yaml":                 "testdata/invalid-hm-admin-state.yaml:11: cannot unmarshal !!str `maybe` into bool (write true or false)",

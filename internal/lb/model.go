@@ -53,10 +53,21 @@ type AdminConfig struct {
 	// /run/vitals/lb.sock.
 	Socket string `yaml:"socket"`
 	// Listen is an optional loopback TCP address (e.g. 127.0.0.1:9180)
-	// that serves the same endpoints, for Prometheus. The endpoint has no
-	// authentication, so only loopback addresses are accepted.
+	// that serves the same endpoints, for Prometheus and the status page.
+	// Reads need no authentication, so only loopback addresses are
+	// accepted.
 	Listen string `yaml:"listen"`
+	// TokenFile holds a token (at least 16 characters) that allows
+	// changes over Listen: a request carrying it in X-Auth-Token may set a
+	// member's admin_state_up (PUT /v2/lbaas/pools/{pool}/members/{member},
+	// or the status page's buttons). Without it Listen is read-only. The
+	// unix socket, usable only by its owner, always allows changes.
+	TokenFile string `yaml:"token_file"`
+	token     string // read from TokenFile
 }
+
+// Token returns the admin token read from TokenFile, or "".
+func (a AdminConfig) Token() string { return a.token }
 
 // APISettings mirror Octavia's [api_settings] options that shape monitors.
 type APISettings struct {

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -43,11 +42,10 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o RunOptions) error {
 	eng := monitor.New(monitor.Options{Logger: log, MaxConcurrent: cfg.Monitor.MaxConcurrentChecks})
 	srv := NewServer(eng, log)
-	var current atomic.Pointer[Config]
-	current.Store(cfg)
+	ctl := newControl(srv, log)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(eng.Collector(), srv.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	handler := newAdminHandler(current.Load, eng, reg)
+	handler := newAdminHandler(ctl.Current, ctl, eng, reg)
 
 	// Listen before the engine starts: the umask dance in listenUnix must
 	// not race with other goroutines creating files.
@@ -65,7 +63,7 @@ func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o RunOptions) e
 		}
 		lns = append(lns, tl)
 	}
-	if err := srv.Apply(cfg); err != nil {
+	if err := ctl.apply(cfg); err != nil {
 		for _, l := range lns {
 			l.Close()
 		}
@@ -80,7 +78,7 @@ func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o RunOptions) e
 		"loadbalancer", cfg.LoadBalancer.Name, "listeners", len(cfg.LoadBalancer.Listeners), "pools", len(cfg.LoadBalancer.Pools), "members", members,
 		"admin_socket", cfg.Admin.Socket, "admin_listen", cfg.Admin.Listen)
 
-	srvHTTP := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	srvHTTP := &http.Server{Handler: handler, ConnContext: markLocal, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	var wg sync.WaitGroup
 	for _, l := range lns {
 		wg.Go(func() {
@@ -106,22 +104,22 @@ loop:
 			engErr = err
 			break loop
 		case <-o.Reload:
+			prev := ctl.Current().Admin
 			next, err := o.Load()
 			if err == nil {
-				err = srv.Apply(next)
+				err = ctl.apply(next)
 			}
 			if err != nil {
 				log.Error("reload failed; the running configuration stays", "err", err)
 				continue
 			}
-			if next.Admin != current.Load().Admin {
-				log.Warn("reload: admin endpoint changes need a restart", "socket", next.Admin.Socket, "listen", next.Admin.Listen)
+			if next.Admin.Socket != prev.Socket || next.Admin.Listen != prev.Listen {
+				log.Warn("reload: admin endpoint address changes need a restart", "socket", next.Admin.Socket, "listen", next.Admin.Listen)
 			}
-			current.Store(next)
 			log.Info("configuration reloaded", "file", next.File, "listeners", len(next.LoadBalancer.Listeners), "pools", len(next.LoadBalancer.Pools))
 		}
 	}
-	srv.Shutdown(current.Load().Grace)
+	srv.Shutdown(ctl.Current().Grace)
 	stopEngine()
 	if engErr == nil {
 		engErr = <-engDone

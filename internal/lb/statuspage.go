@@ -16,37 +16,43 @@ import (
 
 // The status page on the admin endpoint: GET / serves the embedded page
 // (internal/statuspage), GET /events streams snapshots as server-sent
-// events, GET /status.json is one snapshot. Read-only; `vitals demo`
-// adds its POST /demo/backends/{name}/{mode} buttons in front.
+// events, GET /status.json is one snapshot. With a control (vitals lb),
+// the page offers enable/disable buttons per member that PUT
+// admin_state_up through the admin API: over the unix socket, or over TCP
+// with the admin token the user types in. `vitals demo` adds its POST
+// /demo/backends/{name}/{mode} buttons in front.
 
 type statusPage struct {
-	cfg func() *Config
-	eng *monitor.Engine
-	g   prometheus.Gatherer
+	cfg  func() *Config
+	eng  *monitor.Engine
+	g    prometheus.Gatherer
+	mode func(*http.Request) string // what the page may change for a request
 
 	mu   sync.Mutex
 	hist statuspage.History // by member ID
 }
 
-func newStatusPage(cfg func() *Config, eng *monitor.Engine, g prometheus.Gatherer) *statusPage {
-	return &statusPage{cfg: cfg, eng: eng, g: g, hist: statuspage.History{}}
+func newStatusPage(cfg func() *Config, eng *monitor.Engine, g prometheus.Gatherer, mode func(*http.Request) string) *statusPage {
+	return &statusPage{cfg: cfg, eng: eng, g: g, mode: mode, hist: statuspage.History{}}
 }
 
 func (p *statusPage) register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { statuspage.ServeHTML(w, "/events", true) })
-	mux.HandleFunc("GET /status.json", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, p.snapshot()) })
+	mux.HandleFunc("GET /status.json", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, p.snapshot(p.mode(r))) })
 	mux.HandleFunc("GET /events", func(w http.ResponseWriter, r *http.Request) {
-		statuspage.ServeEvents(w, r, func() any { return p.snapshot() })
+		mode := p.mode(r)
+		statuspage.ServeEvents(w, r, func() any { return p.snapshot(mode) })
 	})
 }
 
 // snapshot builds the page's data and records new checks in the history.
-func (p *statusPage) snapshot() statuspage.Page {
+// admin is the page's Admin mode.
+func (p *statusPage) snapshot(admin string) statuspage.Page {
 	cfg := p.cfg()
 	snap := p.eng.Status()
 	tree := monitor.BuildTree(cfg.Tree(), snap)
 	met := p.gather()
-	out := statuspage.Page{Kind: "lb", Name: cfg.LoadBalancer.Name, Status: tree.Statuses.LoadBalancer.OperatingStatus.String(), Time: time.Now()}
+	out := statuspage.Page{Kind: "lb", Name: cfg.LoadBalancer.Name, Status: tree.Statuses.LoadBalancer.OperatingStatus.String(), Time: time.Now(), Admin: admin}
 	for _, l := range cfg.LoadBalancer.Listeners {
 		out.Listeners = append(out.Listeners, statuspage.Listener{
 			Name: l.Label(), Address: l.BindAddress(), Pool: l.DefaultPool,
@@ -57,7 +63,7 @@ func (p *statusPage) snapshot() statuspage.Page {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, ps := range snap.Pools {
-		pp := statuspage.Pool{Name: ps.Name, Status: ps.Status.String(), Members: []statuspage.Member{}}
+		pp := statuspage.Pool{ID: ps.ID, Name: ps.Name, Status: ps.Status.String(), Members: []statuspage.Member{}}
 		if ps.Monitor != nil {
 			pp.Monitor = ps.Monitor.Type + " every " + ps.Monitor.Delay.String() + ", timeout " + ps.Monitor.Timeout.String()
 		}
@@ -68,8 +74,9 @@ func (p *statusPage) snapshot() statuspage.Page {
 			}
 			active := met[metKey{"vitals_lb_member_connections_active", ps.Name, label}]
 			sessions := met[metKey{"vitals_lb_member_connections_total", ps.Name, label}]
+			up := ms.AdminStateUp
 			pm := statuspage.Member{
-				Name: label, Address: net.JoinHostPort(ms.Address, strconv.Itoa(ms.ProtocolPort)), Target: ms.Target,
+				ID: ms.ID, AdminStateUp: &up, Name: label, Address: net.JoinHostPort(ms.Address, strconv.Itoa(ms.ProtocolPort)), Target: ms.Target,
 				Status: ms.Status.String(), Since: ms.Since, Active: &active, Sessions: &sessions,
 			}
 			if !ms.Last.Start.IsZero() {

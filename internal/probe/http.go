@@ -246,7 +246,7 @@ func (c *httpCheck) checkBy(ctx context.Context, deadline time.Time) (string, er
 		defer cancel()
 		return c.check(ctx)
 	}
-	s, err := dialSock(ctx, c.ip, deadline)
+	s, err := dialSock(ctx, c.ip, deadline, true) // the request goes at once
 	if err != nil {
 		return "", ctxStep(ctx, "connect "+c.addr, err)
 	}

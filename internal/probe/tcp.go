@@ -39,7 +39,9 @@ func (c *tcpCheck) checkBy(ctx context.Context, deadline time.Time) (string, err
 		defer cancel()
 		return c.check(ctx)
 	}
-	s, err := dialSock(ctx, c.ip, deadline)
+	// A check that writes or closes at once can spare the handshake's
+	// final ACK (see dialSock); one that waits for a banner cannot.
+	s, err := dialSock(ctx, c.ip, deadline, c.send != "" || !c.want.set())
 	if err != nil {
 		return "", step("connect "+c.addr, err)
 	}
@@ -176,7 +178,17 @@ type sock struct {
 // errors read as those of net.Dialer: "dial tcp 127.0.0.1:1: connect:
 // connection refused", wrapping context.Canceled when ctx was canceled and
 // os.ErrDeadlineExceeded at the deadline.
-func dialSock(ctx context.Context, ap netip.AddrPort, deadline time.Time) (*sock, error) {
+//
+// quietAck is for a caller that, once connected, either writes at once or
+// closes at once: the socket then delays the ACK that ends the handshake
+// (TCP_QUICKACK off before connect, as HAProxy's checks do), so that the
+// ACK rides on the first data segment, or is never sent when the check
+// closes with a reset. The connect still completes as usual, on the
+// peer's SYN-ACK; what it spares is a segment, and for a connect-only
+// check the peer's work of setting up a connection that is reset at once.
+// A caller that waits for the peer to speak first must not set it: the
+// peer would not know the connection until the delayed ACK timer fires.
+func dialSock(ctx context.Context, ap netip.AddrPort, deadline time.Time, quietAck bool) (*sock, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, dialErr(ap, err)
 	}
@@ -196,6 +208,10 @@ func dialSock(ctx context.Context, ap netip.AddrPort, deadline time.Time) (*sock
 		return nil, dialErr(ap, os.NewSyscallError("socket", err))
 	}
 	s := &sock{fd: fd, ap: ap, ctx: ctx, deadline: deadline}
+	if quietAck {
+		// Best effort: without it the check is the same, one segment dearer.
+		syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_QUICKACK, 0)
+	}
 	switch err := syscall.Connect(fd, sa); err {
 	case nil, syscall.EISCONN:
 		return s, nil

@@ -24,6 +24,10 @@ type Page struct {
 	Time      time.Time  `json:"time"`
 	Listeners []Listener `json:"listeners,omitempty"`
 	Pools     []Pool     `json:"pools"`
+	// Admin is what the page may change: "" read-only, "local" (the unix
+	// socket: no token needed) or "token" (an admin token must be sent in
+	// X-Auth-Token). Members' admin_state_up is the one change.
+	Admin string `json:"admin,omitempty"`
 }
 
 // Listener is one listener with its counters.
@@ -37,6 +41,7 @@ type Listener struct {
 
 // Pool is one pool (or agent endpoint).
 type Pool struct {
+	ID      string   `json:"id,omitempty"`
 	Name    string   `json:"name"`
 	Status  string   `json:"operating_status"`
 	Monitor string   `json:"monitor"`
@@ -45,15 +50,17 @@ type Pool struct {
 
 // Member is one member (or agent check).
 type Member struct {
-	Name     string    `json:"name"`
-	Address  string    `json:"address"`
-	Target   string    `json:"target,omitempty"`
-	Status   string    `json:"operating_status"`
-	Since    time.Time `json:"since"`
-	Last     *Check    `json:"last,omitempty"`
-	History  []Check   `json:"history"`
-	Active   *float64  `json:"active_connections,omitempty"`
-	Sessions *float64  `json:"sessions,omitempty"`
+	ID           string    `json:"id,omitempty"`
+	AdminStateUp *bool     `json:"admin_state_up,omitempty"`
+	Name         string    `json:"name"`
+	Address      string    `json:"address"`
+	Target       string    `json:"target,omitempty"`
+	Status       string    `json:"operating_status"`
+	Since        time.Time `json:"since"`
+	Last         *Check    `json:"last,omitempty"`
+	History      []Check   `json:"history"`
+	Active       *float64  `json:"active_connections,omitempty"`
+	Sessions     *float64  `json:"sessions,omitempty"`
 }
 
 // Check is one check result.
