@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"math"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -224,6 +225,11 @@ func (p *pool) apply(c *Pool, lbUp bool) {
 		}
 		byID[m.id] = m
 		members = append(members, m)
+	}
+	for id, m := range p.byID {
+		if byID[id] == nil && !slices.ContainsFunc(members, func(n *member) bool { return n.label == m.label }) {
+			p.srv.met.dropMember(p.name, m.label)
+		}
 	}
 	p.members, p.byID = members, byID
 	p.rebuild()

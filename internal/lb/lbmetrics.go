@@ -86,3 +86,38 @@ func (m *metrics) listener(label string) *listenerMetrics {
 		overLimit: m.listenerRejected.WithLabelValues(label, "connection_limit"), noMember: m.listenerRejected.WithLabelValues(label, "no_member"),
 	}
 }
+
+// The drop methods delete the series of a member, pool or listener that a
+// reload removed, so that /metrics shows only what runs. Sessions still
+// open on it keep updating their resolved series, which are no longer
+// exported.
+
+func (m *metrics) memberVecs() []interface {
+	DeleteLabelValues(...string) bool
+	DeletePartialMatch(prometheus.Labels) int
+} {
+	return []interface {
+		DeleteLabelValues(...string) bool
+		DeletePartialMatch(prometheus.Labels) int
+	}{m.memberActive, m.memberTotal, m.memberSelected, m.memberConnectErr, m.memberBytesIn, m.memberBytesOut, m.memberShutdown}
+}
+
+func (m *metrics) dropMember(pool, label string) {
+	for _, v := range m.memberVecs() {
+		v.DeleteLabelValues(pool, label)
+	}
+}
+
+func (m *metrics) dropPool(pool string) {
+	for _, v := range m.memberVecs() {
+		v.DeletePartialMatch(prometheus.Labels{"pool": pool})
+	}
+	m.poolRetries.DeleteLabelValues(pool)
+	m.poolNoMember.DeleteLabelValues(pool)
+}
+
+func (m *metrics) dropListener(label string) {
+	m.listenerActive.DeleteLabelValues(label)
+	m.listenerTotal.DeleteLabelValues(label)
+	m.listenerRejected.DeletePartialMatch(prometheus.Labels{"listener": label})
+}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"vitals/internal/health"
@@ -702,3 +703,60 @@ func TestProxyProtocolThroughLB(t *testing.T) {
 }
 
 func testenvGoroutines() int { return runtime.NumGoroutine() }
+
+// TestReloadDropsRemovedSeries: after a reload removes a member, a pool
+// and a listener, /metrics no longer shows their series; the rest stay.
+func TestReloadDropsRemovedSeries(t *testing.T) {
+	b1, b2 := startBackend(t, "b1"), startBackend(t, "b2")
+	port, port2 := testenv.FreePort(t), testenv.FreePort(t)
+	both := lbYAML(port, "", "      lb_algorithm: ROUND_ROBIN\n", memberLine(b1, ""), memberLine(b2, "")) +
+		fmt.Sprintf("    - name: q\n      lb_algorithm: ROUND_ROBIN\n      members:\n        - %s\n", memberLine(b2, ""))
+	both = strings.Replace(both, "  pools:\n", fmt.Sprintf("    - {name: l2, protocol: TCP, address: 127.0.0.1, protocol_port: %d, default_pool: q}\n  pools:\n", port2), 1)
+	lb := startLB(t, both)
+	for range 4 {
+		if _, c, err := hello(lb.addr); err == nil {
+			c.Close()
+		}
+	}
+	series := func() string {
+		reg := prometheus.NewPedanticRegistry()
+		reg.MustRegister(lb.srv.Collector())
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, mf := range mfs {
+			for _, m := range mf.GetMetric() {
+				b.WriteString(mf.GetName())
+				for _, l := range m.GetLabel() {
+					fmt.Fprintf(&b, " %s=%s", l.GetName(), l.GetValue())
+				}
+				b.WriteString("\n")
+			}
+		}
+		return b.String()
+	}
+	before := series()
+	for _, want := range []string{"vitals_lb_member_connections_total member=b2 pool=p", "vitals_lb_member_connections_total member=b2 pool=q", "vitals_lb_listener_connections_total listener=l2"} {
+		if !strings.Contains(before, want+"\n") {
+			t.Fatalf("before the reload, no series %q in:\n%s", want, before)
+		}
+	}
+	cfg, err := Parse("test.yaml", []byte(lbYAML(port, "", "      lb_algorithm: ROUND_ROBIN\n", memberLine(b1, ""))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lb.srv.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	after := series()
+	for _, gone := range []string{"member=b2", "pool=q", "listener=l2"} {
+		if strings.Contains(after, gone) {
+			t.Errorf("after the reload, series with %s remain:\n%s", gone, after)
+		}
+	}
+	if !strings.Contains(after, "vitals_lb_member_connections_total member=b1 pool=p\n") || !strings.Contains(after, "vitals_lb_listener_connections_total listener=l\n") {
+		t.Errorf("after the reload, the kept member's or listener's series are gone:\n%s", after)
+	}
+}

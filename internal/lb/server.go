@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -127,6 +128,11 @@ func (s *Server) Apply(cfg *Config) error {
 		}
 		return err
 	}
+	for id, p := range old {
+		if pools[id] == nil && byName[p.name] == nil {
+			s.met.dropPool(p.name)
+		}
+	}
 	snap := s.eng.Status()
 	for i := range snap.Pools {
 		if p := pools[snap.Pools[i].ID]; p != nil {
@@ -142,6 +148,9 @@ func (s *Server) Apply(cfg *Config) error {
 		if cl == nil {
 			l.ln.Close()
 			delete(s.listeners, key)
+			if lc := l.cfg.Load(); lc != nil && !slices.ContainsFunc(lbc.Listeners, func(n Listener) bool { return n.Label() == lc.label }) {
+				s.met.dropListener(lc.label)
+			}
 			s.log.Info("listener closed", "address", key)
 			continue
 		}
