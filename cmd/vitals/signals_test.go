@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"vitals/internal/testenv"
 )
 
 // greeter is a loopback backend that says its name, then echoes.
@@ -92,24 +93,6 @@ func (s *session) echo(line string) error {
 	return nil
 }
 
-// syncBuffer is a bytes.Buffer safe for a process's output and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // TestLBBinarySignals runs the vitals binary as an operator would:
 // SIGHUP applies an added member without dropping an established
 // session, a bad file on SIGHUP is refused while the old configuration
@@ -160,7 +143,7 @@ loadbalancer:
 	}
 	write(fmt.Sprintf("        - {name: b1, address: 127.0.0.1, protocol_port: %d}\n", b1))
 
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	cmd := exec.Command(bin, "lb", "--config", cfgPath, "--log-format", "json")
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

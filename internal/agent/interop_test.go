@@ -24,7 +24,6 @@ package agent_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -583,7 +582,7 @@ func TestSignalHupReload(t *testing.T) {
 // agentProcess is `vitals agent` run as a subprocess until the test ends.
 type agentProcess struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *testenv.SyncBuffer
 	done   chan struct{} // closed when the process has exited
 	at     time.Time     // when it exited; set before done is closed
 	err    error         // what Wait returned; set before done is closed
@@ -593,7 +592,7 @@ type agentProcess struct {
 // cleanup that kills it if it still runs, and returns at once.
 func startAgentProcess(t *testing.T, bin string, args ...string) *agentProcess {
 	t.Helper()
-	p := &agentProcess{stderr: &syncBuffer{}, done: make(chan struct{})}
+	p := &agentProcess{stderr: &testenv.SyncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, append([]string{"agent"}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -673,24 +672,6 @@ func (p *agentProcess) waitLog(t *testing.T, s string, within time.Duration) str
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// syncBuffer is a bytes.Buffer that a process writes while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // readAgentCheck reads the one line an agent-check port answers.
