@@ -99,7 +99,9 @@ func withMemberAdmin(cfg *Config, over map[string]bool) *Config {
 		return cfg
 	}
 	out := *cfg
-	out.LoadBalancer.Pools = slices.Clone(cfg.LoadBalancer.Pools)
+	lb := *cfg.LoadBalancer
+	out.LoadBalancer = &lb
+	lb.Pools = slices.Clone(cfg.LoadBalancer.Pools)
 	for i := range out.LoadBalancer.Pools {
 		p := &out.LoadBalancer.Pools[i]
 		p.Members = slices.Clone(p.Members)

@@ -275,3 +275,21 @@ func TestMemberAdminStateUpReadOnly(t *testing.T) {
 		t.Errorf("sessions %v, want b still in rotation", got)
 	}
 }
+
+// TestWithMemberAdminLeavesTheFileAlone: the running configuration is a
+// copy; the file's stays as loaded, so that setting a member back to what
+// the file says clears the change.
+func TestWithMemberAdminLeavesTheFileAlone(t *testing.T) {
+	cfg, err := Parse("t.yaml", []byte(lbYAML(8080, "", "      lb_algorithm: ROUND_ROBIN\n", "{name: a, address: 127.0.0.1, protocol_port: 1}")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := cfg.LoadBalancer.Pools[0].Members[0].ID
+	run := withMemberAdmin(cfg, map[string]bool{id: false})
+	if run.LoadBalancer.Pools[0].Members[0].Up() {
+		t.Error("the running configuration has the member up")
+	}
+	if !cfg.LoadBalancer.Pools[0].Members[0].Up() || cfg.LoadBalancer == run.LoadBalancer {
+		t.Error("the file's configuration was changed")
+	}
+}
