@@ -10,6 +10,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"vitals/internal/health"
@@ -93,8 +94,14 @@ type Engine struct {
 	newProber func(kind string, s probe.Spec) (probe.Prober, error)
 	jitter    func(time.Duration) time.Duration
 	onCheck   func(CheckDone)
-	wake      chan struct{} // cap 1: the queue changed in a way the scheduler must see
-	wg        sync.WaitGroup
+	wg        sync.WaitGroup // checks running on goroutines
+
+	// poller runs the checks that can run without a goroutine, and is what
+	// the scheduler sleeps in; poke wakes it. Set while Run runs.
+	poller atomic.Pointer[probe.Poller]
+	// batch is the checks dispatch found due, for Run to start once mu is
+	// released. Only Run uses it.
+	batch []starting
 
 	// updateMu serializes Update calls. Only Update writes the fields
 	// marked "config" below, and it holds both updateMu and mu to do so;
@@ -147,6 +154,7 @@ type member struct {
 	started time.Time // when the running or latest check started
 	idx     int       // index in Engine.due; -1 when not queued
 	running bool      // a check is in flight
+	runGen  uint64    // gen when the check in flight started
 	removed bool      // no longer in the configuration
 
 	checks      uint64 // completed checks of this generation
@@ -166,7 +174,6 @@ func New(o Options) *Engine {
 		newProber: o.NewProber,
 		jitter:    o.Jitter,
 		onCheck:   o.OnCheck,
-		wake:      make(chan struct{}, 1),
 		byID:      map[string]*member{},
 	}
 	if e.log == nil {
@@ -215,6 +222,10 @@ var ErrRunning = errors.New("monitor: engine is already running")
 // Run schedules and runs checks until ctx ends, then waits for the checks
 // in flight and returns nil. Checks interrupted by the end of ctx are not
 // counted. It may be called once.
+//
+// Run's goroutine is the scheduler, and it runs the tcp and http checks
+// that a probe.Poller can run, thousands a second, itself; the other
+// checks each run on a goroutine of their own.
 func (e *Engine) Run(ctx context.Context) error {
 	e.mu.Lock()
 	if e.ctx != nil {
@@ -234,22 +245,45 @@ func (e *Engine) Run(ctx context.Context) error {
 	heap.Init(&e.due)
 	e.mu.Unlock()
 
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
+	pl, err := probe.NewPoller(ctx, func(tag any, r probe.Result) { e.checked(ctx, tag.(*member), r) })
+	if err != nil {
+		return err
+	}
+	e.poller.Store(pl)
+	stop := context.AfterFunc(ctx, pl.Wake)
 	defer e.closeProbers()
 	defer e.wg.Wait()
-	defer timer.Stop()
-	for {
-		if wait, ok := e.dispatch(ctx); ok {
-			timer.Reset(wait)
+	defer func() {
+		stop()
+		pl.Close() // ends the checks on the poller, uncounted
+		e.poller.Store(nil)
+	}()
+	for ctx.Err() == nil {
+		next, ok := e.dispatch()
+		// The poller runs what checks it can, and goroutines the others.
+		for i, st := range e.batch {
+			if !pl.Start(st.p, st.m) {
+				e.wg.Add(1)
+				go e.check(ctx, st.m, st.p)
+			}
+			e.batch[i] = starting{}
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-timer.C:
-		case <-e.wake:
+		e.batch = e.batch[:0]
+		wait := time.Duration(-1) // until woken
+		if ok {
+			wait = max(time.Until(next), 0)
+		}
+		if err := pl.Poll(wait); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// starting is a check dispatch found due.
+type starting struct {
+	m *member
+	p probe.Prober
 }
 
 // closeProbers releases what the probers hold (probe.Close), once no
@@ -273,10 +307,11 @@ func (e *Engine) firstJitter(m *Monitor) time.Duration {
 	return e.jitter(min(m.Delay, firstCheckWindow))
 }
 
-// dispatch starts every check that is due, as slots allow, and returns how
-// long until the next one is due; ok is false when nothing is queued or no
-// slot is free (a finishing check then wakes the scheduler).
-func (e *Engine) dispatch(ctx context.Context) (wait time.Duration, ok bool) {
+// dispatch takes every check that is due, as slots allow, into e.batch for
+// Run to start, and returns when the next one is due; ok is false when
+// nothing is queued or no slot is free (a finishing check then wakes the
+// scheduler).
+func (e *Engine) dispatch() (next time.Time, ok bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := time.Now()
@@ -287,26 +322,30 @@ func (e *Engine) dispatch(ctx context.Context) (wait time.Duration, ok bool) {
 		}
 		heap.Pop(&e.due)
 		m.running = true
+		m.runGen = m.gen
 		m.started = now
 		e.running++
 		e.late.observe(now.Sub(m.next))
-		e.wg.Add(1)
-		go e.check(ctx, m, m.prober, m.gen)
+		e.batch = append(e.batch, starting{m, m.prober})
 	}
 	e.starved = e.running >= e.maxRun && len(e.due) > 0
 	m := e.due.peek()
 	if m == nil || e.starved {
 		e.timerAt = time.Time{}
-		return 0, false
+		return time.Time{}, false
 	}
 	e.timerAt = m.next
-	return m.next.Sub(now), true
+	return m.next, true
 }
 
-// check runs one check of m and records it.
-func (e *Engine) check(ctx context.Context, m *member, p probe.Prober, gen uint64) {
+// check runs one check of m with p on a goroutine and records it.
+func (e *Engine) check(ctx context.Context, m *member, p probe.Prober) {
 	defer e.wg.Done()
-	r := p.Probe(ctx)
+	e.checked(ctx, m, p.Probe(ctx))
+}
+
+// checked records r, the result of m's check in flight.
+func (e *Engine) checked(ctx context.Context, m *member, r probe.Result) {
 	if ctx.Err() != nil {
 		// Shutting down: a canceled check says nothing of the member.
 		e.mu.Lock()
@@ -317,6 +356,7 @@ func (e *Engine) check(ctx context.Context, m *member, p probe.Prober, gen uint6
 	}
 
 	e.mu.Lock()
+	gen := m.runGen
 	if m.gen != gen || m.removed {
 		// The configuration changed during the check: its result
 		// belongs to a check that no longer exists.
@@ -386,11 +426,11 @@ func (e *Engine) finish(m *member, gen uint64) {
 	}
 }
 
-// poke wakes the scheduler without blocking.
+// poke wakes the scheduler without blocking. Before Run, there is nothing
+// to wake: Run dispatches first thing.
 func (e *Engine) poke() {
-	select {
-	case e.wake <- struct{}{}:
-	default:
+	if pl := e.poller.Load(); pl != nil {
+		pl.Wake()
 	}
 }
 

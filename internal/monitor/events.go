@@ -41,7 +41,8 @@ type Event struct {
 // released: from the goroutine of the check that caused the change, before
 // that member's next check is scheduled (so a member's check-caused events
 // arrive in order), or from Update. It must be quick; hand slow work to
-// another goroutine. Calls for different members may be concurrent, and an
+// another goroutine. (The goroutine of a tcp or http check is usually
+// Run's, which runs all of them: a slow subscriber delays every check.) Calls for different members may be concurrent, and an
 // Update's events may interleave with those of checks finishing at the
 // same moment: Event.Time and Event.New are what to act on.
 type Subscriber interface {

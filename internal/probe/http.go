@@ -258,13 +258,23 @@ func (c *httpCheck) checkBy(ctx context.Context, deadline time.Time) (string, er
 // and which wakes on cancel, and judges the reply.
 func (c *httpCheck) exchange(ctx context.Context, conn io.ReadWriter) (string, error) {
 	if _, err := conn.Write(c.request); err != nil {
-		return "", ctxStep(ctx, c.tlsStep("send request", err), err)
+		return "", c.sendErr(ctx, err)
 	}
 	detail, err := c.readReply(conn)
+	return detail, c.replyErr(ctx, err)
+}
+
+// sendErr is the error of a failed write of the request.
+func (c *httpCheck) sendErr(ctx context.Context, err error) error {
+	return ctxStep(ctx, c.tlsStep("send request", err), err)
+}
+
+// replyErr is the error of a reply that failed to arrive or to pass.
+func (c *httpCheck) replyErr(ctx context.Context, err error) error {
 	if se, ok := errors.AsType[*stepError](err); ok {
-		return "", ctxStep(ctx, c.tlsStep(se.step, se.err), se.err)
+		return ctxStep(ctx, c.tlsStep(se.step, se.err), se.err)
 	}
-	return detail, err
+	return err
 }
 
 // tlsStep names the step of an https error: a TLS alert from the server
@@ -304,16 +314,34 @@ func (c *httpCheck) readReply(r io.Reader) (string, error) {
 	buf := headBufs.Get().(*[headBufSize]byte)
 	defer headBufs.Put(buf)
 	n, end, err := readHead(r, buf[:])
+	if detail, err, ok := c.judgeHead(buf[:n], end, err); ok {
+		return detail, err
+	}
+	return c.restReply(buf[:n], r)
+}
+
+// judgeHead judges what readHead read, head (end bytes of it the complete
+// head, if end > 0) and the read error that ended it, when that needs no
+// more reading: the head is plain, or a read error ended the reply. ok
+// false means the rest of the reply must be read (restReply).
+func (c *httpCheck) judgeHead(head []byte, end int, err error) (detail string, _ error, ok bool) {
 	if end > 0 {
-		if code, ok := plainHead(buf[:end]); ok {
-			return c.judgeCode(code)
+		if code, plain := plainHead(head[:end]); plain {
+			detail, err := c.judgeCode(code)
+			return detail, err, true
 		}
 	}
-	rest := io.Reader(&capReader{r: r, n: maxHTTPReply - int64(n)})
 	if err != nil {
-		rest = errReader{err}
+		detail, err := c.slowReply(io.MultiReader(bytes.NewReader(head), errReader{err}))
+		return detail, err, true
 	}
-	return c.slowReply(io.MultiReader(bytes.NewReader(buf[:n]), rest))
+	return "", nil, false
+}
+
+// restReply judges a reply through http.ReadResponse, reading from r what
+// follows head, the bytes readHead read.
+func (c *httpCheck) restReply(head []byte, r io.Reader) (string, error) {
+	return c.slowReply(io.MultiReader(bytes.NewReader(head), &capReader{r: r, n: maxHTTPReply - int64(len(head))}))
 }
 
 // judgeCode judges the status code of a final response, for a check
@@ -389,23 +417,32 @@ func readHead(r io.Reader, buf []byte) (n, end int, err error) {
 	for n < len(buf) {
 		var m int
 		m, err = r.Read(buf[n:])
-		for i := n; i < n+m; i++ {
-			if buf[i] != '\n' {
-				continue
-			}
-			if i == 0 || buf[i-1] != '\r' {
-				return n + m, 0, err // bare LF: leave it to ReadResponse
-			}
-			if i >= 3 && buf[i-2] == '\n' && buf[i-3] == '\r' {
-				return n + m, i + 1, err
-			}
-		}
+		end, stop := scanHead(buf, n, n+m)
 		n += m
-		if err != nil {
-			return n, 0, err
+		if stop || err != nil {
+			return n, end, err
 		}
 	}
 	return n, 0, nil
+}
+
+// scanHead scans buf[from:to], the bytes just read after the from bytes
+// already scanned, for the end of a response head. stop reports that
+// reading the head is over: at its end ("\r\n\r\n"; end is then the head's
+// length) or at a bare "\n" (end 0: leave it to ReadResponse).
+func scanHead(buf []byte, from, to int) (end int, stop bool) {
+	for i := from; i < to; i++ {
+		if buf[i] != '\n' {
+			continue
+		}
+		if i == 0 || buf[i-1] != '\r' {
+			return 0, true
+		}
+		if i >= 3 && buf[i-2] == '\n' && buf[i-3] == '\r' {
+			return i + 1, true
+		}
+	}
+	return 0, false
 }
 
 // plainHead judges a complete response head, lines ending in "\r\n" and

@@ -195,33 +195,15 @@ func dialSock(ctx context.Context, ap netip.AddrPort, deadline time.Time, quietA
 	if !time.Now().Before(deadline) {
 		return nil, dialErr(ap, os.ErrDeadlineExceeded)
 	}
-	var sa syscall.Sockaddr
-	family := syscall.AF_INET
-	if a := ap.Addr(); a.Is4() {
-		sa = &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: a.As4()}
-	} else {
-		family = syscall.AF_INET6
-		sa = &syscall.SockaddrInet6{Port: int(ap.Port()), Addr: a.As16()}
-	}
-	fd, err := syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	fd, done, err := startConnect(ap, quietAck)
 	if err != nil {
-		return nil, dialErr(ap, os.NewSyscallError("socket", err))
+		return nil, dialErr(ap, err)
 	}
 	s := &sock{fd: fd, ap: ap, ctx: ctx, deadline: deadline}
-	if quietAck {
-		// Best effort: without it the check is the same, one segment dearer.
-		syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_QUICKACK, 0)
+	if !done {
+		// On loopback the handshake is usually over already.
+		done, err = s.connected()
 	}
-	switch err := syscall.Connect(fd, sa); err {
-	case nil, syscall.EISCONN:
-		return s, nil
-	case syscall.EINPROGRESS, syscall.EALREADY, syscall.EINTR:
-	default:
-		s.close()
-		return nil, dialErr(ap, os.NewSyscallError("connect", err))
-	}
-	// On loopback the handshake is usually over already.
-	done, err := s.connected()
 	if !done && err == nil {
 		var rc syscall.RawConn
 		if rc, err = s.file().SyscallConn(); err == nil {
@@ -244,6 +226,34 @@ func dialSock(ctx context.Context, ap netip.AddrPort, deadline time.Time, quietA
 	return s, nil
 }
 
+// startConnect opens a nonblocking socket and starts connecting it to ap,
+// with TCP_QUICKACK off when quietAck is set (see dialSock). done reports
+// that connect succeeded at once. On error, the socket is closed and err is
+// the failed system call's *os.SyscallError.
+func startConnect(ap netip.AddrPort, quietAck bool) (fd int, done bool, err error) {
+	family := syscall.AF_INET
+	if !ap.Addr().Is4() {
+		family = syscall.AF_INET6
+	}
+	fd, err = syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, false, os.NewSyscallError("socket", err)
+	}
+	if quietAck {
+		// Best effort: without it the check is the same, one segment dearer.
+		syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_QUICKACK, 0)
+	}
+	switch err := rawConnect(fd, ap); err {
+	case nil, syscall.EISCONN:
+		return fd, true, nil
+	case syscall.EINPROGRESS, syscall.EALREADY, syscall.EINTR:
+		return fd, false, nil
+	default:
+		closeResetFd(fd)
+		return -1, false, os.NewSyscallError("connect", err)
+	}
+}
+
 // dialErr is the error of a failed dial, as package net words it.
 func dialErr(ap netip.AddrPort, err error) error {
 	return &net.OpError{Op: "dial", Net: "tcp", Addr: net.TCPAddrFromAddrPort(ap), Err: err}
@@ -251,11 +261,15 @@ func dialErr(ap netip.AddrPort, err error) error {
 
 // connected reports whether the connect is done: true when connected,
 // an error when it failed, neither while it is in progress.
-func (s *sock) connected() (bool, error) {
-	if _, err := syscall.Getpeername(s.fd); err == nil {
+func (s *sock) connected() (bool, error) { return connected(s.fd) }
+
+// connected reports whether the connect of socket fd is done: true when
+// connected, an error when it failed, neither while it is in progress.
+func connected(fd int) (bool, error) {
+	if _, err := syscall.Getpeername(fd); err == nil {
 		return true, nil
 	}
-	nerr, err := syscall.GetsockoptInt(s.fd, syscall.SOL_SOCKET, syscall.SO_ERROR)
+	nerr, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_ERROR)
 	if err != nil {
 		return false, os.NewSyscallError("getsockopt", err)
 	}
@@ -335,11 +349,11 @@ func (s *sock) opErr(op string, err error) error {
 
 // close closes the socket with a reset (SO_LINGER 0).
 func (s *sock) close() {
-	syscall.SetsockoptLinger(s.fd, syscall.SOL_SOCKET, syscall.SO_LINGER, &syscall.Linger{Onoff: 1})
 	if s.f == nil {
-		syscall.Close(s.fd)
+		closeResetFd(s.fd)
 		return
 	}
+	syscall.SetsockoptLinger(s.fd, syscall.SOL_SOCKET, syscall.SO_LINGER, &syscall.Linger{Onoff: 1})
 	s.stop()
 	s.f.Close()
 }
