@@ -282,7 +282,7 @@ loadbalancer:
 		t.Fatal(err)
 	}
 	badge := func(m string) string {
-		return `document.querySelector('tr[data-member="` + m + `"] .badge').textContent`
+		return `document.querySelector('tr[data-member="` + m + `"] .badge')?.textContent`
 	}
 	b.waitJS("both members ONLINE, with admin buttons", badge("m1")+` === "ONLINE" && `+badge("m2")+` === "ONLINE" && !!document.getElementById("admin-p-m2")`, 15*time.Second)
 
@@ -298,7 +298,7 @@ loadbalancer:
 	if err := chromedp.Run(b.ctx, chromedp.SetValue("#token", token, chromedp.ByID), chromedp.Click("#admin-p-m2", chromedp.ByID)); err != nil {
 		t.Fatal(err)
 	}
-	b.waitJS("m2 OFFLINE with an enable button", badge("m2")+` === "OFFLINE" && document.getElementById("admin-p-m2").textContent === "enable"`, 5*time.Second)
+	b.waitJS("m2 OFFLINE with an enable button", badge("m2")+` === "OFFLINE" && document.getElementById("admin-p-m2")?.textContent === "enable"`, 5*time.Second)
 	var st lbStatus
 	getJSON(t, page+"status.json", &st)
 	if st.Pools[0].Members[1].AdminStateUp == nil || *st.Pools[0].Members[1].AdminStateUp {
