@@ -281,13 +281,17 @@ loadbalancer:
 	if err := chromedp.Run(b.ctx, network.Enable(), chromedp.Navigate(page), chromedp.Evaluate(`window.__marker = 42`, nil)); err != nil {
 		t.Fatal(err)
 	}
+	// The member table is rebuilt on every event, so a click resolves and
+	// clicks the button in one step of the page's own JavaScript (a CDP
+	// click could resolve a node that an event then replaces).
+	const clickM2 = `document.getElementById("admin-p-m2").click()`
 	badge := func(m string) string {
 		return `document.querySelector('tr[data-member="` + m + `"] .badge')?.textContent`
 	}
 	b.waitJS("both members ONLINE, with admin buttons", badge("m1")+` === "ONLINE" && `+badge("m2")+` === "ONLINE" && !!document.getElementById("admin-p-m2")`, 15*time.Second)
 
 	// A wrong token is refused and changes nothing.
-	if err := chromedp.Run(b.ctx, chromedp.SendKeys("#token", "not-the-token-0123456789", chromedp.ByID), chromedp.Click("#admin-p-m2", chromedp.ByID)); err != nil {
+	if err := chromedp.Run(b.ctx, chromedp.SendKeys("#token", "not-the-token-0123456789", chromedp.ByID), chromedp.Evaluate(clickM2, nil)); err != nil {
 		t.Fatal(err)
 	}
 	b.waitJS("the refusal", `document.getElementById("adminmsg").textContent.includes("Missing or wrong X-Auth-Token")`, 5*time.Second)
@@ -295,7 +299,7 @@ loadbalancer:
 	b.waitJS("m2 still ONLINE", badge("m2")+` === "ONLINE"`, time.Second)
 
 	// The right one takes m2 out; the page shows it without a reload.
-	if err := chromedp.Run(b.ctx, chromedp.SetValue("#token", token, chromedp.ByID), chromedp.Click("#admin-p-m2", chromedp.ByID)); err != nil {
+	if err := chromedp.Run(b.ctx, chromedp.SetValue("#token", token, chromedp.ByID), chromedp.Evaluate(clickM2, nil)); err != nil {
 		t.Fatal(err)
 	}
 	b.waitJS("m2 OFFLINE with an enable button", badge("m2")+` === "OFFLINE" && document.getElementById("admin-p-m2")?.textContent === "enable"`, 5*time.Second)
@@ -304,7 +308,7 @@ loadbalancer:
 	if st.Pools[0].Members[1].AdminStateUp == nil || *st.Pools[0].Members[1].AdminStateUp {
 		t.Errorf("status.json: m2 admin_state_up %v, want false", st.Pools[0].Members[1].AdminStateUp)
 	}
-	if err := chromedp.Run(b.ctx, chromedp.Click("#admin-p-m2", chromedp.ByID)); err != nil {
+	if err := chromedp.Run(b.ctx, chromedp.Evaluate(clickM2, nil)); err != nil {
 		t.Fatal(err)
 	}
 	b.waitJS("m2 ONLINE again", badge("m2")+` === "ONLINE"`, 10*time.Second)
