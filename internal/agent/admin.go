@@ -4,12 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 )
@@ -21,30 +18,6 @@ import (
 //	POST /maintenance?state=on|off    → the new state
 //	POST /drain?state=on|off          → the new state
 //	POST /reload                      → 200, or 422 with the reason the config was rejected
-
-// listenUnix listens on a unix socket at path with mode 0600, replacing a
-// stale socket file left by an agent that is gone.
-func listenUnix(path string) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, err
-	}
-	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
-		if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
-			c.Close()
-			return nil, fmt.Errorf("%s is in use by another agent", path)
-		}
-		os.Remove(path)
-	}
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		l.Close()
-		return nil, err
-	}
-	return l, nil
-}
 
 // SetReloader sets how Reload reads the configuration again (the file the
 // agent was started with).

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"vitals/internal/adminhttp"
 	"vitals/internal/health"
 	"vitals/internal/probe"
 )
@@ -264,7 +265,7 @@ func (a *Agent) openSideListeners(ctx context.Context, cfg *Config, serve func(*
 		a.log.Info("metrics listening", "addr", l.Addr().String())
 	}
 	if cfg.AdminSocket != "off" {
-		l, err := listenUnix(cfg.AdminSocket)
+		l, err := adminhttp.ListenUnix(cfg.AdminSocket, "vitals agent")
 		if err != nil {
 			a.log.Warn("admin socket disabled: maintenance, drain and reload commands will not reach this agent", "path", cfg.AdminSocket, "err", err)
 		} else {

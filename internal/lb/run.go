@@ -4,19 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"vitals/internal/adminhttp"
 	"vitals/internal/monitor"
 )
 
@@ -47,10 +44,10 @@ func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o RunOptions) e
 	reg.MustRegister(eng.Collector(), srv.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	handler := newAdminHandler(ctl.Current, ctl, eng, reg)
 
-	// Listen before the engine starts: the umask dance in listenUnix must
+	// Listen before the engine starts: the umask dance in ListenUnix must
 	// not race with other goroutines creating files.
 	var lns []net.Listener
-	ln, err := listenUnix(cfg.Admin.Socket)
+	ln, err := adminhttp.ListenUnix(cfg.Admin.Socket, "vitals lb")
 	if err != nil {
 		return fmt.Errorf("admin socket: %w", err)
 	}
@@ -130,36 +127,4 @@ loop:
 	wg.Wait()
 	log.Info("vitals lb stopped")
 	return engErr
-}
-
-// listenUnix listens on a unix socket that only the owner may use (mode
-// 0600), creating its directory if need be. A socket file left by a
-// process that died is replaced; one that still answers is an error.
-func listenUnix(path string) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, err
-	}
-	if fi, err := os.Lstat(path); err == nil {
-		if fi.Mode().Type() != fs.ModeSocket {
-			return nil, fmt.Errorf("%s exists and is not a socket", path)
-		}
-		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-			c.Close()
-			return nil, fmt.Errorf("%s is in use: is another vitals lb running?", path)
-		}
-		if err := os.Remove(path); err != nil {
-			return nil, err
-		}
-	}
-	old := syscall.Umask(0o177)
-	ln, err := net.Listen("unix", path)
-	syscall.Umask(old)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return nil, err
-	}
-	return ln, nil
 }
