@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -197,6 +196,9 @@ func Parse(name string, data []byte) (*Config, error) {
 		}
 		return nil, yamlError(name, err)
 	}
+	if line, ok := yamlconf.SecondDocument(dec); ok {
+		return nil, &ConfigError{File: name, Line: line, Msg: "holds a second YAML document; put everything in one"}
+	}
 	if err := c.finish(name, &root); err != nil {
 		return nil, err
 	}
@@ -230,8 +232,8 @@ func (c *Config) finish(file string, root *yaml.Node) error {
 	if c.Listen == "" {
 		c.Listen = DefaultListen
 	}
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		return bad(yamlconf.LineOf(root, "listen"), "listen", "%q is not host:port (e.g. listen: 0.0.0.0:8081)", c.Listen)
+	if err := yamlconf.CheckListen(c.Listen); err != nil {
+		return bad(yamlconf.LineOf(root, "listen"), "listen", "%v (e.g. listen: 0.0.0.0:8081)", err)
 	}
 	if err := c.finishOps(bad, root); err != nil {
 		return err
@@ -258,11 +260,19 @@ func (c *Config) finish(file string, root *yaml.Node) error {
 			return bad(yamlconf.LineOf(root, "checks", i), where+".type", "is required (one of %s)", strings.Join(probe.KindNames(), ", "))
 		}
 		seen[ch.Name] = true
+		for _, f := range []struct {
+			field string
+			v     time.Duration
+		}{{"interval", ch.Interval}, {"timeout", ch.Timeout}, {"max_age", ch.MaxAge}} {
+			if f.v == 0 && yamlconf.Has(root, "checks", i, f.field) {
+				return bad(at(f.field), where+"."+f.field, "0s has no meaning; leave %s out for the default, or give a duration such as 2s", f.field)
+			}
+		}
 		if ch.Interval == 0 {
 			ch.Interval = DefaultInterval
 		}
-		if ch.Interval < 0 {
-			return bad(at("interval"), where+".interval", "must be positive, got %s (e.g. interval: 2s)", ch.Interval)
+		if ch.Interval < probe.MinInterval {
+			return bad(at("interval"), where+".interval", "%s is shorter than %s, the shortest interval between checks (e.g. interval: 2s)", ch.Interval, probe.MinInterval)
 		}
 		if ch.Timeout == 0 {
 			ch.Timeout = DefaultTimeout
@@ -380,8 +390,8 @@ func (c *Config) finishOps(bad func(int, string, string, ...any) error, root *ya
 	}
 	if ac := c.AgentCheck; ac != nil {
 		at := func(f string) int { return yamlconf.LineOf(root, "agent_check", f) }
-		if _, _, err := net.SplitHostPort(ac.Listen); err != nil {
-			return bad(at("listen"), "agent_check.listen", "%q is not host:port (e.g. listen: 0.0.0.0:8082)", ac.Listen)
+		if err := yamlconf.CheckListen(ac.Listen); err != nil {
+			return bad(at("listen"), "agent_check.listen", "%v (e.g. listen: 0.0.0.0:8082)", err)
 		}
 		if ac.Endpoint == "" {
 			ac.Endpoint = "/health"
@@ -405,8 +415,8 @@ func (c *Config) finishOps(bad func(int, string, string, ...any) error, root *ya
 		}
 	}
 	if m := c.Metrics.Listen; m != "" {
-		if _, _, err := net.SplitHostPort(m); err != nil {
-			return bad(yamlconf.LineOf(root, "metrics", "listen"), "metrics.listen", "%q is not host:port", m)
+		if err := yamlconf.CheckListen(m); err != nil {
+			return bad(yamlconf.LineOf(root, "metrics", "listen"), "metrics.listen", "%v (e.g. listen: 127.0.0.1:9102)", err)
 		}
 	}
 	if t := c.TLS; t != nil {

@@ -182,6 +182,12 @@ func ParseINI(name string, data []byte) (*Config, error) {
 			if err != nil {
 				return nil, bad("db", k, "%q is not a duration (e.g. 2s, or seconds as a number)", v)
 			}
+			if d <= 0 {
+				return nil, bad("db", k, "%q must be positive; leave %s out for the default", v, k)
+			}
+			if k == "interval" && d < probe.MinInterval {
+				return nil, bad("db", k, "%q is shorter than %s, the shortest interval between checks", v, probe.MinInterval)
+			}
 			if k == "timeout" {
 				cc.Timeout = d
 			} else {
@@ -196,7 +202,11 @@ func ParseINI(name string, data []byte) (*Config, error) {
 	if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
 		return nil, bad("server", "port", "%q is not a port from 1 to 65535", p)
 	}
-	c := &Config{Listen: net.JoinHostPort(ip, p), Checks: []CheckConfig{cc}, AnyPath: true}
+	listen := net.JoinHostPort(ip, p)
+	if err := yamlconf.CheckListen(listen); err != nil {
+		return nil, bad("server", "ip", "%q is not an IP address or host name to listen on (e.g. IP = 0.0.0.0)", ip)
+	}
+	c := &Config{Listen: listen, Checks: []CheckConfig{cc}, AnyPath: true}
 	if err := c.finish(name, nil); err != nil {
 		return nil, err
 	}

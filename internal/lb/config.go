@@ -101,9 +101,8 @@ func Parse(name string, data []byte) (*Config, error) {
 		}
 		return nil, yamlError(name, err)
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		return nil, &ConfigError{File: name, Line: extra.Line, Msg: "holds a second YAML document; put everything in one"}
+	if line, ok := yamlconf.SecondDocument(dec); ok {
+		return nil, &ConfigError{File: name, Line: line, Msg: "holds a second YAML document; put everything in one"}
 	}
 	c.File, c.Loaded = name, time.Now()
 	v := &validator{file: name, root: &root}
@@ -215,9 +214,9 @@ func (v *validator) admin(a *AdminConfig) error {
 		if a.Listen == "" {
 			return v.bad(p, "admin", "token_file", "is set but listen is not: the token guards changes over the TCP listen address (the unix socket needs none)")
 		}
-		b, err := os.ReadFile(a.TokenFile)
+		b, err := probe.ReadSecretFile(a.TokenFile)
 		if err != nil {
-			return v.bad(p, "admin", "token_file", "cannot be read: %v", err)
+			return v.bad(p, "admin", "token_file", "%s cannot be read: %v", a.TokenFile, err)
 		}
 		a.token = strings.TrimSpace(string(b))
 		if len(a.token) < minTokenLen {
@@ -304,6 +303,11 @@ func (v *validator) listener(c *Config, i int, ports map[string]int, names map[s
 		return v.bad(at(p, "protocol_port"), obj, "protocol_port", "%d is used by %s; a port can have only one listener (Octavia answers 409 Conflict)", l.ProtocolPort, c.LoadBalancer.Listeners[j].labelOr(j))
 	}
 	ports[l.BindAddress()] = i
+	for j, o := range c.LoadBalancer.Listeners[:i] {
+		if o.ProtocolPort == l.ProtocolPort && bindsOverlap(o.Address, l.Address) {
+			return v.bad(at(p, "address"), obj, "address", "%s overlaps %s on %s: a wildcard address takes the port on every address, so one of them cannot start (use one listener, or specific addresses on both)", l.BindAddress(), o.labelOr(j), o.BindAddress())
+		}
+	}
 	if l.ConnectionLimit == nil {
 		l.ConnectionLimit = new(int)
 		*l.ConnectionLimit = -1
@@ -345,6 +349,20 @@ func (v *validator) listener(c *Config, i int, ports map[string]int, names map[s
 	}
 	l.ID = DeriveID("listener", c.LoadBalancer.Name, l.Label())
 	return nil
+}
+
+// bindsOverlap reports whether two different addresses bound on the same
+// port collide: [::] takes the port on every IPv4 and IPv6 address (Go
+// listens dual-stack), 0.0.0.0 on every IPv4 address. Both are valid IP
+// addresses.
+func bindsOverlap(a, b string) bool {
+	x, _ := netip.ParseAddr(a)
+	y, _ := netip.ParseAddr(b)
+	x, y = x.Unmap(), y.Unmap()
+	wild := func(w, o netip.Addr) bool {
+		return w == netip.IPv6Unspecified() || (w == netip.IPv4Unspecified() && o.Is4())
+	}
+	return x != y && (wild(x, y) || wild(y, x))
 }
 
 // monitorProtocol is the protocol the pool's monitor checks: a PROXY

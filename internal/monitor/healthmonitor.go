@@ -291,6 +291,9 @@ func (h *HealthMonitor) Resolve(poolProtocol string, s Settings) (*Monitor, erro
 	if m.Delay, err = positive("delay", h.Delay); err != nil {
 		return nil, err
 	}
+	if m.Delay < probe.MinInterval {
+		return nil, fieldErr("delay", "%s is shorter than %s, the shortest delay between checks", m.Delay, probe.MinInterval)
+	}
 	if m.Timeout, err = positive("timeout", h.Timeout); err != nil {
 		return nil, err
 	}
@@ -464,7 +467,7 @@ func (h *HealthMonitor) resolveDB(m *Monitor) error {
 	case m.PasswordFile != "" && m.PasswordEnv != "":
 		return fieldErr("password_file", "and password_env are both set; set one of them")
 	case m.PasswordFile != "":
-		if err := regularFile(m.PasswordFile); err != nil {
+		if _, err := probe.ReadSecretFile(m.PasswordFile); err != nil {
 			return fieldErr("password_file", "%s cannot be read: %v", m.PasswordFile, err)
 		}
 	case m.PasswordEnv != "":

@@ -150,9 +150,9 @@ func (s *Spec) password() (Secret, error) {
 	}
 	switch {
 	case s.PasswordFile != "":
-		b, err := os.ReadFile(s.PasswordFile)
+		b, err := ReadSecretFile(s.PasswordFile)
 		if err != nil {
-			return "", &FieldError{Field: "password_file", Msg: fmt.Sprintf("cannot read %s: %v", s.PasswordFile, unwrapPathErr(err))}
+			return "", &FieldError{Field: "password_file", Msg: fmt.Sprintf("cannot read %s: %v", s.PasswordFile, err)}
 		}
 		return Secret(strings.TrimRight(string(b), "\r\n")), nil
 	case s.PasswordEnv != "":
