@@ -77,7 +77,7 @@ func (a *Agent) adminHandler() http.Handler {
 			writeState(w, st, err)
 		}
 	}
-	mux.HandleFunc("POST /maintenance", toggle(func(s *AdminState, on bool) { s.Maintenance = on }))
+	mux.HandleFunc("POST /maintenance", toggle(func(s *AdminState, on bool) { s.Maintenance, s.Reason = on, "" }))
 	mux.HandleFunc("POST /drain", toggle(func(s *AdminState, on bool) { s.Drain = on }))
 	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, _ *http.Request) {
 		if err := a.Reload(); err != nil {

@@ -62,10 +62,7 @@ func New(cfg *Config, log *slog.Logger) (*Agent, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &Agent{log: log, metrics: newMetrics()}
-	st, err := loadState(cfg.StateFile)
-	if err != nil {
-		log.Warn("cannot read state file; starting without maintenance or drain", "path", cfg.StateFile, "err", err)
-	}
+	st := initState(cfg.StateFile, log)
 	a.admin.Store(&st)
 	if err := a.Apply(cfg); err != nil {
 		return nil, err

@@ -136,6 +136,8 @@ func (a *Agent) answer(rt *applied, r *route, excluded []string) (int, Report) {
 	switch st := a.admin.Load(); {
 	case a.shuttingDown.Load():
 		return r.fail, operatorReport(probe.Fail, "shutting down")
+	case st.Maintenance && st.Reason != "":
+		return r.fail, operatorReport(probe.Fail, "maintenance: "+st.Reason)
 	case st.Maintenance:
 		return r.fail, operatorReport(probe.Fail, "maintenance")
 	case st.Drain:

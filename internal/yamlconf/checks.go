@@ -71,7 +71,7 @@ func Has(root *yaml.Node, path ...any) bool {
 var hostName = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z0-9-]*[A-Za-z-][A-Za-z0-9-]*\.?$`)
 
 // CheckListen checks an address to listen on: host:port with a port from 1
-// to 65535 and a host that is empty (every interface), an IP address or a
+// to 65535 (or 0, which picks a free port: tests and the demo use it) and a host that is empty (every interface), an IP address or a
 // host name. The error says what is wrong in words that follow the
 // quoted address, e.g. `"127.0.0.1:70000" has port 70000; ...`.
 func CheckListen(addr string) error {
@@ -85,7 +85,7 @@ func CheckListen(addr string) error {
 	} else if strings.Contains(host, ":") {
 		return fmt.Errorf("%q is not host:port (write an IPv6 address in brackets, e.g. [::1]:8081)", addr)
 	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 || (n == 0 && port != "0") {
 		return fmt.Errorf("%q has port %q; a port is a number from 1 to 65535", addr, port)
 	}
 	if host == "" {
