@@ -20,6 +20,10 @@ const agentUsage = "usage: vitals agent (--config agent.yaml | --ini seed.ini) [
 	"       vitals agent drain on|off|status [--socket PATH | --config agent.yaml]\n" +
 	"       vitals agent reload [--socket PATH | --config agent.yaml]"
 
+// agentHint ends a usage error: the error is one line, and the four-line
+// usage is one -h away.
+const agentHint = "run 'vitals agent -h' for usage"
+
 // runAgent runs `vitals agent`: the sidecar that answers load balancers'
 // health probes from deep checks run in the background.
 func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -52,10 +56,10 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fs.PrintDefaults()
 		return exitOK
 	} else if err != nil {
-		return bad("%v (%s)", err, agentUsage)
+		return bad("%v (%s)", err, agentHint)
 	}
 	if fs.NArg() > 0 {
-		return bad("unexpected argument %q (%s)", fs.Arg(0), agentUsage)
+		return bad("unexpected argument %q (%s)", fs.Arg(0), agentHint)
 	}
 	log, err := newLogger(stderr, *logFormat, *logLevel)
 	if err != nil {
@@ -70,7 +74,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	case *iniPath != "":
 		load = func() (*agent.Config, error) { return agent.LoadINI(*iniPath) }
 	default:
-		return bad("missing --config FILE or --ini FILE (%s)", agentUsage)
+		return bad("missing --config FILE or --ini FILE (%s)", agentHint)
 	}
 	if *adminSocket != "" || *stateFile != "" {
 		base := load

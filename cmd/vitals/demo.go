@@ -6,6 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
+	"strconv"
 	"time"
 
 	"vitals/internal/demo"
@@ -45,6 +48,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "vitals demo: unexpected argument %q (%s)\n", fs.Arg(0), demoUsage)
 		return exitUsage
 	}
+	if err := checkDemoAdmin(*admin); err != nil {
+		fmt.Fprintf(stderr, "vitals demo: --admin %q %v\n", *admin, err)
+		return exitUsage
+	}
 	if *speed <= 0 {
 		fmt.Fprintf(stderr, "vitals demo: --speed must be above 0\n")
 		return exitUsage
@@ -69,4 +76,21 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+// checkDemoAdmin checks --admin before anything starts, so that a typo is a
+// usage error (exit 2), not a failed demo: a loopback host:port, port 0
+// picking a free one.
+func checkDemoAdmin(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("is not host:port (e.g. --admin 127.0.0.1:9180)")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return errors.New("has no port from 0 to 65535 (e.g. --admin 127.0.0.1:9180)")
+	}
+	if ip, err := netip.ParseAddr(host); host != "localhost" && (err != nil || !ip.IsLoopback()) {
+		return errors.New("is not a loopback address: the status page has admin buttons (use 127.0.0.1 or ::1)")
+	}
+	return nil
 }

@@ -31,7 +31,7 @@ import (
 //	                                             the unix socket, or with the admin token in
 //	                                             X-Auth-Token over TCP (control.go)
 //	GET /metrics                                 Prometheus text format
-//	GET /debug/pprof/                            Go profiles (the endpoint is local only)
+//	GET /debug/pprof/                            Go profiles (the endpoint is local only; seconds=1..60)
 //	GET /                                        the live status page (statuspage.go)
 //	GET /events, /status.json                    its data: server-sent events, one snapshot
 
@@ -55,8 +55,8 @@ func newAdminHandler(cfg func() *Config, ctl *control, eng *monitor.Engine, g pr
 	mux.HandleFunc("GET /v2/lbaas/pools/{pool}/members/{member}", a.getMember)
 	mux.HandleFunc("PUT /v2/lbaas/pools/{pool}/members/{member}", a.putMember)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
-	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/", boundedSeconds(pprof.Index))
+	mux.HandleFunc("GET /debug/pprof/profile", boundedSeconds(pprof.Profile))
 	newStatusPage(cfg, eng, g, a.adminMode).register(mux) // GET /, /events, /status.json
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fault(w, http.StatusNotFound, fmt.Sprintf("%s %s: no such resource (try /v2/lbaas/loadbalancers)", r.Method, r.URL.Path))
