@@ -1,5 +1,6 @@
 // Package yamlconf holds what vitals' strict YAML configurations share:
-// line numbers for error messages, and yaml.v3's errors in plainer words.
+// line numbers for error messages, yaml.v3's errors in plainer words, the
+// one-document rule and the check of listen addresses.
 package yamlconf
 
 import (
