@@ -26,6 +26,7 @@ import (
 type Agent struct {
 	log     *slog.Logger
 	metrics *metrics
+	errs    *checkerErrors // checker errors of every check
 
 	// rt is the current configuration with its checks and routes. Readers
 	// (every HTTP answer) load it without locking.
@@ -61,6 +62,7 @@ func New(cfg *Config, log *slog.Logger) (*Agent, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &Agent{log: log, metrics: newMetrics()}
+	a.errs = newCheckerErrors(log, a.metrics)
 	st, err := loadState(cfg.StateFile)
 	if err != nil {
 		log.Warn("cannot read state file; starting without maintenance or drain", "path", cfg.StateFile, "err", err)
@@ -99,6 +101,7 @@ func (a *Agent) Apply(cfg *Config) error {
 		}
 		c.onTransition = a.transition
 		c.onResult = a.metrics.observe
+		c.onCheckerError = a.errs.note
 		rt.checks = append(rt.checks, c)
 		rt.byName[cc.Name] = c
 		started = append(started, c)
