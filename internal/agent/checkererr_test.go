@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -16,6 +18,7 @@ import (
 	"vitals/internal/health"
 	"vitals/internal/probe"
 	"vitals/internal/statuspage"
+	"vitals/internal/testenv"
 )
 
 // scriptProber returns scripted results: script[i] is run i+1's outcome,
@@ -184,3 +187,115 @@ checks:
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// emfileRole is the child role of TestAgentCheckerErrorRealEMFILE.
+const emfileRole = "agent-emfile"
+
+// TestAgentCheckerErrorRealEMFILE runs an agent's TCP check of a healthy
+// backend in a child process, exhausts the child's descriptors for real
+// (RLIMIT_NOFILE lowered, then filled) for longer than max_age with fall
+// 1, then releases them: the agent answers 200 throughout, the check never
+// changes state, vitals_agent_checker_errors_total grows, and runs pass
+// again after.
+func TestAgentCheckerErrorRealEMFILE(t *testing.T) {
+	if testenv.ChildRole() == emfileRole {
+		agentEMFILEChild(t)
+		return
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	out := string(testenv.RunChild(t, emfileRole, "VITALS_TEST_BACKEND="+ln.Addr().String()))
+	for _, want := range []string{"--- PASS: " + t.Name(), "checker errors while exhausted: "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("child output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// agentEMFILEChild is the child of TestAgentCheckerErrorRealEMFILE.
+func agentEMFILEChild(t *testing.T) {
+	cfg, err := Parse("test.yaml", []byte(`
+listen: 127.0.0.1:0
+checks:
+  - name: db
+    type: tcp
+    address: `+os.Getenv("VITALS_TEST_BACKEND")+`
+    interval: 200ms
+    timeout: 100ms
+    fall: 1
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	var logMu sync.Mutex
+	a, err := New(cfg, slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		return logs.Write(p)
+	}), nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := a.rt.Load().byName["db"]
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { c.run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitFor := func(what string, ok func(*snapshot) bool) *snapshot {
+		t.Helper()
+		for range 1000 {
+			if s := c.snap.Load(); ok(s) {
+				return s
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		logMu.Lock()
+		defer logMu.Unlock()
+		t.Fatalf("never %s; log:\n%s", what, logs.String())
+		return nil
+	}
+	before := waitFor("up", func(s *snapshot) bool { return s.State == health.Up })
+	time.AfterFunc(time.Hour, func() {}).Stop() // the runtime's netpoller is open before the flood
+	release, err := testenv.ExhaustFDs(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 6 errors at 200ms: over a second, twice max_age (500ms).
+	during := waitFor("6 checker errors", func(s *snapshot) bool { return s.CheckerErrors >= 6 })
+	code := get(t, a, http.MethodGet, "/").StatusCode
+	release()
+	after := waitFor("3 more runs", func(s *snapshot) bool { return s.Runs >= during.Runs+3 })
+	if code != http.StatusOK {
+		t.Errorf("GET / answered %d while the agent was out of descriptors, want 200", code)
+	}
+	if during.State != health.Up || after.State != health.Up || after.Result.Status != probe.Pass || during.Runs < before.Runs {
+		t.Errorf("state %s during, %s after (last %+v), want up throughout", during.State, after.State, after.Result)
+	}
+	if m := body(t, get(t, a.metrics.handler(), http.MethodGet, "/metrics")); !strings.Contains(m, `vitals_agent_checker_errors_total{reason="emfile"} `) ||
+		strings.Contains(m, `vitals_agent_checker_errors_total{reason="emfile"} 0`) {
+		t.Errorf("vitals_agent_checker_errors_total{reason=\"emfile\"} did not grow:\n%s", m)
+	}
+	logMu.Lock()
+	out := logs.String()
+	logMu.Unlock()
+	if strings.Contains(out, "check changed state") && strings.Contains(out, "new=down") {
+		t.Errorf("the check went down:\n%s", out)
+	}
+	if !strings.Contains(out, "reason=emfile") {
+		t.Errorf("no checker-error log line:\n%s", out)
+	}
+	fmt.Printf("checker errors while exhausted: %d\n", during.CheckerErrors)
+}

@@ -1,6 +1,11 @@
 package monitor
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -11,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"vitals/internal/health"
+	"vitals/internal/probe"
+	"vitals/internal/testenv"
 )
 
 // TestCheckerErrorNotAMemberFailure: a check that could not run for a
@@ -161,4 +168,101 @@ func TestCheckerErrorLogAndMetric(t *testing.T) {
 			t.Errorf("a member turned ERROR on checker errors:\n%s", h.log.String())
 		}
 	})
+}
+
+// emfileRole is the child role of TestCheckerErrorRealEMFILE.
+const emfileRole = "monitor-emfile"
+
+// TestCheckerErrorRealEMFILE runs an engine with real TCP checks of a
+// healthy member in a child process, exhausts the child's descriptors for
+// real (RLIMIT_NOFILE lowered, then filled) while the member is ONLINE
+// with max_retries_down 1, then releases them: the member never changes
+// status, vitals_lb_checker_errors_total grows, and checks pass again
+// after.
+func TestCheckerErrorRealEMFILE(t *testing.T) {
+	if testenv.ChildRole() == emfileRole {
+		emfileChild(t)
+		return
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	out := string(testenv.RunChild(t, emfileRole, "VITALS_TEST_MEMBER="+ln.Addr().String()))
+	for _, want := range []string{"--- PASS: " + t.Name(), "checker errors while exhausted: "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("child output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// emfileChild is the child of TestCheckerErrorRealEMFILE.
+func emfileChild(t *testing.T) {
+	host, port, _ := net.SplitHostPort(os.Getenv("VITALS_TEST_MEMBER"))
+	p, _ := strconv.Atoi(port)
+	var logs syncBuffer
+	m := mon(t, TypeTCP, 100*time.Millisecond, 100*time.Millisecond, 1, 1)
+	e := New(Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	rec := &recorder{}
+	e.Subscribe(rec)
+	mem := Member{ID: "m1", Name: "m1", Address: host, ProtocolPort: p, Weight: 1, AdminStateUp: true}
+	if err := e.Update([]Pool{{ID: "p", Name: "web", AdminStateUp: true, Monitor: m, Members: []Member{mem}}}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	// waitFor polls the engine's status until ok, for at most 10s.
+	waitFor := func(what string, ok func(Snapshot) bool) Snapshot {
+		t.Helper()
+		for range 1000 {
+			if s := e.Status(); ok(s) {
+				return s
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("never %s; log:\n%s", what, logs.String())
+		return Snapshot{}
+	}
+	before := waitFor("ONLINE", func(s Snapshot) bool { return s.Pools[0].Members[0].Status == health.Online })
+	time.AfterFunc(time.Hour, func() {}).Stop() // the runtime's netpoller is open before the flood
+	release, err := testenv.ExhaustFDs(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	during := waitFor("5 checker errors", func(s Snapshot) bool { return s.CheckerErrors["emfile"] >= 5 })
+	release()
+	after := waitFor("3 more passing checks", func(s Snapshot) bool {
+		return s.Pools[0].Members[0].Checks >= during.Pools[0].Members[0].Checks+3
+	})
+	if evs := rec.all(); transitions(evs) != "1:OFFLINE>ONLINE" {
+		t.Errorf("transitions %s, want only 1:OFFLINE>ONLINE: the flood must not change the member", transitions(evs))
+	}
+	ms := after.Pools[0].Members[0]
+	if ms.Status != health.Online || ms.Last.Status != probe.Pass || ms.LastCheckerError.CheckerError != "" {
+		t.Errorf("after the flood: %s, last %+v, last checker error %+v; want ONLINE, passing", ms.Status, ms.Last, ms.LastCheckerError)
+	}
+	if ms := during.Pools[0].Members[0]; ms.Status != health.Online || ms.Checks < before.Pools[0].Members[0].Checks {
+		t.Errorf("during the flood: %s after %d checks, want ONLINE", ms.Status, ms.Checks)
+	}
+	if !strings.Contains(logs.String(), `msg="health checks could not run for a local reason; members keep their status" reason=emfile`) {
+		t.Errorf("no checker-error log line:\n%s", logs.String())
+	}
+	fmt.Printf("checker errors while exhausted: %d\n", during.CheckerErrors["emfile"])
 }
