@@ -634,7 +634,7 @@ func (e *Engine) Update(pools []Pool) error {
 				discarded = append(discarded, m.prober)
 			}
 			m.mon, m.target, m.prober, m.tracker = nil, "", nil, nil
-			m.checks = 0
+			m.checks, m.lastErr = 0, probe.Result{}
 			e.due.remove(m)
 		case pl.keep != nil:
 			oldDelay := m.mon.Delay
@@ -650,7 +650,7 @@ func (e *Engine) Update(pools []Pool) error {
 			}
 			m.mon, m.target, m.prober = pl.mon, pl.target, pl.prober
 			m.tracker, _ = health.NewTracker(pl.mon.MaxRetries, pl.mon.MaxRetriesDown)
-			m.checks = 0
+			m.checks, m.lastErr = 0, probe.Result{}
 			at := now.Add(e.firstJitter(pl.mon))
 			if m.running {
 				m.next = at // finish queues it once the old check ends
