@@ -27,6 +27,7 @@ import (
 type Agent struct {
 	log     *slog.Logger
 	metrics *metrics
+	errs    *checkerErrors // checker errors of every check
 
 	// rt is the current configuration with its checks and routes. Readers
 	// (every HTTP answer) load it without locking.
@@ -62,6 +63,7 @@ func New(cfg *Config, log *slog.Logger) (*Agent, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &Agent{log: log, metrics: newMetrics()}
+	a.errs = newCheckerErrors(log, a.metrics)
 	st := initState(cfg.StateFile, log)
 	a.admin.Store(&st)
 	if err := a.Apply(cfg); err != nil {
@@ -97,6 +99,7 @@ func (a *Agent) Apply(cfg *Config) error {
 		}
 		c.onTransition = a.transition
 		c.onResult = a.metrics.observe
+		c.onCheckerError = a.errs.note
 		rt.checks = append(rt.checks, c)
 		rt.byName[cc.Name] = c
 		started = append(started, c)

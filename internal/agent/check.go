@@ -22,6 +22,10 @@ type check struct {
 	onTransition func(c *check, old, new health.State, r probe.Result)
 	// onResult, when set, is called after every recorded run.
 	onResult func(name string, r probe.Result)
+	// onCheckerError, when set, is called after every run that was a
+	// checker error (probe.Result.IsCheckerError), which record keeps out
+	// of the check's result and state.
+	onCheckerError func(name string, r probe.Result)
 	// cancel stops the run loop started by the agent; set under the
 	// agent's lock before the loop starts.
 	cancel context.CancelFunc
@@ -41,6 +45,11 @@ type snapshot struct {
 	Runs   uint64       // number of runs so far
 	Passes int          // consecutive passes (warns count as passes)
 	Fails  int          // consecutive failures
+	// CheckerErrors counts the runs that were checker errors, which Runs,
+	// Result, State, Passes and Fails leave out; LastErr is the latest run
+	// when it was one, zero once a run completes again.
+	CheckerErrors uint64
+	LastErr       probe.Result
 }
 
 func newCheck(cfg CheckConfig) (*check, error) {
@@ -108,13 +117,27 @@ func (c *check) runOnce(ctx context.Context) probe.Result {
 	return r
 }
 
-// record feeds a result to the tracker and publishes a new snapshot.
+// record feeds a result to the tracker and publishes a new snapshot. A
+// checker error, a run that could not even be attempted for a reason of
+// the agent's own (out of descriptors, say), says nothing of the target:
+// the check keeps its result and state, and the error is only counted.
 func (c *check) record(r probe.Result) {
 	c.mu.Lock()
 	old := c.snap.Load()
+	if r.IsCheckerError() {
+		s := *old
+		s.CheckerErrors++
+		s.LastErr = r
+		c.snap.Store(&s)
+		c.mu.Unlock()
+		if c.onCheckerError != nil {
+			c.onCheckerError(c.cfg.Name, r)
+		}
+		return
+	}
 	changed := c.tracker.Observe(r.Status != probe.Fail)
 	passes, fails := c.tracker.Counts()
-	s := &snapshot{Result: r, State: c.tracker.State(), Since: old.Since, Runs: old.Runs + 1, Passes: passes, Fails: fails}
+	s := &snapshot{Result: r, State: c.tracker.State(), Since: old.Since, Runs: old.Runs + 1, Passes: passes, Fails: fails, CheckerErrors: old.CheckerErrors}
 	if changed {
 		s.Since = r.Start.Add(r.Latency)
 	}
@@ -138,6 +161,9 @@ type View struct {
 	Latency  time.Duration // of the latest run
 	Time     time.Time     // when the latest run started; zero before the first
 	Since    time.Time     // when the check entered its current state
+	// LastCheckerError is the latest run when it was a checker error,
+	// which Status and Reason leave out; zero otherwise.
+	LastCheckerError probe.Result
 }
 
 // view judges the cached snapshot at time now.
@@ -146,13 +172,22 @@ func (c *check) view(now time.Time) View {
 	v := View{
 		Name: c.cfg.Name, Type: c.cfg.Type, Critical: c.cfg.IsCritical(),
 		Latency: s.Result.Latency, Time: s.Result.Start, Since: s.Since,
-		Reason: s.Result.Reason,
+		Reason: s.Result.Reason, LastCheckerError: s.LastErr,
+	}
+	// A result is as fresh as the latest run: a checker error keeps it
+	// standing, since the check still runs and only could not reach the
+	// target for a reason of the agent's own.
+	end := s.Result.Start.Add(s.Result.Latency)
+	if e := s.LastErr; !e.Start.IsZero() {
+		end = e.Start.Add(e.Latency)
 	}
 	switch {
+	case s.Runs == 0 && !s.LastErr.Start.IsZero():
+		v.Status, v.Reason = probe.Fail, "not yet checked: "+s.LastErr.Reason
 	case s.Runs == 0:
 		v.Status, v.Reason = probe.Fail, "not yet checked"
-	case now.Sub(s.Result.Start.Add(s.Result.Latency)) > c.cfg.MaxAge:
-		age := now.Sub(s.Result.Start.Add(s.Result.Latency)).Round(time.Millisecond)
+	case now.Sub(end) > c.cfg.MaxAge:
+		age := now.Sub(end).Round(time.Millisecond)
 		v.Status, v.Reason = probe.Fail, fmt.Sprintf("stale: last result %s ago, max_age %s", age, c.cfg.MaxAge)
 	case s.State == health.Down:
 		v.Status = probe.Fail

@@ -22,12 +22,14 @@ import (
 //	vitals_agent_check_runs_total{check,result}      runs by result: pass, warn, fail
 //	vitals_agent_check_transitions_total{check}      changes of state, the first result (leaving "unknown") included
 //	vitals_agent_http_requests_total{path,code}      probes answered, by path and status code
+//	vitals_agent_checker_errors_total{reason}        runs that could not be attempted for a local reason (emfile, …)
 type metrics struct {
 	reg         *prometheus.Registry
 	latency     *prometheus.HistogramVec
 	runs        *prometheus.CounterVec
 	transitions *prometheus.CounterVec
 	requests    *prometheus.CounterVec
+	checkerErrs *prometheus.CounterVec
 	views       atomic.Pointer[func() []View] // set by configure; read at scrape
 	h           http.Handler
 
@@ -65,9 +67,16 @@ func newMetrics() *metrics {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vitals_agent_http_requests_total", Help: "Health probes answered, by path and status code.",
 		}, []string{"path", "code"}),
+		checkerErrs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vitals_agent_checker_errors_total",
+			Help: "Check runs that could not be attempted for a reason of the agent's own (emfile, enfile, enobufs, enomem, eaddrnotavail); the checks keep their previous result.",
+		}, []string{"reason"}),
 		counter: map[servedKey]prometheus.Counter{},
 	}
-	m.reg.MustRegister(m.latency, m.runs, m.transitions, m.requests, viewCollector{m})
+	for _, r := range probe.LocalReasons() {
+		m.checkerErrs.WithLabelValues(r) // exported from zero
+	}
+	m.reg.MustRegister(m.latency, m.runs, m.transitions, m.requests, m.checkerErrs, viewCollector{m})
 	m.h = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	return m
 }
@@ -102,6 +111,10 @@ func (m *metrics) observe(name string, r probe.Result) {
 }
 
 func (m *metrics) transition(name string) { m.transitions.WithLabelValues(name).Inc() }
+
+// checkerError counts one run that could not be attempted, by its
+// probe.LocalReason label.
+func (m *metrics) checkerError(reason string) { m.checkerErrs.WithLabelValues(reason).Inc() }
 
 // served counts one answered probe.
 func (m *metrics) served(path string, code int) {

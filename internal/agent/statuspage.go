@@ -49,6 +49,7 @@ func (a *Agent) statusSnapshot() statuspage.Page {
 		a.page.hist = statuspage.History{}
 	}
 	out := statuspage.Page{Kind: "agent", Name: rt.cfg.Listen, Time: time.Now()}
+	out.CheckerErrors = statuspage.CheckerErrorsNotice(a.errs.snapshot())
 	for _, ep := range rt.cfg.Endpoints {
 		r := rt.routes[ep.Path]
 		if r == nil || r.liveness {
@@ -70,6 +71,11 @@ func (a *Agent) statusSnapshot() statuspage.Page {
 			m := statuspage.Member{Name: v.Name, Address: v.Type, Status: viewStatus(v), Since: v.Since}
 			if !v.Time.IsZero() {
 				m.Last = &statuspage.Check{Status: strings.ToUpper(v.Status.String()), LatencyMS: float64(v.Latency.Microseconds()) / 1000, Reason: v.Reason, Time: v.Time}
+			}
+			if e := v.LastCheckerError; !e.Start.IsZero() {
+				// The latest run could not be attempted: the check keeps
+				// its result, and the page says why.
+				m.Last = &statuspage.Check{Status: statuspage.CheckLocal, LatencyMS: float64(e.Latency.Microseconds()) / 1000, Reason: e.Reason, Time: e.Start}
 			}
 			m.History = a.page.hist.Add(v.Name, m.Last)
 			p.Members = append(p.Members, m)

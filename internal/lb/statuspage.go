@@ -53,6 +53,7 @@ func (p *statusPage) snapshot(admin string) statuspage.Page {
 	tree := monitor.BuildTree(cfg.Tree(), snap)
 	met := p.gather()
 	out := statuspage.Page{Kind: "lb", Name: cfg.LoadBalancer.Name, Status: tree.Statuses.LoadBalancer.OperatingStatus.String(), Time: time.Now(), Admin: admin}
+	out.CheckerErrors = statuspage.CheckerErrorsNotice(snap.CheckerErrors)
 	for _, l := range cfg.LoadBalancer.Listeners {
 		out.Listeners = append(out.Listeners, statuspage.Listener{
 			Name: l.Label(), Address: l.BindAddress(), Pool: l.DefaultPool,
@@ -81,6 +82,11 @@ func (p *statusPage) snapshot(admin string) statuspage.Page {
 			}
 			if !ms.Last.Start.IsZero() {
 				pm.Last = &statuspage.Check{Status: strings.ToUpper(ms.Last.Status.String()), LatencyMS: float64(ms.Last.Latency.Microseconds()) / 1000, Reason: ms.Last.Reason, Time: ms.Last.Start}
+			}
+			if e := ms.LastCheckerError; !e.Start.IsZero() {
+				// The latest attempt could not run: the member keeps its
+				// status, and the page says why.
+				pm.Last = &statuspage.Check{Status: statuspage.CheckLocal, LatencyMS: float64(e.Latency.Microseconds()) / 1000, Reason: e.Reason, Time: e.Start}
 			}
 			pm.History = p.hist.Add(ms.ID, pm.Last)
 			pp.Members = append(pp.Members, pm)

@@ -81,7 +81,9 @@ type Options struct {
 	Jitter func(max time.Duration) time.Duration
 	// OnCheck, when set, is called after every check, synchronously and
 	// before the member's next check is scheduled, so the next check sees
-	// whatever it changed. It must be quick.
+	// whatever it changed. It must be quick. It is also called after a
+	// checker error (Result.IsCheckerError), which leaves Check and Status
+	// as they were.
 	OnCheck func(CheckDone)
 }
 
@@ -121,6 +123,13 @@ type Engine struct {
 	checks  uint64 // checks completed, engine-wide
 	late    histogram
 	updated time.Time // when Update last changed the configuration
+
+	// checkerErrs counts checker errors by probe.LocalReason label.
+	checkerErrs map[string]uint64
+	// errLogAt is when a checker error was last logged; errUnlogged
+	// counts those since, by label, not yet logged.
+	errLogAt    time.Time
+	errUnlogged map[string]uint64
 }
 
 // subscription is one Subscribe call; a pointer, so it can be removed.
@@ -162,8 +171,13 @@ type member struct {
 	failures    uint64 // failed checks, all generations
 	transitions uint64
 	last        probe.Result
-	status      health.OperatingStatus
-	since       time.Time
+	// checkerErrors counts the attempts that were checker errors, all
+	// generations; lastErr is the latest attempt when it was one, zero
+	// once a check completes again.
+	checkerErrors uint64
+	lastErr       probe.Result
+	status        health.OperatingStatus
+	since         time.Time
 }
 
 // New returns an engine with no pools.
@@ -175,6 +189,9 @@ func New(o Options) *Engine {
 		jitter:    o.Jitter,
 		onCheck:   o.OnCheck,
 		byID:      map[string]*member{},
+
+		checkerErrs: map[string]uint64{},
+		errUnlogged: map[string]uint64{},
 	}
 	if e.log == nil {
 		e.log = slog.Default()
@@ -364,6 +381,10 @@ func (e *Engine) checked(ctx context.Context, m *member, r probe.Result) {
 		e.mu.Unlock()
 		return
 	}
+	if r.IsCheckerError() {
+		e.checkerError(ctx, m, r, gen)
+		return
+	}
 	pass := r.Status != probe.Fail
 	m.tracker.Observe(pass)
 	m.checks++
@@ -372,6 +393,7 @@ func (e *Engine) checked(ctx context.Context, m *member, r probe.Result) {
 		m.failures++
 	}
 	m.last = r
+	m.lastErr = probe.Result{}
 	m.pool.duration.observe(r.Latency)
 	e.checks++
 	ev, pool := e.setStatus(m, r.Reason, r.Start.Add(r.Latency))
@@ -612,7 +634,7 @@ func (e *Engine) Update(pools []Pool) error {
 				discarded = append(discarded, m.prober)
 			}
 			m.mon, m.target, m.prober, m.tracker = nil, "", nil, nil
-			m.checks = 0
+			m.checks, m.lastErr = 0, probe.Result{}
 			e.due.remove(m)
 		case pl.keep != nil:
 			oldDelay := m.mon.Delay
@@ -628,7 +650,7 @@ func (e *Engine) Update(pools []Pool) error {
 			}
 			m.mon, m.target, m.prober = pl.mon, pl.target, pl.prober
 			m.tracker, _ = health.NewTracker(pl.mon.MaxRetries, pl.mon.MaxRetriesDown)
-			m.checks = 0
+			m.checks, m.lastErr = 0, probe.Result{}
 			at := now.Add(e.firstJitter(pl.mon))
 			if m.running {
 				m.next = at // finish queues it once the old check ends

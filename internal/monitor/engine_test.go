@@ -16,7 +16,8 @@ import (
 )
 
 // fakeProber returns scripted results: script[i] is check i+1's outcome,
-// 'p' pass, 'w' warn, 'f' fail; past the end the last one repeats. Each
+// 'p' pass, 'w' warn, 'f' fail, 'e' a checker error (emfile); past the
+// end the last one repeats. Each
 // check takes latency (of fake time, under synctest) unless ctx ends.
 type fakeProber struct {
 	mu         sync.Mutex
@@ -54,6 +55,9 @@ func (f *fakeProber) Probe(ctx context.Context) probe.Result {
 		st = probe.Pass
 	case 'w':
 		st = probe.Warn
+	case 'e':
+		return probe.Result{Status: probe.Fail, Start: start, Latency: time.Since(start), CheckerError: "emfile",
+			Reason: fmt.Sprintf("checker error (emfile), not the target's: fake check %d", n+1)}
 	}
 	return probe.Result{Status: st, Start: start, Latency: time.Since(start), Reason: fmt.Sprintf("fake check %d: %s", n+1, st)}
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"vitals/internal/health"
+	"vitals/internal/probe"
 )
 
 // latencyBuckets are the upper bounds, in seconds, of the check duration
@@ -58,6 +59,7 @@ func (h *histogram) buckets() map[float64]uint64 {
 //	vitals_lb_checks_total                               checks completed by the engine
 //	vitals_lb_checks_running                             checks in flight
 //	vitals_lb_check_lateness_seconds                     histogram of how late checks started
+//	vitals_lb_checker_errors_total{reason}               checks that could not run for a local reason (emfile, …)
 func (e *Engine) Collector() prometheus.Collector { return collector{e} }
 
 type collector struct{ e *Engine }
@@ -74,11 +76,12 @@ var (
 	descAllChecks   = prometheus.NewDesc("vitals_lb_checks_total", "Checks completed by the engine.", nil, nil)
 	descRunning     = prometheus.NewDesc("vitals_lb_checks_running", "Checks in flight.", nil, nil)
 	descLateness    = prometheus.NewDesc("vitals_lb_check_lateness_seconds", "How long after their due time checks started.", nil, nil)
+	descCheckerErrs = prometheus.NewDesc("vitals_lb_checker_errors_total", "Checks that could not run for a reason of the load balancer's own (emfile, enfile, enobufs, enomem, eaddrnotavail); they leave members' statuses alone.", []string{"reason"}, nil)
 )
 
 // Describe sends the descriptors.
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descUp, descStatus, descLatency, descChecks, descFailures, descTransitions, descPoolStatus, descDuration, descAllChecks, descRunning, descLateness} {
+	for _, d := range []*prometheus.Desc{descUp, descStatus, descLatency, descChecks, descFailures, descTransitions, descPoolStatus, descDuration, descAllChecks, descRunning, descLateness, descCheckerErrs} {
 		ch <- d
 	}
 }
@@ -112,6 +115,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	checks, running, late := e.checks, e.running, e.late
+	errs := make([]uint64, len(checkerReasons))
+	for i, r := range checkerReasons {
+		errs[i] = e.checkerErrs[r]
+	}
 	e.mu.Unlock()
 
 	for _, m := range ms {
@@ -131,7 +138,14 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descAllChecks, prometheus.CounterValue, float64(checks))
 	ch <- prometheus.MustNewConstMetric(descRunning, prometheus.GaugeValue, float64(running))
 	ch <- prometheus.MustNewConstHistogram(descLateness, late.n, late.sum, late.buckets())
+	for i, r := range checkerReasons {
+		ch <- prometheus.MustNewConstMetric(descCheckerErrs, prometheus.CounterValue, float64(errs[i]), r)
+	}
 }
+
+// checkerReasons are the reason labels of vitals_lb_checker_errors_total,
+// each exported from zero so that rates work from the start.
+var checkerReasons = probe.LocalReasons()
 
 func b2f(b bool) float64 {
 	if b {

@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"maps"
 	"time"
 
 	"vitals/internal/health"
@@ -14,6 +15,10 @@ type Snapshot struct {
 	Checks uint64
 	// Updated is when the configuration last changed.
 	Updated time.Time
+	// CheckerErrors counts, by probe.LocalReason label, the checks that
+	// could not run for a reason of the engine's own since it started;
+	// nil when there were none.
+	CheckerErrors map[string]uint64
 }
 
 // PoolSnapshot is one pool's status.
@@ -44,6 +49,11 @@ type MemberSnapshot struct {
 	Passes, Fails int
 	// Last is the latest check; zero before the first.
 	Last probe.Result
+	// CheckerErrors counts the attempts that were checker errors, which
+	// Checks, Passes, Fails and Last leave out. LastCheckerError is the
+	// latest attempt when it was one, zero once a check completes again.
+	CheckerErrors    uint64
+	LastCheckerError probe.Result
 }
 
 // Status returns a snapshot of every pool and member, in configuration
@@ -52,6 +62,9 @@ func (e *Engine) Status() Snapshot {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	s := Snapshot{Pools: make([]PoolSnapshot, len(e.pools)), Checks: e.checks, Updated: e.updated}
+	if len(e.checkerErrs) > 0 {
+		s.CheckerErrors = maps.Clone(e.checkerErrs)
+	}
 	for i, p := range e.pools {
 		ps := PoolSnapshot{
 			ID: p.cfg.ID, Name: p.cfg.Name, AdminStateUp: p.cfg.AdminStateUp, Status: p.status,
@@ -62,7 +75,8 @@ func (e *Engine) Status() Snapshot {
 			ps.MonitorStatus = health.Online
 		}
 		for j, m := range p.members {
-			ms := MemberSnapshot{Member: m.cfg, Status: m.status, Since: m.since, Target: m.target, Checks: m.checks, Last: m.last}
+			ms := MemberSnapshot{Member: m.cfg, Status: m.status, Since: m.since, Target: m.target, Checks: m.checks, Last: m.last,
+				CheckerErrors: m.checkerErrors, LastCheckerError: m.lastErr}
 			if m.tracker != nil {
 				ms.Passes, ms.Fails = m.tracker.Counts()
 			}

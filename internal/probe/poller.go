@@ -365,6 +365,7 @@ func (r *run) result(ctx context.Context, detail string, err error) Result {
 		res.Status, res.Reason = Pass, detail
 	} else {
 		res.Status, res.Reason = judgeBy(ctx, r.deadline, err, r.timeout)
+		markLocal(&res, err)
 	}
 	return res
 }

@@ -68,7 +68,18 @@ type Result struct {
 	// Reason is one line for a human, e.g. "HTTP 200" or
 	// "connect 127.0.0.1:5432: connection refused". It never holds a secret.
 	Reason string `json:"reason"`
+	// CheckerError is set when the check could not even be attempted for a
+	// reason of the checking process's own, such as running out of file
+	// descriptors: the short label of LocalReason, e.g. "emfile". Status is
+	// then Fail, yet the result says nothing of the target, and callers
+	// that keep a verdict should not count it (see IsCheckerError). Empty
+	// for every other result.
+	CheckerError string `json:"checker_error,omitempty"`
 }
+
+// IsCheckerError reports whether r is a checker error rather than a
+// verdict on the target.
+func (r Result) IsCheckerError() bool { return r.CheckerError != "" }
 
 // MarshalJSON adds the latency in milliseconds as latency_ms.
 func (r Result) MarshalJSON() ([]byte, error) {
@@ -159,6 +170,7 @@ func (t timed) Probe(ctx context.Context) Result {
 			r.Status, r.Reason = Pass, detail
 		} else {
 			r.Status, r.Reason = judgeBy(ctx, deadline, err, t.timeout)
+			markLocal(&r, err)
 		}
 		return r
 	}
@@ -171,6 +183,7 @@ func (t timed) Probe(ctx context.Context) Result {
 		r.Status, r.Reason = Pass, detail
 	default:
 		r.Status, r.Reason = judge(ctx, err, t.timeout)
+		markLocal(&r, err)
 	}
 	return r
 }

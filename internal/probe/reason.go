@@ -80,6 +80,14 @@ func judgeBy(ctx context.Context, deadline time.Time, err error, timeout time.Du
 	return Fail, oneLine(err.Error())
 }
 
+// checkerErrorReason is the reason of a checker error labelled label
+// (LocalReason) whose failure reads reason: it says first that the fault is
+// the checker's, e.g. "checker error (emfile), not the target's: connect
+// 127.0.0.1:5432: dial tcp …: socket: too many open files".
+func checkerErrorReason(label, reason string) string {
+	return oneLine("checker error (" + label + "), not the target's: " + reason)
+}
+
 func isTimeout(err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
 		return true

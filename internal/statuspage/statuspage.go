@@ -28,6 +28,9 @@ type Page struct {
 	// socket: no token needed) or "token" (an admin token must be sent in
 	// X-Auth-Token). Members' admin_state_up is the one change.
 	Admin string `json:"admin,omitempty"`
+	// CheckerErrors is a notice of the checks that could not run for a
+	// reason of the process's own (CheckerErrorsNotice); "" when none.
+	CheckerErrors string `json:"checker_errors,omitempty"`
 }
 
 // Listener is one listener with its counters.
@@ -65,7 +68,7 @@ type Member struct {
 
 // Check is one check result.
 type Check struct {
-	Status    string    `json:"status"` // PASS, WARN, FAIL
+	Status    string    `json:"status"` // PASS, WARN, FAIL, or CheckLocal
 	LatencyMS float64   `json:"latency_ms"`
 	Reason    string    `json:"reason"`
 	Time      time.Time `json:"time"`
