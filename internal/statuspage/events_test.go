@@ -303,3 +303,34 @@ func TestBroadcasterDropsStalledReader(t *testing.T) {
 		t.Fatalf("the reading subscriber was dropped too: %d open, %v dropped", b.Subscribers(), testutil.ToFloat64(dropped))
 	}
 }
+
+// TestBroadcasterOutlivesServerTimeouts: a stream on a server with short
+// read and write timeouts (as a hardened admin server has) stays open past
+// them and still delivers changes: each message sets its own write
+// deadline, and net/http clears the read deadline once the request is in.
+func TestBroadcasterOutlivesServerTimeouts(t *testing.T) {
+	src := &source{}
+	b := NewBroadcaster(src.snap, Options{Interval: 10 * time.Millisecond})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { b.ServeHTTP(w, r, "") }),
+		ReadHeaderTimeout: 100 * time.Millisecond, ReadTimeout: 100 * time.Millisecond, WriteTimeout: 100 * time.Millisecond}
+	go srv.Serve(l)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	resp := get(t, ctx, "http://"+l.Addr().String()+"/")
+	defer resp.Body.Close()
+	r := bufio.NewReader(resp.Body)
+	for i := range 3 {
+		line, err := r.ReadString('\n')
+		if err != nil || !strings.Contains(line, fmt.Sprintf(`"name":"-v%d"`, i)) {
+			t.Fatalf("event %d: %q %v", i, line, err)
+		}
+		r.ReadString('\n')                 // the blank line
+		time.Sleep(300 * time.Millisecond) // past both timeouts
+		src.bump()
+	}
+}
