@@ -21,6 +21,8 @@ import (
 //	vitals_agent_check_latency_seconds{check}        histogram of run latencies
 //	vitals_agent_check_runs_total{check,result}      runs by result: pass, warn, fail
 //	vitals_agent_check_transitions_total{check}      changes of state, the first result (leaving "unknown") included
+//	vitals_agent_event_subscribers                   open /status/events streams (statuspage.go; once the first opened)
+//	vitals_agent_event_subscribers_dropped_total     streams dropped because a message was not taken in time
 //	vitals_agent_http_requests_total{path,code}      probes answered, by path and status code
 //	vitals_agent_checker_errors_total{reason}        runs that could not be attempted for a local reason (emfile, …)
 type metrics struct {

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"vitals/internal/probe"
 	"vitals/internal/statuspage"
 )
@@ -20,6 +22,25 @@ import (
 type pageState struct {
 	mu   sync.Mutex
 	hist statuspage.History
+
+	once   sync.Once
+	events *statuspage.Broadcaster // /status/events
+}
+
+// The event streams' series, in the agent's registry:
+//
+//	vitals_agent_event_subscribers                 open /status/events streams
+//	vitals_agent_event_subscribers_dropped_total   streams dropped because a message's write timed out
+func (a *Agent) statusEvents() *statuspage.Broadcaster {
+	a.page.once.Do(func() {
+		opt := statuspage.Options{
+			Subscribers: prometheus.NewGauge(prometheus.GaugeOpts{Name: "vitals_agent_event_subscribers", Help: "Open /status/events streams of the status page."}),
+			Dropped:     prometheus.NewCounter(prometheus.CounterOpts{Name: "vitals_agent_event_subscribers_dropped_total", Help: "/status/events streams dropped because a message was not taken within the write timeout."}),
+		}
+		a.metrics.reg.MustRegister(opt.Subscribers, opt.Dropped)
+		a.page.events = statuspage.NewBroadcaster(func(string) statuspage.Page { return a.statusSnapshot() }, opt)
+	})
+	return a.page.events
 }
 
 // serveStatusPage answers /status and /status/events; false: not ours.
@@ -37,7 +58,7 @@ func (a *Agent) serveStatusPage(w http.ResponseWriter, req *http.Request, rt *ap
 		statuspage.ServeHTML(w, "/status/events", false)
 		return true
 	}
-	statuspage.ServeEvents(w, req, func() any { return a.statusSnapshot() })
+	a.statusEvents().ServeHTTP(w, req, "")
 	return true
 }
 

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"vitals/internal/statuspage"
 )
 
 // TestStatusPage: /status serves the shared page pointed at
@@ -50,5 +52,58 @@ func TestStatusPage(t *testing.T) {
 		if !strings.Contains(line, want) {
 			t.Errorf("first event lacks %s: %s", want, line)
 		}
+	}
+}
+
+// TestStatusEventsCap: /status/events is bounded as the lb's /events is:
+// past statuspage.DefaultMaxSubscribers open streams one more is answered
+// 503 with Retry-After, and the open streams show in
+// vitals_agent_event_subscribers.
+func TestStatusEventsCap(t *testing.T) {
+	cfg, err := Parse("a.yaml", []byte("listen: 127.0.0.1:0\nadmin_socket: \"off\"\nstate_file: \"off\"\nchecks:\n  - name: m\n    type: file\n    path: /nonexistent-vitals\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	open := func() *http.Response {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/status/events", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	for i := range statuspage.DefaultMaxSubscribers {
+		resp := open()
+		defer resp.Body.Close()
+		line, err := bufio.NewReader(resp.Body).ReadString('\n')
+		if resp.StatusCode != 200 || err != nil || !strings.HasPrefix(line, "data: ") {
+			t.Fatalf("stream %d: %d %q %v", i, resp.StatusCode, line, err)
+		}
+	}
+	resp := open()
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("one stream over the cap: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	mfs, err := a.metrics.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got float64 = -1
+	for _, mf := range mfs {
+		if mf.GetName() == "vitals_agent_event_subscribers" {
+			got = mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	if got != statuspage.DefaultMaxSubscribers {
+		t.Errorf("vitals_agent_event_subscribers %v, want %d", got, statuspage.DefaultMaxSubscribers)
 	}
 }

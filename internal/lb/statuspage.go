@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"errors"
 	"net"
 	"net/http"
 	"strconv"
@@ -28,21 +29,50 @@ type statusPage struct {
 	g    prometheus.Gatherer
 	mode func(*http.Request) string // what the page may change for a request
 
+	events *statuspage.Broadcaster // /events, one stream of snapshots per admin mode
+
 	mu   sync.Mutex
 	hist statuspage.History // by member ID
 }
 
+// The event streams' series, registered with the admin handler's registry
+// when it is one:
+//
+//	vitals_lb_event_subscribers                 open /events streams
+//	vitals_lb_event_subscribers_dropped_total   streams dropped because a message's write timed out
 func newStatusPage(cfg func() *Config, eng *monitor.Engine, g prometheus.Gatherer, mode func(*http.Request) string) *statusPage {
-	return &statusPage{cfg: cfg, eng: eng, g: g, mode: mode, hist: statuspage.History{}}
+	p := &statusPage{cfg: cfg, eng: eng, g: g, mode: mode, hist: statuspage.History{}}
+	opt := statuspage.Options{
+		Subscribers: prometheus.NewGauge(prometheus.GaugeOpts{Name: "vitals_lb_event_subscribers", Help: "Open /events streams of the status page."}),
+		Dropped:     prometheus.NewCounter(prometheus.CounterOpts{Name: "vitals_lb_event_subscribers_dropped_total", Help: "/events streams dropped because a message was not taken within the write timeout."}),
+	}
+	if reg, ok := g.(prometheus.Registerer); ok {
+		opt.Subscribers = registerOrExisting(reg, opt.Subscribers)
+		opt.Dropped = registerOrExisting(reg, opt.Dropped)
+	}
+	p.events = statuspage.NewBroadcaster(p.snapshot, opt)
+	return p
+}
+
+// registerOrExisting registers c with reg, or returns the collector
+// already registered in its place (a second admin handler on one
+// registry).
+func registerOrExisting[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if old, ok := are.ExistingCollector.(C); ok {
+				return old
+			}
+		}
+	}
+	return c
 }
 
 func (p *statusPage) register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { statuspage.ServeHTML(w, "/events", true) })
 	mux.HandleFunc("GET /status.json", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, p.snapshot(p.mode(r))) })
-	mux.HandleFunc("GET /events", func(w http.ResponseWriter, r *http.Request) {
-		mode := p.mode(r)
-		statuspage.ServeEvents(w, r, func() any { return p.snapshot(mode) })
-	})
+	mux.HandleFunc("GET /events", func(w http.ResponseWriter, r *http.Request) { p.events.ServeHTTP(w, r, p.mode(r)) })
 }
 
 // snapshot builds the page's data and records new checks in the history.

@@ -1,7 +1,7 @@
 // Package statuspage holds the live status page shared by vitals lb (at /
 // on its admin endpoint) and vitals agent (at /status): one embedded HTML
 // file with vanilla JavaScript (fetch and EventSource, no external
-// assets), fed JSON snapshots by server-sent events.
+// assets), fed JSON snapshots by server-sent events (events.go).
 package statuspage
 
 import (
@@ -21,7 +21,7 @@ type Page struct {
 	Kind      string     `json:"kind"` // "lb" or "agent"
 	Name      string     `json:"name"`
 	Status    string     `json:"operating_status"`
-	Time      time.Time  `json:"time"`
+	Time      time.Time  `json:"time"` // when built; a new Time alone is no change (events.go)
 	Listeners []Listener `json:"listeners,omitempty"`
 	Pools     []Pool     `json:"pools"`
 	// Admin is what the page may change: "" read-only, "local" (the unix
@@ -107,42 +107,4 @@ func ServeHTML(w http.ResponseWriter, events string, controls bool) {
 		attrs += ` data-nodemo="1"`
 	}
 	w.Write([]byte(strings.Replace(page, `<div id="pools">`, `<div id="pools" `+attrs+`>`, 1)))
-}
-
-// ServeEvents streams snap() as server-sent events: at once, whenever it
-// changes (polled every 250ms) and at least every second, until the
-// client goes away.
-func ServeEvents(w http.ResponseWriter, r *http.Request, snap func() any) {
-	fl, ok := w.(http.Flusher)
-	if !ok {
-		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
-		return
-	}
-	if rc := http.NewResponseController(w); rc != nil {
-		rc.SetWriteDeadline(time.Time{}) // outlive the server's write timeout
-	}
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	var last []byte
-	var lastSent time.Time
-	for {
-		b, err := json.Marshal(snap())
-		if err != nil {
-			return
-		}
-		if string(b) != string(last) || time.Since(lastSent) >= time.Second {
-			if _, err := w.Write([]byte("data: " + string(b) + "\n\n")); err != nil {
-				return
-			}
-			fl.Flush()
-			last, lastSent = b, time.Now()
-		}
-		select {
-		case <-r.Context().Done():
-			return
-		case <-tick.C:
-		}
-	}
 }
