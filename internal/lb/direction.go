@@ -36,7 +36,12 @@ import (
 // the session at once. A FIN alone may be a client that half-closed and
 // waits for the answer, so it closes the session only when the member has
 // also neither taken data nor sent any for finStall: the member cannot
-// answer a request it does not read.
+// answer a request it does not read. A client whose FIN is itself stuck
+// behind unsent data in its own kernel (it wrote more than the path holds
+// and exited) cannot be told from a live client blocked on a write: its
+// kernel answers our window updates and keepalives, and neither FIN nor
+// reset arrives (seen for minutes on Linux), so only a data timeout ends
+// that session.
 
 // clock0 is the origin of the session clock.
 var clock0 = time.Now()
