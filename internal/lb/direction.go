@@ -320,19 +320,19 @@ func (d *direction) expired(err error, write bool) bool {
 		last := max(d.readAt.Load(), d.other.wroteAt.Load())
 		left := last + int64(d.srcIdle) - now
 		if left <= 0 {
-			return false // src's side has been idle for its timeout
+			d.s.closeTimedOut() // src's side has been idle for its timeout
+			return false
 		}
 		d.src.SetReadDeadline(time.Now().Add(time.Duration(left)))
 		return true
 	}
 	since := max(d.readAt.Load(), d.wroteAt.Load())
 	if d.dstIdle > 0 && now-since >= int64(d.dstIdle) {
-		d.dst.SetLinger(0) // dst took nothing for its timeout
+		d.s.closeTimedOut() // dst took nothing for its timeout
 		return false
 	}
 	if d.watchClient && now-since >= int64(goneCheck) && d.clientGone(now) {
-		d.dst.SetLinger(0)
-		d.src.SetLinger(0)
+		d.s.closeTimedOut()
 		return false
 	}
 	next, ok := d.nextWriteCheck(now)
@@ -362,6 +362,23 @@ func (d *direction) clientGone(now int64) bool {
 	}
 	memberLast := max(d.wroteAt.Load(), d.other.readAt.Load())
 	return now-memberLast >= int64(finStall)
+}
+
+// closeTimedOut closes the session after a timeout, or for a client
+// that has gone. A side that still has data queued for it gets a reset
+// rather than a FIN, so that the kernel does not keep the data, and the
+// connection, for a peer that takes none.
+func (s *session) closeTimedOut() {
+	for _, c := range [2]*net.TCPConn{s.client, s.member} {
+		if rc, err := c.SyscallConn(); err == nil {
+			queued := 0
+			rc.Control(func(fd uintptr) { queued, _ = unix.IoctlGetInt(int(fd), unix.SIOCOUTQ) })
+			if queued > 0 {
+				c.SetLinger(0)
+			}
+		}
+	}
+	s.close()
 }
 
 // report adds the bytes written since the last report to the counter.

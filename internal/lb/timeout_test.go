@@ -3,6 +3,7 @@ package lb
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"strings"
@@ -305,6 +306,10 @@ func TestGoneClientEndsSession(t *testing.T) {
 		// is stuck) while all of it left the client: the FIN would
 		// otherwise wait behind data in the client's send queue.
 		ss := sessionsOf(lb)
+		for deadline := time.Now().Add(5 * time.Second); len(ss) != 1 && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond) // the lb tracks the session just after its dial
+			ss = sessionsOf(lb)
+		}
 		if len(ss) != 1 {
 			t.Fatalf("%d sessions; want 1", len(ss))
 		}
@@ -361,4 +366,50 @@ func TestGoneClientEndsSession(t *testing.T) {
 			t.Errorf("half-closed client read %q, %v; want the member's late answer", got, err)
 		}
 	})
+}
+
+// TestStuckMemberTimesOut: data that waits for a member that takes none
+// of it closes the session after timeout_member_data, and the member gets
+// a reset instead of the lb's kernel holding the data for it.
+func TestStuckMemberTimesOut(t *testing.T) {
+	const T = 2 * time.Second
+	deaf, conns := deafMember(t)
+	lb := startLB(t, lbYAML(testenv.FreePort(t), timeoutsYAML("30s", "2s"), "      lb_algorithm: ROUND_ROBIN\n", memberLine(deaf, "")))
+	c, err := net.Dial("tcp", lb.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var m net.Conn
+	select {
+	case m = <-conns:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the lb did not connect to the member")
+	}
+	// Write until the client is blocked; the lb's copy to the member
+	// blocked before that.
+	buf := make([]byte, 64<<10)
+	var progress time.Time
+	for range 4096 {
+		c.SetWriteDeadline(time.Now().Add(300 * time.Millisecond))
+		n, err := c.Write(buf)
+		if n > 0 {
+			progress = time.Now()
+		}
+		if err != nil {
+			break
+		}
+	}
+	ended := waitClosed(t, c, 4*T)
+	el := ended.Sub(progress)
+	t.Logf("closed %s after the client's last progress", el.Round(time.Millisecond))
+	if el > T+T/10+300*time.Millisecond {
+		t.Errorf("the stuck session ended %s after the last progress; want within timeout_member_data %s (+10%%)", el, T)
+	}
+	waitNoSessions(t, lb, 2*time.Second)
+	m.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err = io.Copy(io.Discard, m)
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("the member's connection ended with %v; want a reset", err)
+	}
 }
