@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// keepAlive is the TCP keepalive of sessions without data timeouts,
-// Go's default.
+// keepAlive is the TCP keepalive of a side (client or member) without a
+// data timeout, Go's default.
 var keepAlive = net.KeepAliveConfig{Enable: true, Idle: 15 * time.Second, Interval: 15 * time.Second, Count: 9}
 
 // maxTries bounds the members one client connection tries: the first
