@@ -5,27 +5,18 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"os"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
-// keepAlive is the TCP keepalive of sessions without data timeouts,
-// Go's default.
+// keepAlive is the TCP keepalive of a side (client or member) without a
+// data timeout, Go's default.
 var keepAlive = net.KeepAliveConfig{Enable: true, Idle: 15 * time.Second, Interval: 15 * time.Second, Count: 9}
 
 // maxTries bounds the members one client connection tries: the first
 // choice and up to three retries on other members after connect failures,
 // as HAProxy's "retries 3".
 const maxTries = 4
-
-// pokeFresh is how recently a direction must have reported itself idle
-// for the other direction to close the session on its word.
-const pokeFresh = 100 * time.Millisecond
 
 // listener accepts client connections on one bind address and proxies
 // them to its default pool.
@@ -113,13 +104,12 @@ func (l *listener) serve(c *net.TCPConn, lc *listenerConfig) {
 		m     *member
 		mc    *net.TCPConn
 	)
-	timed := lc.clientData > 0 && lc.memberData > 0
-	if !timed {
-		// Without data timeouts only TCP keepalive finds a dead peer.
+	// Without a data timeout only TCP keepalive finds a dead peer.
+	if lc.clientData <= 0 {
 		c.SetKeepAliveConfig(keepAlive)
 	}
 	d := net.Dialer{Timeout: lc.memberConnect, KeepAlive: -1}
-	if !timed {
+	if lc.memberData <= 0 {
 		d.KeepAliveConfig = keepAlive
 	}
 	for len(tried) < maxTries && srv.dialCtx.Err() == nil {
@@ -224,25 +214,37 @@ func (s *session) close() {
 
 // pipe copies both ways until both directions end, propagating a
 // half-close (CloseWrite) from each side to the other, then closes both
-// sides. The copy starts with read(2) and write(2) and turns to
-// dst.ReadFrom(src), which the kernel does with splice(2), once data comes
-// in full chunks (see direction.copy). pipe returns once its own direction
-// ends; the last direction to end finishes the session. With timeouts (both > 0) a session is closed
-// once neither side has sent anything for its timeout (timeout_client_data
-// for the client, timeout_member_data for the member), or when a side has
-// not taken data for its timeout; the deadlines are refreshed per window,
-// so a bulk copy stays a splice.
+// sides. pipe returns once its own direction ends; the last direction to
+// end finishes the session. The idle timeouts and the rule for a client
+// that has gone are described at the top of direction.go.
 func (s *session) pipe(clientData, memberData time.Duration, mm *memberMetrics) {
+	rc, err := s.client.SyscallConn()
+	if err != nil {
+		s.close()
+	}
+	rm, err := s.member.SyscallConn()
+	if err != nil {
+		s.close()
+	}
 	up, down := &s.dir[0], &s.dir[1]
-	*up = direction{s: s, src: s.client, dst: s.member, timeout: clientData, bytes: mm.bytesIn, other: down}
-	*down = direction{s: s, src: s.member, dst: s.client, timeout: memberData, bytes: mm.bytesOut, other: up}
-	timed := clientData > 0 && memberData > 0
+	*up = direction{s: s, src: s.client, dst: s.member, rsrc: rc, rdst: rm, srcIdle: clientData, dstIdle: memberData, bytes: mm.bytesIn, other: down, watchClient: true}
+	*down = direction{s: s, src: s.member, dst: s.client, rsrc: rm, rdst: rc, srcIdle: memberData, dstIdle: clientData, bytes: mm.bytesOut, other: up}
+	now := clock()
+	up.readAt.Store(now)
+	up.wroteAt.Store(now)
+	down.readAt.Store(now)
+	down.wroteAt.Store(now)
 	s.running.Store(2)
+	if rc == nil || rm == nil {
+		s.finish()
+		s.finish()
+		return
+	}
 	spawn(func() {
-		up.run(timed)
+		up.run()
 		s.finish()
 	})
-	down.run(timed)
+	down.run()
 	s.finish()
 }
 
@@ -277,171 +279,6 @@ func worker(f func()) {
 		case <-t.C:
 			return
 		}
-	}
-}
-
-// direction copies one way of a session.
-type direction struct {
-	s        *session
-	src, dst *net.TCPConn
-	timeout  time.Duration
-	bytes    prometheus.Counter
-	other    *direction
-
-	// idleSince is when this side's current silence began (UnixNano), 0
-	// while it sends; lastReturn is when the copy last reported.
-	idleSince, lastReturn atomic.Int64
-	// done is set once this direction has ended.
-	done atomic.Bool
-	// bulk is set once a read filled a whole chunk: from then on the copy
-	// is a splice.
-	bulk bool
-	raw  syscall.RawConn // src's, while not bulk
-}
-
-// chunkSize is the read/write copy's buffer; a read that fills it turns
-// the direction to splice.
-const chunkSize = 16 << 10
-
-var chunks = sync.Pool{New: func() any { return new([chunkSize]byte) }}
-
-// copy copies from src to dst until EOF (nil error), an error or a
-// deadline, as dst.ReadFrom(src) does, and returns the bytes copied.
-// A short session (a request and an answer) costs less with read(2) and
-// write(2) than with splice(2), which needs a pipe and twice the system
-// calls; so the copy starts with reads into a pooled buffer, taken only
-// once data is there (an idle session holds none), and turns to splice
-// for good once a read fills the buffer.
-func (d *direction) copy() (int64, error) {
-	var total int64
-	for !d.bulk {
-		if d.raw == nil {
-			rc, err := d.src.SyscallConn()
-			if err != nil {
-				d.bulk = true
-				break
-			}
-			d.raw = rc
-		}
-		var (
-			buf  *[chunkSize]byte
-			n    int
-			rerr error
-		)
-		err := d.raw.Read(func(fd uintptr) bool {
-			b := chunks.Get().(*[chunkSize]byte)
-			for {
-				n, rerr = syscall.Read(int(fd), b[:])
-				if rerr != syscall.EINTR {
-					break
-				}
-			}
-			if rerr == syscall.EAGAIN {
-				chunks.Put(b)
-				return false
-			}
-			buf = b
-			return true
-		})
-		if err == nil && rerr != nil {
-			err = &net.OpError{Op: "read", Net: "tcp", Source: d.src.LocalAddr(), Addr: d.src.RemoteAddr(), Err: os.NewSyscallError("read", rerr)}
-		}
-		if n > 0 {
-			w, werr := d.dst.Write(buf[:n])
-			total += int64(w)
-			if werr != nil {
-				err = werr
-			}
-		}
-		if buf != nil {
-			chunks.Put(buf)
-		}
-		if err != nil {
-			return total, err
-		}
-		if n <= 0 {
-			return total, nil // EOF
-		}
-		if n == chunkSize {
-			d.bulk = true
-		}
-	}
-	n, err := d.dst.ReadFrom(d.src)
-	return total + n, err
-}
-
-func (d *direction) run(timed bool) {
-	if !timed {
-		n, err := d.copy()
-		d.bytes.Add(float64(n))
-		d.end(err)
-		return
-	}
-	for {
-		start := time.Now()
-		readDL := start.Add(d.timeout)
-		if is := d.idleSince.Load(); is != 0 {
-			if t := time.Unix(0, is).Add(d.timeout); t.After(start) {
-				readDL = t
-			}
-		}
-		writeDL := readDL.Add(d.timeout)
-		d.src.SetReadDeadline(readDL)
-		d.dst.SetWriteDeadline(writeDL)
-		n, err := d.copy()
-		now := time.Now()
-		if n > 0 {
-			d.bytes.Add(float64(n))
-			d.idleSince.Store(0)
-		} else if d.idleSince.Load() == 0 {
-			d.idleSince.Store(start.UnixNano())
-		}
-		d.lastReturn.Store(now.UnixNano())
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			d.end(err)
-			return
-		}
-		if d.s.closed.Load() {
-			d.done.Store(true)
-			return
-		}
-		if !now.Before(writeDL) {
-			// The receiver took nothing for a whole timeout.
-			d.done.Store(true)
-			d.s.close()
-			return
-		}
-		if !d.idle(now) {
-			continue
-		}
-		o := d.other
-		if o.done.Load() || (o.idle(now) && now.Sub(time.Unix(0, o.lastReturn.Load())) < pokeFresh) {
-			d.done.Store(true)
-			d.s.close()
-			return
-		}
-		// Ask the other direction to report now: it closes the session
-		// if it is silent too.
-		o.src.SetReadDeadline(now)
-	}
-}
-
-// idle reports whether this side has been silent for its timeout.
-func (d *direction) idle(now time.Time) bool {
-	is := d.idleSince.Load()
-	return is != 0 && now.Sub(time.Unix(0, is)) >= d.timeout
-}
-
-// end finishes the direction: on EOF it half-closes the destination, on
-// an error it closes the session.
-func (d *direction) end(err error) {
-	d.done.Store(true)
-	if err != nil {
-		d.s.close()
-		return
-	}
-	if d.dst.CloseWrite() != nil {
-		d.s.close()
 	}
 }
 

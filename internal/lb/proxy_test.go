@@ -39,6 +39,9 @@ type backend struct {
 	// (a PROXY header) of this length.
 	headerLen int
 	headers   chan []byte
+	// handle, when set, serves each connection instead of the greeting
+	// and echo.
+	handle func(net.Conn)
 }
 
 func startBackend(t *testing.T, name string) *backend {
@@ -83,6 +86,10 @@ func (b *backend) serve() {
 					return
 				}
 				b.headers <- h
+			}
+			if b.handle != nil {
+				b.handle(c)
+				return
 			}
 			if !b.silent {
 				if _, err := io.WriteString(c, b.name+"\n"); err != nil {

@@ -1,0 +1,451 @@
+package lb
+
+import (
+	"errors"
+	"net"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sys/unix"
+)
+
+// Idle timeouts follow HAProxy's "timeout client" and "timeout server"
+// (without "option independent-streams"), which Octavia's
+// timeout_client_data and timeout_member_data configure:
+//
+//   - A side is active while bytes are read from it or written to it. A
+//     session is closed once a side we wait to read from has been inactive
+//     for its timeout, measured from its last byte, whichever side that is.
+//     Since every byte read from one side is written to the other, an idle
+//     session ends at its last byte plus the shorter of the two timeouts.
+//   - Data waiting for a side that takes none of it for that side's
+//     timeout closes the session too (the side gets a reset, so the kernel
+//     does not keep the data either).
+//   - A timeout of 0 turns that side's timeout off (TCP keepalive then
+//     watches the peer).
+//
+// Whatever the timeouts, a session does not outlive a client that has
+// gone while data for the member is stuck (the member takes none): once
+// the copy to the member has been blocked for goneCheck, the client's
+// socket is polled every goneCheck. A reset (or any socket error) closes
+// the session at once. A FIN alone may be a client that half-closed and
+// waits for the answer, so it closes the session only when the member has
+// also neither taken data nor sent any for finStall: the member cannot
+// answer a request it does not read. A client whose FIN is itself stuck
+// behind unsent data in its own kernel (it wrote more than the path holds
+// and exited) cannot be told from a live client blocked on a write: its
+// kernel answers our window updates and keepalives, and neither FIN nor
+// reset arrives (seen for minutes on Linux), so only a data timeout ends
+// that session.
+
+// clock0 is the origin of the session clock.
+var clock0 = time.Now()
+
+// clock reads the monotonic clock (no system call), in nanoseconds since
+// clock0.
+func clock() int64 { return int64(time.Since(clock0)) }
+
+// goneCheck is how long the copy to the member may be blocked before the
+// client is checked for having gone, and how often it is checked after.
+var goneCheck = time.Second
+
+// finStall is how long the member must have neither taken nor sent data,
+// with data for it stuck and the client finished sending (FIN), before the
+// session is abandoned. It is a variable for tests.
+var finStall = 15 * time.Second
+
+// direction copies one way of a session. Its fields without atomics are
+// owned by its goroutine.
+type direction struct {
+	s          *session
+	src, dst   *net.TCPConn
+	rsrc, rdst syscall.RawConn
+	// srcIdle and dstIdle are the timeouts of src's and dst's side, 0 for
+	// none.
+	srcIdle, dstIdle time.Duration
+	bytes            prometheus.Counter
+	other            *direction
+	// watchClient is set on the client-to-member direction: while it is
+	// blocked writing to the member it checks whether the client has gone.
+	watchClient bool
+
+	// readAt and wroteAt are when bytes were last read from src and
+	// written to dst (clock), the session's start before any.
+	readAt, wroteAt atomic.Int64
+
+	// pending counts the bytes read from src and not yet written to dst.
+	pending int
+	// unreported counts the bytes written and not yet added to bytes.
+	unreported int64
+	// writeArmed is set once dst's write deadline is set; it is set on
+	// the first blocked write, so a short session sets none.
+	writeArmed bool
+	// bulk is set once a read filled a whole chunk: from then on the copy
+	// is a splice through pipe.
+	bulk bool
+	buf  *[chunkSize]byte
+	pipe *splicePipe
+}
+
+// chunkSize is the read/write copy's buffer; a read that fills it turns
+// the direction to splice.
+const chunkSize = 16 << 10
+
+var chunks = sync.Pool{New: func() any { return new([chunkSize]byte) }}
+
+// maxSplice is the most one splice(2) moves, and the pipe's size, as in
+// Go's own splice.
+const maxSplice = 1 << 20
+
+// run copies until src ends, an error or a timeout, then ends the
+// direction.
+func (d *direction) run() {
+	if d.srcIdle > 0 {
+		d.src.SetReadDeadline(time.Now().Add(d.srcIdle))
+	}
+	err := d.copy()
+	d.end(err)
+}
+
+// copy copies from src to dst until EOF (nil error) or an error.
+// A short session (a request and an answer) costs less with read(2) and
+// write(2) than with splice(2), which needs a pipe and twice the system
+// calls; so the copy starts with reads into a pooled buffer, taken only
+// once data is there (an idle session holds none), and turns to splice
+// for good once a read fills the buffer. The copy is done here rather
+// than by dst.ReadFrom(src) so that it knows when each byte moved (for
+// exact timeouts) and keeps data in its pipe when a write deadline passes.
+func (d *direction) copy() error {
+	for {
+		var (
+			n   int
+			err error
+		)
+		if d.bulk {
+			n, err = d.spliceIn()
+		} else {
+			n, err = d.readIn()
+		}
+		if err != nil || n == 0 {
+			return err
+		}
+		d.readAt.Store(clock())
+		d.pending = n
+		if d.bulk {
+			err = d.spliceOut()
+		} else {
+			err = d.writeOut()
+		}
+		if err != nil {
+			return err
+		}
+		if !d.bulk && n == chunkSize {
+			if p := getPipe(); p != nil {
+				d.pipe, d.bulk = p, true
+			}
+		}
+	}
+}
+
+// readIn reads into d.buf; 0 and nil at EOF.
+func (d *direction) readIn() (int, error) {
+	for {
+		var (
+			n    int
+			rerr error
+		)
+		err := d.rsrc.Read(func(fd uintptr) bool {
+			b := chunks.Get().(*[chunkSize]byte)
+			for {
+				n, rerr = syscall.Read(int(fd), b[:])
+				if rerr != syscall.EINTR {
+					break
+				}
+			}
+			if rerr == syscall.EAGAIN {
+				chunks.Put(b)
+				return false
+			}
+			if n > 0 {
+				d.buf = b
+			} else {
+				chunks.Put(b)
+			}
+			return true
+		})
+		if err != nil {
+			if d.expired(err, false) {
+				continue
+			}
+			return 0, err
+		}
+		if rerr != nil {
+			return 0, sysErr("read", d.src, rerr)
+		}
+		return n, nil
+	}
+}
+
+// writeOut writes the pending bytes of d.buf and returns the buffer.
+func (d *direction) writeOut() error {
+	b, n := d.buf, d.pending
+	defer func() {
+		chunks.Put(b)
+		d.buf = nil
+	}()
+	return d.drain(func(fd int) (int, error) { return syscall.Write(fd, b[n-d.pending:n]) })
+}
+
+// spliceIn moves what src has into the (empty) pipe; 0 and nil at EOF.
+func (d *direction) spliceIn() (int, error) {
+	for {
+		var (
+			n    int64
+			serr error
+		)
+		err := d.rsrc.Read(func(fd uintptr) bool {
+			for {
+				n, serr = syscall.Splice(int(fd), nil, d.pipe.w, nil, maxSplice, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
+				if serr != syscall.EINTR {
+					break
+				}
+			}
+			return serr != syscall.EAGAIN
+		})
+		if err != nil {
+			if d.expired(err, false) {
+				continue
+			}
+			return 0, err
+		}
+		if serr != nil {
+			return 0, sysErr("splice", d.src, serr)
+		}
+		return int(n), nil
+	}
+}
+
+// spliceOut moves the pending bytes from the pipe to dst.
+func (d *direction) spliceOut() error {
+	return d.drain(func(fd int) (int, error) {
+		n, err := syscall.Splice(d.pipe.r, nil, fd, nil, d.pending, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
+		return int(n), err
+	})
+}
+
+// drain writes the pending bytes to dst with write, noting each
+// progress, and waits (honouring the write deadline) while dst takes none.
+func (d *direction) drain(write func(fd int) (int, error)) error {
+	for d.pending > 0 {
+		var werr error
+		err := d.rdst.Write(func(fd uintptr) bool {
+			for d.pending > 0 {
+				w, e := write(int(fd))
+				switch {
+				case e == syscall.EINTR:
+					continue
+				case e == syscall.EAGAIN:
+					if !d.writeArmed {
+						d.armWrite()
+					}
+					return false
+				case e != nil:
+					werr = e
+					return true
+				case w == 0:
+					werr = syscall.EPIPE
+					return true
+				}
+				d.pending -= w
+				d.unreported += int64(w)
+				d.wroteAt.Store(clock())
+			}
+			return true
+		})
+		if err != nil {
+			if d.expired(err, true) {
+				continue
+			}
+			return err
+		}
+		if werr != nil {
+			return sysErr("write", d.dst, werr)
+		}
+	}
+	return nil
+}
+
+// armWrite sets dst's write deadline for the first time: at the first
+// moment the stuck data could time out or the client be checked.
+func (d *direction) armWrite() {
+	d.writeArmed = true
+	if next, ok := d.nextWriteCheck(clock()); ok {
+		d.dst.SetWriteDeadline(time.Now().Add(time.Duration(next)))
+	}
+}
+
+// nextWriteCheck returns how long from now the pending data should be
+// looked at again, if ever.
+func (d *direction) nextWriteCheck(now int64) (time.Duration, bool) {
+	since := max(d.readAt.Load(), d.wroteAt.Load()) // the data has waited since
+	next, ok := int64(1<<63-1), false
+	if d.dstIdle > 0 {
+		next, ok = since+int64(d.dstIdle), true
+	}
+	if d.watchClient {
+		next, ok = min(next, max(since, now-int64(goneCheck))+int64(goneCheck)), true
+	}
+	return time.Duration(next - now), ok
+}
+
+// expired handles err from a wait: when a deadline passed it closes the
+// session if a timeout is really over (or the client is gone) and
+// otherwise sets the deadline to the next moment to look; it reports
+// whether to wait on.
+func (d *direction) expired(err error, write bool) bool {
+	if !errors.Is(err, os.ErrDeadlineExceeded) || d.s.closed.Load() {
+		return false
+	}
+	d.report()
+	now := clock()
+	if !write {
+		if d.srcIdle <= 0 {
+			return false
+		}
+		last := max(d.readAt.Load(), d.other.wroteAt.Load())
+		left := last + int64(d.srcIdle) - now
+		if left <= 0 {
+			d.s.closeTimedOut() // src's side has been idle for its timeout
+			return false
+		}
+		d.src.SetReadDeadline(time.Now().Add(time.Duration(left)))
+		return true
+	}
+	since := max(d.readAt.Load(), d.wroteAt.Load())
+	if d.dstIdle > 0 && now-since >= int64(d.dstIdle) {
+		d.s.closeTimedOut() // dst took nothing for its timeout
+		return false
+	}
+	if d.watchClient && now-since >= int64(goneCheck) && d.clientGone(now) {
+		d.s.closeTimedOut()
+		return false
+	}
+	next, ok := d.nextWriteCheck(now)
+	if !ok {
+		return false
+	}
+	d.dst.SetWriteDeadline(time.Now().Add(next))
+	return true
+}
+
+// clientGone reports whether the client (src) has reset, or has finished
+// sending while the member has neither taken nor sent anything for
+// finStall.
+func (d *direction) clientGone(now int64) bool {
+	var rev int16
+	d.rsrc.Control(func(fd uintptr) {
+		p := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
+		if n, err := unix.Poll(p[:], 0); n == 1 && err == nil {
+			rev = p[0].Revents
+		}
+	})
+	if rev&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) != 0 {
+		return true
+	}
+	if rev&unix.POLLRDHUP == 0 {
+		return false
+	}
+	memberLast := max(d.wroteAt.Load(), d.other.readAt.Load())
+	return now-memberLast >= int64(finStall)
+}
+
+// closeTimedOut closes the session after a timeout, or for a client
+// that has gone. A side that still has data queued for it gets a reset
+// rather than a FIN, so that the kernel does not keep the data, and the
+// connection, for a peer that takes none.
+func (s *session) closeTimedOut() {
+	for _, c := range [2]*net.TCPConn{s.client, s.member} {
+		if rc, err := c.SyscallConn(); err == nil {
+			queued := 0
+			rc.Control(func(fd uintptr) { queued, _ = unix.IoctlGetInt(int(fd), unix.SIOCOUTQ) })
+			if queued > 0 {
+				c.SetLinger(0)
+			}
+		}
+	}
+	s.close()
+}
+
+// report adds the bytes written since the last report to the counter.
+func (d *direction) report() {
+	if d.unreported > 0 {
+		d.bytes.Add(float64(d.unreported))
+		d.unreported = 0
+	}
+}
+
+// end finishes the direction: on EOF it half-closes the destination, on
+// an error it closes the session.
+func (d *direction) end(err error) {
+	d.report()
+	if d.pipe != nil {
+		putPipe(d.pipe, d.pending == 0)
+		d.pipe = nil
+	}
+	if err != nil {
+		d.s.close()
+		return
+	}
+	if d.dst.CloseWrite() != nil {
+		d.s.close()
+	}
+}
+
+func sysErr(op string, c *net.TCPConn, err error) error {
+	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError(op, err)}
+}
+
+// splicePipe is a pipe for splice(2); pipes are pooled, as Go's splice
+// does, and closed by the garbage collector when the pool drops them.
+type splicePipe struct {
+	r, w    int
+	cleanup runtime.Cleanup
+}
+
+var pipes sync.Pool
+
+// getPipe returns an empty pipe, or nil if none can be made (the copy
+// then stays with read and write).
+func getPipe() *splicePipe {
+	if p, _ := pipes.Get().(*splicePipe); p != nil {
+		return p
+	}
+	var fds [2]int
+	if syscall.Pipe2(fds[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK) != nil {
+		return nil
+	}
+	unix.FcntlInt(uintptr(fds[0]), unix.F_SETPIPE_SZ, maxSplice) // a smaller pipe works too
+	p := &splicePipe{r: fds[0], w: fds[1]}
+	p.cleanup = runtime.AddCleanup(p, closePipe, fds)
+	return p
+}
+
+// putPipe returns p to the pool if it is empty and closes it otherwise.
+func putPipe(p *splicePipe, empty bool) {
+	if empty {
+		pipes.Put(p)
+		return
+	}
+	p.cleanup.Stop()
+	closePipe([2]int{p.r, p.w})
+}
+
+func closePipe(fds [2]int) {
+	syscall.Close(fds[0])
+	syscall.Close(fds[1])
+}
