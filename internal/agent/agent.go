@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"vitals/internal/adminhttp"
 	"vitals/internal/health"
 	"vitals/internal/probe"
 )
@@ -43,6 +44,10 @@ type Agent struct {
 	reload func() (*Config, error)
 
 	page pageState // the status page's check history
+
+	// maxConns caps the connections each listener holds at once; set by
+	// Serve from the descriptor limit (see sideListeners).
+	maxConns int
 }
 
 // applied is one applied configuration. It is never modified after it is
@@ -180,8 +185,10 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	serveCtx, stopServing := context.WithCancel(context.Background())
 	defer stopServing()
 	errc := make(chan error, 4)
+	a.maxConns = a.descriptorBudget(cfg)
 	serve := func(srv *http.Server, l net.Listener, tlsOn bool) {
 		servers = append(servers, srv)
+		l = adminhttp.Limit(l, a.maxConns)
 		go func() {
 			var err error
 			if tlsOn {
@@ -252,7 +259,7 @@ func (a *Agent) openSideListeners(ctx context.Context, cfg *Config, serve func(*
 			return closers, fmt.Errorf("agent_check listen %s: %w", ac.Listen, err)
 		}
 		closers = append(closers, l)
-		go a.serveAgentCheck(ctx, l)
+		go a.serveAgentCheck(ctx, l, a.maxConns)
 		a.log.Info("agent-check port listening", "addr", l.Addr().String())
 	}
 	if m := cfg.Metrics; m.Listen != "" && !m.Disabled {
@@ -276,15 +283,36 @@ func (a *Agent) openSideListeners(ctx context.Context, cfg *Config, serve func(*
 }
 
 func (a *Agent) httpServer(h http.Handler) *http.Server {
-	return &http.Server{
-		Handler:           h,
+	return adminhttp.NewServer(h, adminhttp.Options{
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
+		ErrorLog:          a.log,
+	})
+}
+
+// sideListeners is how many listeners the agent may hold besides its
+// checks: health, agent-check, metrics and the admin socket.
+const sideListeners = 4
+
+// descriptorBudget reads the descriptor limit (raising the soft limit to
+// the hard one), logs it and returns the connection cap of each listener:
+// what the limit leaves after the process's own descriptors and two per
+// check (a check's connection, and a spare for one that overlaps its
+// timeout), shared by the listeners and at most adminhttp.DefaultMaxConns.
+// Floods of the health port so cannot starve the checks of descriptors.
+func (a *Agent) descriptorBudget(cfg *Config) int {
+	nofile, err := adminhttp.RaiseNoFile()
+	if err != nil {
+		a.log.Warn("cannot read the descriptor limit; assuming 1024", "err", err)
+		nofile = 1024
 	}
+	reserve := adminhttp.BaseReserve + 2*len(cfg.Checks) + adminhttp.CheckMargin
+	maxConns := adminhttp.ShareCap(nofile, reserve, sideListeners)
+	a.log.Info("descriptor budget", "nofile", nofile, "reserved_for_checks", reserve, "max_connections_per_listener", maxConns)
+	return maxConns
 }
 
 // RunOnce runs every check once, concurrently, and returns the report of

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"vitals/internal/adminhttp"
 	"vitals/internal/probe"
 	"vitals/internal/statuspage"
 )
@@ -37,6 +38,7 @@ func (a *Agent) serveStatusPage(w http.ResponseWriter, req *http.Request, rt *ap
 		statuspage.ServeHTML(w, "/status/events", false)
 		return true
 	}
+	adminhttp.Stream(w) // a stream outlives the server's read and write timeouts
 	statuspage.ServeEvents(w, req, func() any { return a.statusSnapshot() })
 	return true
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"vitals/internal/adminhttp"
 	"vitals/internal/monitor"
 	"vitals/internal/statuspage"
 )
@@ -41,6 +42,7 @@ func (p *statusPage) register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /status.json", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, p.snapshot(p.mode(r))) })
 	mux.HandleFunc("GET /events", func(w http.ResponseWriter, r *http.Request) {
 		mode := p.mode(r)
+		adminhttp.Stream(w) // a stream outlives the server's read and write timeouts
 		statuspage.ServeEvents(w, r, func() any { return p.snapshot(mode) })
 	})
 }
