@@ -112,7 +112,8 @@ loadbalancer:
 	}
 	const changed = "member status changed"
 	deadline := time.Now().Add(20 * time.Second)
-	for strings.Count(lb.Logs.String(), "status=ONLINE") < 2 {
+	online := regexp.MustCompile(`member status changed.* status=ONLINE`)
+	for len(online.FindAllString(lb.Logs.String(), -1)) < 2 {
 		if time.Now().After(deadline) {
 			t.Fatalf("members not ONLINE within 20s; log:\n%s", lb.Logs.String())
 		}
@@ -124,8 +125,8 @@ loadbalancer:
 
 	admin := testenv.StartFlood(t, "tcp", adminAddr, floodConns)
 	data := testenv.StartFlood(t, "tcp", dataAddr, floodConns)
-	t.Logf("flood: %d admin and %d data connections opened (%d and %d dials failed); lb holds %d descriptors of %d",
-		admin.Len(), data.Len(), admin.Failed, data.Failed, lb.OpenFiles(t), floodNoFile)
+	t.Logf("flood: %d admin and %d data connections opened (%d and %d dials failed: %v, %v); lb holds %d descriptors of %d",
+		admin.Len(), data.Len(), admin.Failed, data.Failed, admin.DialErr, data.DialErr, lb.OpenFiles(t), floodNoFile)
 	dataRefused, dataKept := data.Classify(2 * time.Second)
 	if dataKept > maxSessions || dataKept < 1 {
 		t.Errorf("%d data sessions were served during the flood; want 1 to the budget of %d", dataKept, maxSessions)
@@ -181,5 +182,117 @@ loadbalancer:
 	}
 	if strings.Contains(logs, "too many open files") {
 		t.Errorf("vitals lb ran out of descriptors despite its budget; log:\n%s", logs)
+	}
+}
+
+// TestAgentDescriptorFlood: vitals agent with RLIMIT_NOFILE 256, its
+// health and agent-check ports each flooded with 400 connections, three
+// times over. Connections over each port's cap are closed at once, the
+// agent never hits EMFILE, its TCP check stays passing throughout (its
+// metrics listener says so during the flood), and after the flood the
+// health port and the agent-check port answer again.
+func TestAgentDescriptorFlood(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := testenv.BuildVitals(t)
+	dir := t.TempDir()
+	backend := greeter(t, "db")
+	health, agentCheck, metrics := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
+	cfg := fmt.Sprintf(`listen: 127.0.0.1:%d
+admin_socket: "off"
+state_file: "off"
+shutdown_delay: 0s
+agent_check:
+  listen: 127.0.0.1:%d
+metrics:
+  listen: 127.0.0.1:%d
+checks:
+  - name: db
+    type: tcp
+    address: 127.0.0.1:%d
+    interval: 500ms
+    timeout: 400ms
+    fall: 1
+`, health, agentCheck, metrics, backend)
+	cfgPath := filepath.Join(dir, "agent.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ag := testenv.StartVitals(t, bin, floodNoFile, "agent", "--config", cfgPath)
+	ag.WaitLog(t, "descriptor budget", 30*time.Second)
+	if n := ag.NoFile(t); n != floodNoFile {
+		t.Fatalf("vitals agent runs with RLIMIT_NOFILE %d, want %d", n, floodNoFile)
+	}
+	m := regexp.MustCompile(`max_connections_per_listener=(\d+)`).FindStringSubmatch(ag.Logs.String())
+	if m == nil {
+		t.Fatalf("no connection cap in the budget line; log:\n%s", ag.Logs.String())
+	}
+	maxConns, _ := strconv.Atoi(m[1])
+	if maxConns < 1 || 4*maxConns >= floodNoFile {
+		t.Fatalf("connection cap %d per listener under a limit of %d", maxConns, floodNoFile)
+	}
+	hc := &http.Client{Timeout: 5 * time.Second}
+	healthURL := fmt.Sprintf("http://127.0.0.1:%d/health", health)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if code, _, err := get(hc, healthURL); err == nil && code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("agent not healthy within 20s; log:\n%s", ag.Logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	hc.CloseIdleConnections()
+	const changed = "check changed state"
+	before := strings.Count(ag.Logs.String(), changed)
+	upRe := regexp.MustCompile(`vitals_agent_check_up\{check="db"\} (\S+)`)
+
+	for round := range 3 {
+		hf := testenv.StartFlood(t, "tcp", fmt.Sprintf("127.0.0.1:%d", health), floodConns)
+		af := testenv.StartFlood(t, "tcp", fmt.Sprintf("127.0.0.1:%d", agentCheck), floodConns)
+		refused, kept := hf.Classify(time.Second)
+		t.Logf("round %d: health port refused %d, kept %d of %d (%d dials failed: %v); agent holds %d descriptors", round+1, refused, kept, hf.Len(), hf.Failed, hf.DialErr, ag.OpenFiles(t))
+		if refused < hf.Len()-maxConns-floodConns/10 {
+			t.Errorf("round %d: %d of %d health connections were closed at once; want all but the cap of %d", round+1, refused, hf.Len(), maxConns)
+		}
+		code, body, err := get(hc, fmt.Sprintf("http://127.0.0.1:%d/metrics", metrics))
+		if err != nil || code != 200 || counter(body, upRe) != 1 {
+			t.Errorf("round %d: metrics listener during the flood: %d %v, check_up %d", round+1, code, err, counter(body, upRe))
+		}
+		hc.CloseIdleConnections()
+		time.Sleep(time.Second) // two check intervals under the flood
+		hf.Close()
+		af.Close()
+	}
+
+	deadline = time.Now().Add(15 * time.Second)
+	for {
+		code, _, err := get(hc, healthURL)
+		if err == nil && code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("health port after the flood: %d %v; log:\n%s", code, err, ag.Logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", agentCheck), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	reply, _ := io.ReadAll(c)
+	c.Close()
+	if !strings.HasPrefix(string(reply), "up ") {
+		t.Errorf("agent-check reply after the flood: %q, want up", reply)
+	}
+	logs := ag.Logs.String()
+	if after := strings.Count(logs, changed); after != before {
+		t.Errorf("the check changed state during the flood (%d lines, %d before); log:\n%s", after, before, logs)
+	}
+	if strings.Contains(logs, "too many open files") {
+		t.Errorf("vitals agent ran out of descriptors despite its caps; log:\n%s", logs)
 	}
 }

@@ -136,8 +136,13 @@ func (v *Vitals) WaitLog(t testing.TB, s string, limit time.Duration) {
 // Flood is a set of connections held open against one address, as an
 // attacker that connects and then sends nothing.
 type Flood struct {
-	conns  []net.Conn
-	Failed int // dials that failed
+	conns []net.Conn
+	// Reset counts dials that the server reset at once: it accepted and
+	// closed the connection (with SO_LINGER 0) before the dial returned,
+	// which is a refusal too.
+	Reset   int
+	Failed  int   // dials that failed otherwise
+	DialErr error // the first of those errors
 }
 
 // StartFlood opens n connections to addr over network ("tcp" or "unix")
@@ -150,7 +155,14 @@ func StartFlood(t testing.TB, network, addr string, n int) *Flood {
 	f := &Flood{}
 	for range n {
 		c, err := net.DialTimeout(network, addr, floodDial)
+		if errors.Is(err, syscall.ECONNRESET) {
+			f.Reset++
+			continue
+		}
 		if err != nil {
+			if f.Failed == 0 {
+				f.DialErr = err
+			}
 			f.Failed++
 			continue
 		}
@@ -161,9 +173,11 @@ func StartFlood(t testing.TB, network, addr string, n int) *Flood {
 }
 
 // Classify waits up to wait for each connection to be closed by the
-// server or to bring data. It returns how many the server closed without
-// a byte (refused) and how many it kept (data, or still open at the end).
+// server or to bring data. It returns how many the server refused (closed
+// without a byte, or reset while dialing) and how many it kept (data, or
+// still open at the end).
 func (f *Flood) Classify(wait time.Duration) (refused, kept int) {
+	refused = f.Reset
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	deadline := time.Now().Add(wait)
@@ -186,8 +200,9 @@ func (f *Flood) Classify(wait time.Duration) (refused, kept int) {
 	return refused, kept
 }
 
-// Len is the number of connections that were opened.
-func (f *Flood) Len() int { return len(f.conns) }
+// Len is the number of connections that were opened, or reset at once
+// while dialing.
+func (f *Flood) Len() int { return len(f.conns) + f.Reset }
 
 // Close closes every connection of the flood.
 func (f *Flood) Close() {
