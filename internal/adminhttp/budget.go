@@ -57,6 +57,7 @@ type Budget struct {
 	used    atomic.Int64 // sessions held
 	refused atomic.Int64 // refused since the last log line
 	lastLog atomic.Int64 // time of the last log line, Unix nanoseconds
+	pending atomic.Bool  // a flush of the refusals not yet logged is scheduled
 }
 
 // NewBudget returns the budget of a process whose RLIMIT_NOFILE is limit
@@ -113,7 +114,9 @@ func (b *Budget) Release() {
 
 // Refused records one connection refused for want of descriptors and logs
 // at most once a second, with the count refused since the line before.
-// The first refusal is logged at once.
+// The first refusal is logged at once; refusals within the second after a
+// line are logged by a timer at the end of that second, so none goes
+// unreported when a burst stops.
 func (b *Budget) Refused(listener string) {
 	if b == nil {
 		return
@@ -121,9 +124,33 @@ func (b *Budget) Refused(listener string) {
 	b.refused.Add(1)
 	now := time.Now().UnixNano()
 	last := b.lastLog.Load()
-	if now-last < int64(refusedLogEvery) || !b.lastLog.CompareAndSwap(last, now) {
+	if wait := last + int64(refusedLogEvery) - now; wait > 0 {
+		if b.pending.CompareAndSwap(false, true) {
+			time.AfterFunc(time.Duration(wait), func() {
+				b.pending.Store(false)
+				b.flush(listener, time.Now().UnixNano())
+			})
+		}
+		return
+	}
+	if b.lastLog.CompareAndSwap(last, now) {
+		b.logRefused(listener)
+	}
+}
+
+// flush logs the refusals not yet logged, if any.
+func (b *Budget) flush(listener string, now int64) {
+	if b.refused.Load() > 0 {
+		b.lastLog.Store(now)
+		b.logRefused(listener)
+	}
+}
+
+func (b *Budget) logRefused(listener string) {
+	n := b.refused.Swap(0)
+	if n == 0 {
 		return
 	}
 	b.log.Warn("descriptor budget reached: refusing new client connections",
-		"listener", listener, "refused", b.refused.Swap(0), "sessions", b.Used(), "max_sessions", b.Max(), "nofile", b.limit)
+		"listener", listener, "refused", n, "sessions", b.Used(), "max_sessions", b.Max(), "nofile", b.limit)
 }
