@@ -224,13 +224,14 @@ checks:
 	if n := ag.NoFile(t); n != floodNoFile {
 		t.Fatalf("vitals agent runs with RLIMIT_NOFILE %d, want %d", n, floodNoFile)
 	}
-	m := regexp.MustCompile(`max_connections_per_listener=(\d+)`).FindStringSubmatch(ag.Logs.String())
+	m := regexp.MustCompile(`health_max_connections=(\d+) max_connections_per_listener=(\d+)`).FindStringSubmatch(ag.Logs.String())
 	if m == nil {
-		t.Fatalf("no connection cap in the budget line; log:\n%s", ag.Logs.String())
+		t.Fatalf("no connection caps in the budget line; log:\n%s", ag.Logs.String())
 	}
 	maxConns, _ := strconv.Atoi(m[1])
-	if maxConns < 1 || 4*maxConns >= floodNoFile {
-		t.Fatalf("connection cap %d per listener under a limit of %d", maxConns, floodNoFile)
+	side, _ := strconv.Atoi(m[2])
+	if maxConns < 1 || maxConns+3*side >= floodNoFile {
+		t.Fatalf("connection caps %d (health) and %d under a limit of %d", maxConns, side, floodNoFile)
 	}
 	hc := &http.Client{Timeout: 5 * time.Second}
 	healthURL := fmt.Sprintf("http://127.0.0.1:%d/health", health)
