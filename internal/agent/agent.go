@@ -45,6 +45,11 @@ type Agent struct {
 	reload func() (*Config, error)
 
 	page pageState // the status page's check history
+
+	// healthConns caps the connections the health listener holds at
+	// once, sideConns each of the other listeners; Serve sets both from
+	// the descriptor limit (see descriptorBudget).
+	healthConns, sideConns int
 }
 
 // applied is one applied configuration. It is never modified after it is
@@ -181,6 +186,7 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	serveCtx, stopServing := context.WithCancel(context.Background())
 	defer stopServing()
 	errc := make(chan error, 4)
+	a.healthConns, a.sideConns = a.descriptorBudget(cfg)
 	serve := func(srv *http.Server, l net.Listener, tlsOn bool) {
 		servers = append(servers, srv)
 		go func() {
@@ -195,7 +201,7 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 			}
 		}()
 	}
-	serve(a.httpServer(a), ln, cfg.TLS != nil)
+	serve(a.httpServer(a), adminhttp.Limit(ln, a.healthConns), cfg.TLS != nil)
 	a.log.Info("agent listening", "addr", ln.Addr().String(), "checks", len(cfg.Checks), "tls", cfg.TLS != nil)
 	closers, err := a.openSideListeners(serveCtx, cfg, serve)
 	defer func() {
@@ -253,7 +259,7 @@ func (a *Agent) openSideListeners(ctx context.Context, cfg *Config, serve func(*
 			return closers, fmt.Errorf("agent_check listen %s: %w", ac.Listen, err)
 		}
 		closers = append(closers, l)
-		go a.serveAgentCheck(ctx, l)
+		go a.serveAgentCheck(ctx, l, a.sideConns)
 		a.log.Info("agent-check port listening", "addr", l.Addr().String())
 	}
 	if m := cfg.Metrics; m.Listen != "" && !m.Disabled {
@@ -261,7 +267,7 @@ func (a *Agent) openSideListeners(ctx context.Context, cfg *Config, serve func(*
 		if err != nil {
 			return closers, fmt.Errorf("metrics listen %s: %w", m.Listen, err)
 		}
-		serve(a.httpServer(a.metrics.handler()), l, false)
+		serve(a.httpServer(a.metrics.handler()), adminhttp.Limit(l, a.sideConns), false)
 		a.log.Info("metrics listening", "addr", l.Addr().String())
 	}
 	if cfg.AdminSocket != "off" {
@@ -269,7 +275,7 @@ func (a *Agent) openSideListeners(ctx context.Context, cfg *Config, serve func(*
 		if err != nil {
 			a.log.Warn("admin socket disabled: maintenance, drain and reload commands will not reach this agent", "path", cfg.AdminSocket, "err", err)
 		} else {
-			serve(a.httpServer(a.adminHandler()), l, false)
+			serve(a.httpServer(a.adminHandler()), adminhttp.Limit(l, a.sideConns), false)
 			a.log.Info("admin socket listening", "path", cfg.AdminSocket)
 		}
 	}
@@ -277,15 +283,40 @@ func (a *Agent) openSideListeners(ctx context.Context, cfg *Config, serve func(*
 }
 
 func (a *Agent) httpServer(h http.Handler) *http.Server {
-	return &http.Server{
-		Handler:           h,
+	return adminhttp.NewServer(h, adminhttp.Options{
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
+		ErrorLog:          a.log,
+	})
+}
+
+// sideListeners is how many listeners the agent may hold besides its
+// health listener and checks: agent-check, metrics and the admin socket.
+const sideListeners = 3
+
+// descriptorBudget reads the descriptor limit (raising the soft limit to
+// the hard one), logs how it is split and returns the connection caps of
+// the health listener and of each other listener. Kept back: the
+// process's own descriptors and two per check (its connection, and a
+// spare for one that overlaps its timeout). The side listeners get
+// adminhttp.ConnCap each; the health listener, which load balancers
+// probe in storms, gets all the rest. A flood of any port so cannot
+// starve the checks of descriptors.
+func (a *Agent) descriptorBudget(cfg *Config) (health, side int) {
+	nofile, err := adminhttp.RaiseNoFile()
+	if err != nil {
+		a.log.Warn("cannot read the descriptor limit; assuming 1024", "err", err)
+		nofile = 1024
 	}
+	reserve := adminhttp.BaseReserve + 2*len(cfg.Checks) + adminhttp.CheckMargin
+	side = adminhttp.ShareCap(nofile, reserve, sideListeners+1)
+	health = max(nofile-reserve-sideListeners*(side+adminhttp.AdminMargin)-adminhttp.AdminMargin, side)
+	a.log.Info("descriptor budget", "nofile", nofile, "reserved_for_checks", reserve,
+		"health_max_connections", health, "max_connections_per_listener", side)
+	return health, side
 }
 
 // RunOnce runs every check once, concurrently, and returns the report of

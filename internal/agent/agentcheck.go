@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"vitals/internal/adminhttp"
 	"vitals/internal/probe"
 )
 
@@ -18,24 +19,29 @@ import (
 // agent-send string, and reads one line ended by \n; then the connection
 // closes. See REFERENCE.md.
 const (
-	agentCheckMaxConns = 256                    // concurrent connections; more are closed at once
-	agentCheckDrain    = 100 * time.Millisecond // how long to take in an agent-send line
-	agentCheckWrite    = time.Second            // bound on writing the reply
+	agentCheckDrain = 100 * time.Millisecond // how long to take in an agent-send line
+	agentCheckWrite = time.Second            // bound on writing the reply
 )
 
 // serveAgentCheck answers agent-check connections on l until ctx ends or
-// l is closed.
-func (a *Agent) serveAgentCheck(ctx context.Context, l net.Listener) {
-	sem := make(chan struct{}, agentCheckMaxConns)
+// l is closed, holding at most maxConns at once: more are closed at once.
+// Failed accepts (out of descriptors) are retried with a backoff.
+func (a *Agent) serveAgentCheck(ctx context.Context, l net.Listener, maxConns int) {
+	sem := make(chan struct{}, maxConns)
+	var backoff adminhttp.Backoff
 	for {
 		c, err := l.Accept()
 		if err != nil {
-			if ctx.Err() != nil || isClosed(err) {
+			if ctx.Err() != nil || adminhttp.IsClosed(err) {
 				return
 			}
-			a.log.Debug("agent-check accept", "err", err)
+			a.log.Debug("agent-check accept failed", "err", err)
+			if !backoff.Wait(ctx) {
+				return
+			}
 			continue
 		}
+		backoff.Reset()
 		select {
 		case sem <- struct{}{}:
 			go func() {
@@ -46,11 +52,6 @@ func (a *Agent) serveAgentCheck(ctx context.Context, l net.Listener) {
 			c.Close()
 		}
 	}
-}
-
-func isClosed(err error) bool {
-	ne, ok := err.(*net.OpError)
-	return ok && ne.Err.Error() == "use of closed network connection"
 }
 
 // answerAgentCheck writes the reply line at once, then takes in whatever

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"vitals/internal/adminhttp"
 	"vitals/internal/probe"
 	"vitals/internal/statuspage"
 )
@@ -58,6 +59,7 @@ func (a *Agent) serveStatusPage(w http.ResponseWriter, req *http.Request, rt *ap
 		statuspage.ServeHTML(w, "/status/events", false)
 		return true
 	}
+	adminhttp.Stream(w) // a stream outlives the server's read and write timeouts
 	a.statusEvents().ServeHTTP(w, req, "")
 	return true
 }

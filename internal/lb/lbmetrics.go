@@ -29,8 +29,8 @@ type memberMetrics struct {
 
 // listenerMetrics are one listener's series, resolved once.
 type listenerMetrics struct {
-	active                     prometheus.Gauge
-	total, overLimit, noMember prometheus.Counter
+	active                               prometheus.Gauge
+	total, overLimit, noMember, fdBudget prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -40,7 +40,7 @@ func newMetrics() *metrics {
 	return &metrics{
 		listenerActive:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vitals_lb_listener_connections_active", Help: "Client connections the listener holds now."}, lv),
 		listenerTotal:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_listener_connections_total", Help: "Client connections the listener accepted and served."}, lv),
-		listenerRejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_listener_connections_rejected_total", Help: "Client connections closed at once: reason connection_limit, no_member (nothing usable, fail closed) or connect_failed (every try failed)."}, []string{"listener", "reason"}),
+		listenerRejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_listener_connections_rejected_total", Help: "Client connections closed at once: reason connection_limit, fd_budget (no descriptors left outside the reserve for health checks and admin), no_member (nothing usable, fail closed) or connect_failed (every try failed)."}, []string{"listener", "reason"}),
 		poolRetries:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_pool_retries_total", Help: "Connects retried on another member after a connect failure."}, pv),
 		poolNoMember:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_pool_no_member_total", Help: "New connections that found no usable member."}, pv),
 		memberActive:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vitals_lb_member_connections_active", Help: "Sessions established with the member now."}, mv),
@@ -84,6 +84,7 @@ func (m *metrics) listener(label string) *listenerMetrics {
 	return &listenerMetrics{
 		active: m.listenerActive.WithLabelValues(label), total: m.listenerTotal.WithLabelValues(label),
 		overLimit: m.listenerRejected.WithLabelValues(label, "connection_limit"), noMember: m.listenerRejected.WithLabelValues(label, "no_member"),
+		fdBudget: m.listenerRejected.WithLabelValues(label, "fd_budget"),
 	}
 }
 

@@ -2,11 +2,12 @@ package lb
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/netip"
 	"sync/atomic"
 	"time"
+
+	"vitals/internal/adminhttp"
 )
 
 // keepAlive is the TCP keepalive of a side (client or member) without a
@@ -49,23 +50,32 @@ type listenerConfig struct {
 // the overload.
 func (l *listener) acceptLoop() {
 	defer close(l.done)
-	backoff := time.Duration(0)
+	var backoff adminhttp.Backoff
 	for {
 		c, err := l.ln.AcceptTCP()
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if adminhttp.IsClosed(err) {
 				return
 			}
 			// Out of file descriptors or similar: back off as net/http does.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			l.srv.log.Warn("accept failed", "listener", l.key, "err", err, "retry_in", backoff)
-			time.Sleep(backoff)
+			d := backoff.Next()
+			l.srv.log.Warn("accept failed", "listener", l.key, "err", err, "retry_in", d)
+			time.Sleep(d)
 			continue
 		}
-		backoff = 0
+		backoff.Reset()
 		lc := l.cfg.Load()
 		if !lc.up || (lc.limit >= 0 && l.active.Load() >= lc.limit) {
 			lc.met.overLimit.Inc()
+			c.SetLinger(0)
+			c.Close()
+			continue
+		}
+		// The descriptor budget: refuse before the descriptors kept for
+		// health checks and the admin endpoint are touched.
+		if !l.srv.budget.Acquire() {
+			lc.met.fdBudget.Inc()
+			l.srv.budget.Refused(lc.label)
 			c.SetLinger(0)
 			c.Close()
 			continue
@@ -170,6 +180,7 @@ func (l *listener) serve(c *net.TCPConn, lc *listenerConfig) {
 
 // release ends the accounting of a client connection accepted for lc.
 func (l *listener) release(lc *listenerConfig) {
+	l.srv.budget.Release()
 	l.active.Add(-1)
 	lc.met.active.Dec()
 	l.srv.sessWG.Done()

@@ -39,6 +39,13 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o RunOptions) error {
 	eng := monitor.New(monitor.Options{Logger: log, MaxConcurrent: cfg.Monitor.MaxConcurrentChecks})
 	srv := NewServer(eng, log)
+	nofile, err := adminhttp.RaiseNoFile()
+	if err != nil {
+		return fmt.Errorf("read the descriptor limit: %w", err)
+	}
+	adminCap := adminhttp.ConnCap(nofile)
+	budget := adminhttp.NewBudget(nofile, descriptorReserve(cfg, adminCap), 2, log)
+	srv.SetBudget(budget)
 	ctl := newControl(srv, log)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(eng.Collector(), srv.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -60,6 +67,9 @@ func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o RunOptions) e
 		}
 		lns = append(lns, tl)
 	}
+	for i, l := range lns {
+		lns[i] = adminhttp.Limit(l, adminCap)
+	}
 	if err := ctl.apply(cfg); err != nil {
 		for _, l := range lns {
 			l.Close()
@@ -74,8 +84,10 @@ func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o RunOptions) e
 	log.Info("vitals lb started",
 		"loadbalancer", cfg.LoadBalancer.Name, "listeners", len(cfg.LoadBalancer.Listeners), "pools", len(cfg.LoadBalancer.Pools), "members", members,
 		"admin_socket", cfg.Admin.Socket, "admin_listen", cfg.Admin.Listen)
+	logBudget(log, budget, adminCap)
 
-	srvHTTP := &http.Server{Handler: handler, ConnContext: markLocal, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	srvHTTP := adminhttp.NewServer(handler, adminhttp.Options{ErrorLog: log})
+	srvHTTP.ConnContext = markLocal
 	var wg sync.WaitGroup
 	for _, l := range lns {
 		wg.Go(func() {
@@ -110,6 +122,7 @@ loop:
 				log.Error("reload failed; the running configuration stays", "err", err)
 				continue
 			}
+			budget.Resize(descriptorReserve(next, adminCap))
 			if next.Admin.Socket != prev.Socket || next.Admin.Listen != prev.Listen {
 				log.Warn("reload: admin endpoint address changes need a restart", "socket", next.Admin.Socket, "listen", next.Admin.Listen)
 			}
@@ -127,4 +140,29 @@ loop:
 	wg.Wait()
 	log.Info("vitals lb stopped")
 	return engErr
+}
+
+// descriptorReserve is how many descriptors the data plane must leave
+// alone: the process's own (adminhttp.BaseReserve), one per listener, one
+// per health check that can run at once (one per member, at most
+// max_concurrent_checks) plus a margin, and each of the two admin
+// listeners' (socket and TCP) connection cap plus a margin.
+func descriptorReserve(cfg *Config, adminCap int) int {
+	members := 0
+	for _, p := range cfg.LoadBalancer.Pools {
+		members += len(p.Members)
+	}
+	checks := min(members, cfg.Monitor.MaxConcurrentChecks) + adminhttp.CheckMargin
+	return adminhttp.BaseReserve + len(cfg.LoadBalancer.Listeners) + checks + 2*(adminCap+adminhttp.AdminMargin)
+}
+
+// logBudget logs how the descriptor limit is split, loudly when nothing
+// is left for client sessions.
+func logBudget(log *slog.Logger, b *adminhttp.Budget, adminCap int) {
+	args := []any{"nofile", b.Limit(), "reserved", b.Reserve(), "max_sessions", b.Max(), "admin_max_connections", adminCap}
+	if b.Max() < 1 {
+		log.Error("descriptor budget: the descriptor limit leaves nothing for client sessions; raise it (ulimit -n, systemd LimitNOFILE)", args...)
+		return
+	}
+	log.Info("descriptor budget", args...)
 }

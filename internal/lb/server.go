@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"vitals/internal/adminhttp"
 	"vitals/internal/monitor"
 )
 
@@ -25,6 +26,10 @@ type Server struct {
 	log *slog.Logger
 	met *metrics
 	eng *monitor.Engine
+	// budget refuses client connections before the descriptors kept for
+	// health checks and admin are touched; nil (the default): no budget.
+	// Set before the first Apply.
+	budget *adminhttp.Budget
 
 	// dialCtx ends dials in progress at the end of a shutdown.
 	dialCtx    context.Context
@@ -55,6 +60,10 @@ func NewServer(eng *monitor.Engine, log *slog.Logger) *Server {
 	eng.Subscribe(s)
 	return s
 }
+
+// SetBudget makes new client connections count against b (see
+// adminhttp.Budget). Call it before the first Apply.
+func (s *Server) SetBudget(b *adminhttp.Budget) { s.budget = b }
 
 // Collector returns the data plane's Prometheus metrics.
 func (s *Server) Collector() prometheus.Collector { return s.met }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"vitals/internal/adminhttp"
 	"vitals/internal/monitor"
 	"vitals/internal/statuspage"
 )
@@ -72,7 +73,10 @@ func registerOrExisting[C prometheus.Collector](reg prometheus.Registerer, c C) 
 func (p *statusPage) register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { statuspage.ServeHTML(w, "/events", true) })
 	mux.HandleFunc("GET /status.json", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, p.snapshot(p.mode(r))) })
-	mux.HandleFunc("GET /events", func(w http.ResponseWriter, r *http.Request) { p.events.ServeHTTP(w, r, p.mode(r)) })
+	mux.HandleFunc("GET /events", func(w http.ResponseWriter, r *http.Request) {
+		adminhttp.Stream(w) // a stream outlives the server's read and write timeouts
+		p.events.ServeHTTP(w, r, p.mode(r))
+	})
 }
 
 // snapshot builds the page's data and records new checks in the history.
