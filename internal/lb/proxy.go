@@ -30,6 +30,8 @@ type listener struct {
 
 	// active counts the client connections held now.
 	active atomic.Int64
+	// rejects logs the connections refused over connection_limit.
+	rejects rejectLog
 }
 
 // listenerConfig is what a listener reads on every connection; a reload
@@ -67,6 +69,7 @@ func (l *listener) acceptLoop() {
 		lc := l.cfg.Load()
 		if !lc.up || (lc.limit >= 0 && l.active.Load() >= lc.limit) {
 			lc.met.overLimit.Inc()
+			l.rejects.refused(l.srv.log, l.key, lc.limit, !lc.up, time.Now())
 			c.SetLinger(0)
 			c.Close()
 			continue

@@ -16,7 +16,7 @@ const rejectLogEvery = time.Second
 // flood is visible in the log without the log becoming the flood. The
 // exact count is the over-limit metric. The zero value is ready to use.
 //
-// The accept loop calls refused for every connection it closes:
+// The accept loop (proxy.go) calls refused for every connection it closes:
 //
 //	if !lc.up || (lc.limit >= 0 && l.active.Load() >= lc.limit) {
 //		lc.met.overLimit.Inc()
