@@ -166,6 +166,18 @@ func (a *Agent) Run(ctx context.Context) error {
 // requests in flight finish) and the checks, and returns nil.
 func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	cfg := a.rt.Load().cfg
+	// Bind the admin socket before any check runs: ListenUnix sets the
+	// process-wide umask for the bind, which a child started meanwhile by
+	// an exec check would inherit.
+	var adminLn net.Listener
+	if cfg.AdminSocket != "off" {
+		l, err := adminhttp.ListenUnix(cfg.AdminSocket, "vitals agent")
+		if err != nil {
+			a.log.Warn("admin socket disabled: maintenance, drain and reload commands will not reach this agent", "path", cfg.AdminSocket, "err", err)
+		} else {
+			adminLn = l
+		}
+	}
 	var wg sync.WaitGroup
 	runCtx, stopChecks := context.WithCancel(context.WithoutCancel(ctx))
 	a.mu.Lock()
@@ -203,7 +215,7 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	serve(a.httpServer(a), adminhttp.Limit(ln, a.healthConns), cfg.TLS != nil)
 	a.log.Info("agent listening", "addr", ln.Addr().String(), "checks", len(cfg.Checks), "tls", cfg.TLS != nil)
-	closers, err := a.openSideListeners(serveCtx, cfg, serve)
+	closers, err := a.openSideListeners(serveCtx, cfg, adminLn, serve)
 	defer func() {
 		for _, c := range closers {
 			c.Close()
@@ -248,11 +260,14 @@ func (a *Agent) shutdown(cfg *Config, servers []*http.Server) {
 	}
 }
 
-// openSideListeners opens the agent-check port, the metrics listener and
-// the admin socket, as configured. It returns what must be closed at the
-// end.
-func (a *Agent) openSideListeners(ctx context.Context, cfg *Config, serve func(*http.Server, net.Listener, bool)) ([]io.Closer, error) {
+// openSideListeners opens the agent-check port and the metrics listener, and
+// serves the admin socket adminLn (nil: none), as configured. It returns
+// what must be closed at the end.
+func (a *Agent) openSideListeners(ctx context.Context, cfg *Config, adminLn net.Listener, serve func(*http.Server, net.Listener, bool)) ([]io.Closer, error) {
 	var closers []io.Closer
+	if adminLn != nil {
+		closers = append(closers, adminLn)
+	}
 	if ac := cfg.AgentCheck; ac != nil {
 		l, err := net.Listen("tcp", ac.Listen)
 		if err != nil {
@@ -270,14 +285,9 @@ func (a *Agent) openSideListeners(ctx context.Context, cfg *Config, serve func(*
 		serve(a.httpServer(a.metrics.handler()), adminhttp.Limit(l, a.sideConns), false)
 		a.log.Info("metrics listening", "addr", l.Addr().String())
 	}
-	if cfg.AdminSocket != "off" {
-		l, err := adminhttp.ListenUnix(cfg.AdminSocket, "vitals agent")
-		if err != nil {
-			a.log.Warn("admin socket disabled: maintenance, drain and reload commands will not reach this agent", "path", cfg.AdminSocket, "err", err)
-		} else {
-			serve(a.httpServer(a.adminHandler()), adminhttp.Limit(l, a.sideConns), false)
-			a.log.Info("admin socket listening", "path", cfg.AdminSocket)
-		}
+	if adminLn != nil {
+		serve(a.httpServer(a.adminHandler()), adminhttp.Limit(adminLn, a.sideConns), false)
+		a.log.Info("admin socket listening", "path", cfg.AdminSocket)
 	}
 	return closers, nil
 }
