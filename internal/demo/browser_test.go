@@ -339,8 +339,17 @@ loadbalancer:
 	}
 	b.pointerClick("admin-p-m2")
 	b.waitJS("the refusal", `document.getElementById("adminmsg").textContent.includes("Missing or wrong X-Auth-Token")`, 5*time.Second)
-	time.Sleep(500 * time.Millisecond)
-	b.waitJS("m2 still ONLINE", badge("m2")+` === "ONLINE"`, time.Second)
+	// Refused before any change: m2 is still up, on the page and in
+	// status.json.
+	var still bool
+	if err := chromedp.Run(b.ctx, chromedp.Evaluate(badge("m2")+` === "ONLINE" && document.getElementById("admin-p-m2")?.textContent === "disable"`, &still)); err != nil || !still {
+		t.Errorf("after the refused click m2 is not ONLINE with a disable button (%v)", err)
+	}
+	var before lbStatus
+	getJSON(t, page+"status.json", &before)
+	if up := before.Pools[0].Members[1].AdminStateUp; up != nil && !*up {
+		t.Error("status.json: the refused click took m2 out")
+	}
 
 	// The right one takes m2 out; the page shows it without a reload.
 	if err := chromedp.Run(b.ctx, chromedp.SetValue("#token", token, chromedp.ByID)); err != nil {
