@@ -13,6 +13,7 @@ pg_bin || missing+=(postgresql)
 have haproxy || missing+=(haproxy)
 have redis-server || missing+=(redis-server)
 { have chromium && have chromedriver; } || missing+=(chromium chromium-driver)
+{ have nft || [ -x /usr/sbin/nft ]; } || missing+=(nftables)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 

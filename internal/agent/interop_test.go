@@ -538,7 +538,7 @@ func TestSignalHupReload(t *testing.T) {
 		if !strings.Contains(line, wantReason) {
 			t.Errorf("the rejection logged %q; want it to name the problem, %q", line, wantReason)
 		}
-		waitStatus(t, base+"/health/old", 200, time.Second)
+		waitStatus(t, base+"/health/old", 200, 5*time.Second)
 		if code, _, err := fetch(httpClient, base+"/health/new"); err != nil || code != 404 {
 			t.Errorf("/health/new after a rejected reload: %d, %v; want 404", code, err)
 		}
@@ -551,9 +551,9 @@ func TestSignalHupReload(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitStatus(t, base+"/health/new", 200, 5*time.Second)
-		waitStatus(t, base+"/health/old", 404, time.Second)
-		waitStatus(t, base+"/health", 200, time.Second)
-		ag.waitLog(t, "configuration reloaded", time.Second)
+		waitStatus(t, base+"/health/old", 404, 5*time.Second)
+		waitStatus(t, base+"/health", 200, 5*time.Second)
+		ag.waitLog(t, "configuration reloaded", 5*time.Second)
 		sameProcess(t)
 	})
 
@@ -564,7 +564,7 @@ func TestSignalHupReload(t *testing.T) {
 			t.Fatalf("vitals agent reload: exit %d, stdout %q, stderr %q; want 0 and \"reloaded\"", code, stdout, stderr)
 		}
 		waitStatus(t, base+"/health/third", 200, 5*time.Second)
-		waitStatus(t, base+"/health/new", 404, time.Second)
+		waitStatus(t, base+"/health/new", 404, 5*time.Second)
 		sameProcess(t)
 
 		// A broken file: the agent rejects it and says why, through the
@@ -574,7 +574,7 @@ func TestSignalHupReload(t *testing.T) {
 		if code != 1 || !strings.Contains(stderr, wantReason) {
 			t.Errorf("vitals agent reload of a broken file: exit %d, stdout %q, stderr %q; want 1 and %q", code, stdout, stderr, wantReason)
 		}
-		waitStatus(t, base+"/health/third", 200, time.Second)
+		waitStatus(t, base+"/health/third", 200, 5*time.Second)
 		sameProcess(t)
 	})
 }

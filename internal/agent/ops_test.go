@@ -251,7 +251,7 @@ func TestLoadWeight(t *testing.T) {
 
 func TestShutdownDelayAnswers503WithoutResets(t *testing.T) {
 	dir := t.TempDir()
-	cfg, err := Parse("s.yaml", []byte("listen: 127.0.0.1:0\nadmin_socket: off\nstate_file: off\nshutdown_delay: 1s\nchecks:\n  - name: db\n    type: file\n    path: "+filepath.Join(dir, "x")+"\n"))
+	cfg, err := Parse("s.yaml", []byte("listen: 127.0.0.1:0\nadmin_socket: off\nstate_file: off\nshutdown_delay: 4s\nchecks:\n  - name: db\n    type: file\n    path: "+filepath.Join(dir, "x")+"\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,11 +265,13 @@ func TestShutdownDelayAnswers503WithoutResets(t *testing.T) {
 	go func() { done <- a.Serve(ctx, ln) }()
 	url := "http://" + ln.Addr().String() + "/health"
 	waitCode(t, url, 200)
-	client := &http.Client{Timeout: 2 * time.Second}
+	client := &http.Client{Timeout: 10 * time.Second}
 	cancel()
 	began := time.Now()
 	codes := map[int]int{}
-	for time.Since(began) < 800*time.Millisecond {
+	// Probe for half the delay: a probe sent then still has 2s to be
+	// answered before the listener closes.
+	for time.Since(began) < 2*time.Second {
 		resp, err := client.Get(url)
 		if err != nil {
 			t.Fatalf("probe during the shutdown delay failed: %v", err)
@@ -287,10 +289,10 @@ func TestShutdownDelayAnswers503WithoutResets(t *testing.T) {
 		if err != nil {
 			t.Errorf("Serve returned %v, want nil", err)
 		}
-		if d := time.Since(began); d < 900*time.Millisecond {
-			t.Errorf("Serve returned after %s, before the 1s shutdown delay", d)
+		if d := time.Since(began); d < 4*time.Second-100*time.Millisecond {
+			t.Errorf("Serve returned after %s, before the 4s shutdown delay", d)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return after the shutdown delay")
 	}
 	if _, err := client.Get(url); err == nil || !errors.Is(err, syscall.ECONNREFUSED) && !strings.Contains(err.Error(), "refused") {

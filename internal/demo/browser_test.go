@@ -13,10 +13,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
@@ -86,9 +88,15 @@ func TestStatusPageBrowser(t *testing.T) {
 	if err := chromedp.Run(bctx, chromedp.Evaluate(`window.__marker || 0`, &marker)); err != nil || marker != 42 {
 		t.Fatalf("the page was reloaded (marker %d, %v); want live updates", marker, err)
 	}
+	// The contrast the page exists to show: the hung b2 still accepts TCP
+	// connections, so the TCP-monitored pool keeps it ONLINE.
 	var tcpB2 string
-	chromedp.Run(bctx, chromedp.Evaluate(`document.querySelector('tr[data-pool="`+TCPPool+`"][data-member="b2"] .badge').textContent`, &tcpB2))
-	t.Logf("b2 in the TCP-monitored pool: %s", tcpB2)
+	if err := chromedp.Run(bctx, chromedp.Evaluate(`document.querySelector('tr[data-pool="`+TCPPool+`"][data-member="b2"] .badge')?.textContent ?? ""`, &tcpB2)); err != nil {
+		t.Fatal(err)
+	}
+	if tcpB2 != "ONLINE" {
+		t.Errorf("b2 in the TCP-monitored pool is %q while hung; want ONLINE (a TCP check cannot see the hang)", tcpB2)
+	}
 	time.Sleep(1500 * time.Millisecond) // let a few timeline cells turn red
 	var png []byte
 	if err := chromedp.Run(bctx, chromedp.FullScreenshot(&png, 100)); err != nil {
@@ -157,6 +165,43 @@ func (b *browser) waitJS(what, expr string, limit time.Duration) {
 			t.Fatalf("%s: not within %s; page: %s", what, limit, html)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// pointerClick clicks the element with the given id as a user does, with
+// real mouse events (pointerdown, mousedown, pointerup, mouseup, click),
+// and holds the button down until the page has received at least one live
+// event, which rebuilds the tables. So the click lands only if the page
+// keeps the pressed button while a pointer is down: a button replaced
+// between press and release gets no click.
+func (b *browser) pointerClick(id string) {
+	t := b.t
+	t.Helper()
+	// Count the page's live events: a listener added after the page's own
+	// onmessage handler, so the count rises after each render.
+	const count = `(() => { if (window.__events === undefined) { window.__events = 0; es.addEventListener("message", () => window.__events++); } return window.__events; })()`
+	var at struct {
+		X, Y float64
+		Hit  bool
+	}
+	locate := `(() => { const e = document.getElementById(` + strconv.Quote(id) + `); e.scrollIntoView({block: "center"});
+		const r = e.getBoundingClientRect(), x = r.x + r.width / 2, y = r.y + r.height / 2;
+		return {X: x, Y: y, Hit: document.elementFromPoint(x, y) === e}; })()`
+	var before int
+	if err := chromedp.Run(b.ctx, chromedp.Evaluate(count, &before), chromedp.Evaluate(locate, &at)); err != nil {
+		t.Fatalf("click #%s: %v", id, err)
+	}
+	if !at.Hit {
+		t.Fatalf("click #%s: another element is at its centre (%.0f, %.0f)", id, at.X, at.Y)
+	}
+	if err := chromedp.Run(b.ctx,
+		input.DispatchMouseEvent(input.MouseMoved, at.X, at.Y),
+		input.DispatchMouseEvent(input.MousePressed, at.X, at.Y).WithButton(input.Left).WithButtons(1).WithClickCount(1)); err != nil {
+		t.Fatalf("press #%s: %v", id, err)
+	}
+	b.waitJS("a live event while the button is held", fmt.Sprintf("window.__events > %d", before), 10*time.Second)
+	if err := chromedp.Run(b.ctx, input.DispatchMouseEvent(input.MouseReleased, at.X, at.Y).WithButton(input.Left).WithClickCount(1)); err != nil {
+		t.Fatalf("release #%s: %v", id, err)
 	}
 }
 
@@ -231,7 +276,9 @@ func TestLBStatusPageAdminBrowser(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	const token = "page-token-0123456789abcdef"
-	os.WriteFile(filepath.Join(dir, "admin.token"), []byte(token), 0o600)
+	if err := os.WriteFile(filepath.Join(dir, "admin.token"), []byte(token), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	admin, err := freePort()
 	if err != nil {
 		t.Fatal(err)
@@ -281,36 +328,41 @@ loadbalancer:
 	if err := chromedp.Run(b.ctx, network.Enable(), chromedp.Navigate(page), chromedp.Evaluate(`window.__marker = 42`, nil)); err != nil {
 		t.Fatal(err)
 	}
-	// The member table is rebuilt on every event, so a click resolves and
-	// clicks the button in one step of the page's own JavaScript (a CDP
-	// click could resolve a node that an event then replaces).
-	const clickM2 = `document.getElementById("admin-p-m2").click()`
 	badge := func(m string) string {
 		return `document.querySelector('tr[data-member="` + m + `"] .badge')?.textContent`
 	}
 	b.waitJS("both members ONLINE, with admin buttons", badge("m1")+` === "ONLINE" && `+badge("m2")+` === "ONLINE" && !!document.getElementById("admin-p-m2")`, 15*time.Second)
 
 	// A wrong token is refused and changes nothing.
-	if err := chromedp.Run(b.ctx, chromedp.SendKeys("#token", "not-the-token-0123456789", chromedp.ByID), chromedp.Evaluate(clickM2, nil)); err != nil {
+	if err := chromedp.Run(b.ctx, chromedp.SendKeys("#token", "not-the-token-0123456789", chromedp.ByID)); err != nil {
 		t.Fatal(err)
 	}
+	b.pointerClick("admin-p-m2")
 	b.waitJS("the refusal", `document.getElementById("adminmsg").textContent.includes("Missing or wrong X-Auth-Token")`, 5*time.Second)
-	time.Sleep(500 * time.Millisecond)
-	b.waitJS("m2 still ONLINE", badge("m2")+` === "ONLINE"`, time.Second)
+	// Refused before any change: m2 is still up, on the page and in
+	// status.json.
+	var still bool
+	if err := chromedp.Run(b.ctx, chromedp.Evaluate(badge("m2")+` === "ONLINE" && document.getElementById("admin-p-m2")?.textContent === "disable"`, &still)); err != nil || !still {
+		t.Errorf("after the refused click m2 is not ONLINE with a disable button (%v)", err)
+	}
+	var before lbStatus
+	getJSON(t, page+"status.json", &before)
+	if up := before.Pools[0].Members[1].AdminStateUp; up != nil && !*up {
+		t.Error("status.json: the refused click took m2 out")
+	}
 
 	// The right one takes m2 out; the page shows it without a reload.
-	if err := chromedp.Run(b.ctx, chromedp.SetValue("#token", token, chromedp.ByID), chromedp.Evaluate(clickM2, nil)); err != nil {
+	if err := chromedp.Run(b.ctx, chromedp.SetValue("#token", token, chromedp.ByID)); err != nil {
 		t.Fatal(err)
 	}
+	b.pointerClick("admin-p-m2")
 	b.waitJS("m2 OFFLINE with an enable button", badge("m2")+` === "OFFLINE" && document.getElementById("admin-p-m2")?.textContent === "enable"`, 5*time.Second)
 	var st lbStatus
 	getJSON(t, page+"status.json", &st)
 	if st.Pools[0].Members[1].AdminStateUp == nil || *st.Pools[0].Members[1].AdminStateUp {
 		t.Errorf("status.json: m2 admin_state_up %v, want false", st.Pools[0].Members[1].AdminStateUp)
 	}
-	if err := chromedp.Run(b.ctx, chromedp.Evaluate(clickM2, nil)); err != nil {
-		t.Fatal(err)
-	}
+	b.pointerClick("admin-p-m2")
 	b.waitJS("m2 ONLINE again", badge("m2")+` === "ONLINE"`, 10*time.Second)
 	var marker int
 	if err := chromedp.Run(b.ctx, chromedp.Evaluate(`window.__marker || 0`, &marker)); err != nil || marker != 42 {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"vitals/internal/health"
 	"vitals/internal/monitor"
 )
 
@@ -214,8 +215,10 @@ func TestDelayForms(t *testing.T) {
 	}
 }
 
-// FuzzConfig: decoding any input never panics, and what is accepted
-// converts for the engine.
+// FuzzConfig: decoding any input never panics; what is refused gets a
+// one-line error naming the file; what is accepted converts for the
+// engine into monitor pools and a status tree whose pools, members and
+// listeners are exactly those of the input.
 func FuzzConfig(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*.yaml")
 	for _, name := range files {
@@ -229,14 +232,88 @@ func FuzzConfig(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse("fuzz.yaml", data)
 		if err != nil {
-			if !strings.HasPrefix(err.Error(), "fuzz.yaml") {
-				t.Errorf("error does not name the file: %v", err)
+			if msg := err.Error(); !strings.HasPrefix(msg, "fuzz.yaml") || strings.Contains(msg, "\n") {
+				t.Errorf("error is not one line naming the file: %q", msg)
 			}
 			return
 		}
-		_ = c.MonitorPools()
-		_ = c.Tree()
+		checkConverted(t, c)
 	})
+}
+
+// TestConverted runs FuzzConfig's checks on the valid example, which has
+// pools, members and listeners for them to compare.
+func TestConverted(t *testing.T) {
+	c, err := LoadFile("testdata/valid.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb := c.LoadBalancer
+	if len(lb.Pools) == 0 || len(lb.Pools[0].Members) == 0 || len(lb.Listeners) == 0 || lb.Listeners[0].DefaultPool == "" {
+		t.Fatalf("testdata/valid.yaml has %d pools, %d listeners; want some, with members and a default_pool", len(lb.Pools), len(lb.Listeners))
+	}
+	checkConverted(t, c)
+}
+
+// checkConverted checks that c's monitor pools and status tree hold
+// exactly c's pools, members and listeners.
+func checkConverted(t *testing.T, c *Config) {
+	t.Helper()
+	in := c.LoadBalancer
+	pools := c.MonitorPools()
+	if len(pools) != len(in.Pools) {
+		t.Fatalf("%d monitor pools for %d pools", len(pools), len(in.Pools))
+	}
+	ids := map[string]bool{}
+	snap := monitor.Snapshot{}
+	for i, p := range pools {
+		ip := &in.Pools[i]
+		if p.ID == "" || ids[p.ID] || p.Name != ip.Name || len(p.Members) != len(ip.Members) {
+			t.Fatalf("pool %d: monitor pool %q (id %q, %d members) for pool %q with %d members (ids so far %v)",
+				i, p.Name, p.ID, len(p.Members), ip.Name, len(ip.Members), ids)
+		}
+		ids[p.ID] = true
+		ps := monitor.PoolSnapshot{ID: p.ID, Name: p.Name, AdminStateUp: p.AdminStateUp, Status: health.Online, Monitor: p.Monitor}
+		for j, m := range p.Members {
+			im := &ip.Members[j]
+			weight := 1
+			if im.Weight != nil {
+				weight = *im.Weight
+			}
+			if m.ID == "" || ids[m.ID] || m.Name != im.Name || m.Address != im.Address || m.ProtocolPort != im.ProtocolPort ||
+				m.Weight != weight || m.Backup != im.Backup || m.AdminStateUp != im.Up() {
+				t.Fatalf("pool %q member %d: converted to %+v from %+v", ip.Name, j, m, *im)
+			}
+			ids[m.ID] = true
+			ps.Members = append(ps.Members, monitor.MemberSnapshot{Member: m, Status: health.Online})
+		}
+		snap.Pools = append(snap.Pools, ps)
+	}
+	tree := monitor.BuildTree(c.Tree(), snap).Statuses.LoadBalancer
+	if len(tree.Pools) != len(in.Pools) || len(tree.Listeners) != len(in.Listeners) {
+		t.Fatalf("status tree has %d pools and %d listeners; the input %d and %d", len(tree.Pools), len(tree.Listeners), len(in.Pools), len(in.Listeners))
+	}
+	for i, p := range tree.Pools {
+		ip := &in.Pools[i]
+		if p.Name != ip.Name || len(p.Members) != len(ip.Members) {
+			t.Fatalf("status tree pool %q with %d members for pool %q with %d", p.Name, len(p.Members), ip.Name, len(ip.Members))
+		}
+		for j, m := range p.Members {
+			if im := &ip.Members[j]; m.Name != im.Name || m.Address != im.Address || m.ProtocolPort != im.ProtocolPort {
+				t.Fatalf("status tree pool %q member %d: %+v for %+v", ip.Name, j, m, *im)
+			}
+		}
+	}
+	for i, l := range tree.Listeners {
+		il := &in.Listeners[i]
+		want := 0
+		if il.DefaultPool != "" {
+			want = 1
+		}
+		if l.Name != il.Name || len(l.Pools) != want || want == 1 && l.Pools[0].Name != il.DefaultPool {
+			t.Fatalf("status tree listener %q with pools %+v for listener %q with default_pool %q", l.Name, l.Pools, il.Name, il.DefaultPool)
+		}
+	}
 }
 
 // TestExampleConfig keeps deploy/lb/lb.yaml valid.

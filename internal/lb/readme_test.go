@@ -18,7 +18,9 @@ func TestReadmeExample(t *testing.T) {
 	}
 	block, _, _ := strings.Cut(rest, "```\n")
 	dir := t.TempDir()
-	os.WriteFile(dir+"/pg.pass", []byte("x\n"), 0o600)
+	if err := os.WriteFile(dir+"/pg.pass", []byte("x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	block = strings.ReplaceAll(block, "/etc/vitals/pg.pass", dir+"/pg.pass")
 	c, err := Parse("README.md lb.yaml", []byte(block))
 	if err != nil {

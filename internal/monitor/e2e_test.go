@@ -4,22 +4,17 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"vitals/internal/health"
 	"vitals/internal/testenv"
@@ -307,30 +302,11 @@ func TestE2EUDPConnect(t *testing.T) {
 // touching the machine: the test re-runs itself in one (as root) and
 // toggles that namespace's net.ipv4.icmp_echo_ignore_all.
 func TestE2EPing(t *testing.T) {
-	if os.Getenv("VITALS_TEST_NETNS") != "1" {
-		if os.Geteuid() != 0 {
-			t.Skip("needs root to create a private network namespace")
-		}
-		t.Parallel()
-		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestE2EPing$", "-test.v", "-test.count=1")
-		cmd.Env = append(os.Environ(), "VITALS_TEST_NETNS=1")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
-		out, err := cmd.CombinedOutput()
-		var ee *exec.ExitError
-		switch {
-		case err != nil && !errors.As(err, &ee):
-			t.Skipf("cannot start a process in a new network namespace: %v", err)
-		case err != nil:
-			t.Fatalf("in a private network namespace: %v\n%s", err, out)
-		case !bytes.Contains(out, []byte("--- PASS: TestE2EPing")):
-			t.Fatalf("in a private network namespace the test did not pass:\n%s", out)
-		}
+	t.Parallel()
+	if !testenv.InPrivateNetwork(t) {
 		return
 	}
-	// In the private namespace: bring lo up, and script the echo replies.
-	if err := loopbackUp(); err != nil {
-		t.Fatalf("bring lo up: %v", err)
-	}
+	// In the private namespace (lo is up): script the echo replies.
 	const sysctl = "/proc/sys/net/ipv4/icmp_echo_ignore_all"
 	set := func(pass bool) {
 		v := "1"
@@ -342,24 +318,6 @@ func TestE2EPing(t *testing.T) {
 		}
 	}
 	runScript(t, scripted{hm: HealthMonitor{Type: TypePing}, port: 80, set: set}, e2eScript, e2eWant)
-}
-
-// loopbackUp sets IFF_UP on lo, which a new network namespace has down.
-func loopbackUp() error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return err
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
 }
 
 // TestE2EMySQL logs in to a private MariaDB and runs a query. Failing

@@ -73,7 +73,7 @@ func becomeSubreaper(t *testing.T) {
 	t.Helper()
 	const prSetChildSubreaper = 36
 	if _, _, e := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); e != 0 {
-		t.Skipf("prctl(PR_SET_CHILD_SUBREAPER): %v", e)
+		t.Fatalf("prctl(PR_SET_CHILD_SUBREAPER): %v (Linux has it since 3.4)", e)
 	}
 	t.Cleanup(func() { syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 0, 0) })
 }

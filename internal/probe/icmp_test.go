@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -12,6 +13,8 @@ import (
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+
+	"vitals/internal/testenv"
 )
 
 // needICMP skips the test when this machine lets us open no ICMP socket of
@@ -27,6 +30,18 @@ func needICMP(t *testing.T, v6 bool) {
 		t.Fatalf("CI: %v", err)
 	}
 	t.Skipf("no ICMP socket: %v (needs root, CAP_NET_RAW or sysctl net.ipv4.ping_group_range)", err)
+}
+
+// allowPingSockets permits ping sockets (net.ipv4.ping_group_range, which
+// covers IPv6 too) to this process's group in the current network
+// namespace, which must be a private one.
+func allowPingSockets(t *testing.T) {
+	t.Helper()
+	const sysctl = "/proc/sys/net/ipv4/ping_group_range"
+	gid := strconv.Itoa(os.Getgid())
+	if err := os.WriteFile(sysctl, []byte(gid+" "+gid), 0o644); err != nil {
+		t.Fatalf("write %s: %v", sysctl, err)
+	}
 }
 
 // haveIPv6Loopback reports whether ::1 is configured.
@@ -76,18 +91,25 @@ func TestPing(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			v6 := strings.Contains(tt.host, ":")
-			if v6 && !haveIPv6Loopback() {
-				t.Skip("no IPv6 loopback (::1)")
-			}
-			if pc, _, err := openICMP(tt.listen, v6); err != nil {
-				if strings.HasSuffix(tt.name, "unprivileged only") {
-					t.Skipf("unprivileged ICMP not permitted here: %v", err)
+			pc, _, err := openICMP(tt.listen, v6)
+			if err != nil && strings.HasSuffix(tt.name, "unprivileged only") {
+				// Ping sockets are not permitted to this process here:
+				// permit them to its group in a private network namespace,
+				// whose sysctls are its own.
+				if !testenv.InPrivateNetwork(t) {
+					return
 				}
+				allowPingSockets(t)
+				pc, _, err = openICMP(tt.listen, v6)
+			}
+			if v6 && !haveIPv6Loopback() {
+				testenv.SkipOrFail(t, "no IPv6 loopback (::1)")
+			}
+			if err != nil {
 				needICMP(t, v6)
 				t.Fatalf("openICMP: %v", err)
-			} else {
-				pc.Close()
 			}
+			pc.Close()
 			p := timed{c: &pingCheck{host: tt.host, listen: tt.listen}, timeout: timeout}
 			r := runBounded(t, p, timeout)
 			want := "echo reply from " + tt.host

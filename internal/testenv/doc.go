@@ -65,4 +65,12 @@
 // kernel still completes TCP handshakes into the listen backlog, so a plain
 // TCP check passes while every login hangs: the failure mode vitals exists
 // to detect.
+//
+// Re-runs. Some behaviour shows only to a process without root, or needs
+// sysctls changed: AsUnprivileged re-runs the calling test as the OS user
+// nobody (from a copy of the test binary that user can read), and
+// InPrivateNetwork re-runs it in a new network namespace with lo up, whose
+// net.* sysctls the test may change without touching the machine. The
+// parent passes only if the child ran the test and it passed. SkipOrFail is
+// t.Skip that fails under CI=true.
 package testenv

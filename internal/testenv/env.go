@@ -34,6 +34,7 @@ var binPackages = map[string]string{
 	"redis-server":       "redis-server",
 	"redis-cli":          "redis-tools",
 	"haproxy":            "haproxy",
+	"nft":                "nftables",
 }
 
 // Need skips the test when any of binaries cannot be found, naming the
