@@ -1,0 +1,95 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// BuildVitals builds cmd/vitals into a temp dir of t and returns the path
+// of the binary, so that a test runs the program as an operator does. The
+// build is bounded (5 minutes) and uses the go command in PATH.
+func BuildVitals(t testing.TB) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("go not found in PATH; it builds cmd/vitals for this test: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "vitals")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	start := time.Now()
+	out, err := exec.CommandContext(ctx, goBin, "build", "-buildvcs=false", "-o", path, "vitals/cmd/vitals").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build vitals/cmd/vitals: %v\n%s", err, out)
+	}
+	t.Logf("built %s in %s", path, time.Since(start).Round(time.Millisecond))
+	return path
+}
+
+// Vitals is a running `vitals` process (lb or agent) started by
+// StartVitals. It runs in its own process group, gets SIGKILL if the test
+// binary dies, and writes its stdout and stderr to LogFile.
+type Vitals struct {
+	Name    string // for messages, e.g. "lb" or "agent pg1"
+	LogFile string // stdout and stderr of the process
+	PID     int
+	proc    *process
+}
+
+// StartVitals starts bin with args (for example "lb", "--config", file),
+// writing its output to a log file in dir, and registers a cleanup that
+// stops it with SIGTERM (SIGKILL after 15 s). It does not wait for
+// readiness: the caller knows what ready means for its command.
+func StartVitals(t testing.TB, name, bin, dir string, args ...string) *Vitals {
+	t.Helper()
+	logPath := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".log")
+	proc, err := startProcess(name, bin, args, nil, dir, logPath)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	v := &Vitals{Name: name, LogFile: logPath, PID: proc.pid(), proc: proc}
+	t.Cleanup(func() {
+		if _, err := proc.stop(syscall.SIGTERM); err != nil {
+			t.Errorf("%s cleanup: %v", name, err)
+		}
+	})
+	return v
+}
+
+// Signal sends sig to the process; it fails the test if the process has
+// exited.
+func (v *Vitals) Signal(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	if v.proc.exited() {
+		t.Fatalf("%s: %s: exited (%v)\n--- %s:\n%s", v.Name, sig, v.proc.cmd.ProcessState, v.LogFile, logTail(v.LogFile))
+	}
+	if err := v.proc.signal(sig); err != nil {
+		t.Fatalf("%s: %v", v.Name, err)
+	}
+}
+
+// Exited reports whether the process has exited.
+func (v *Vitals) Exited() bool { return v.proc.exited() }
+
+// Log returns everything the process has written so far.
+func (v *Vitals) Log() string {
+	b, err := os.ReadFile(v.LogFile)
+	if err != nil {
+		return fmt.Sprintf("(no log: %v)", err)
+	}
+	return string(b)
+}
+
+// LogTail returns the last few KiB of the log, for failure messages.
+func (v *Vitals) LogTail() string { return logTail(v.LogFile) }
+
+// WaitReady polls try until it succeeds, the process exits, or 30 s pass;
+// the error quotes the tail of the log.
+func (v *Vitals) WaitReady(try func() error) error { return v.proc.poll(try) }
