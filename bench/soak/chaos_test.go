@@ -20,7 +20,7 @@ const (
 	flapFor  = 3 * time.Second             // admin-down time of a flap
 	stepGap  = time.Second                 // between chaos steps
 	eventsN  = 200                         // /events subscribers that never read, per flood
-	agentN   = 50                          // agent /status/events subscribers that never read, per flood
+	agentN   = 48                          // agent /status/events subscribers that never read, per flood
 	idleN    = 200                         // keep-alive admin connections left idle, per flood
 	hammerN  = 4                           // goroutines hammering the admin API, per flood
 	floodCap = 2 * time.Minute             // no flood runs longer, whatever VITALS_SOAK says
@@ -196,9 +196,13 @@ func flood(lb *lbProc, agentDB *db, dur time.Duration, st *floodStats) {
 			ok.Add(1)
 		}
 	}
-	wg.Go(func() { subscribe(adminAddr, "/events", eventsN, &st.eventsConnected) })
-	wg.Go(func() { subscribe(agentAddr, "/status/events", agentN, &st.agentConnected) })
-	wg.Go(func() { subscribe(adminAddr, "/status.json", idleN, &st.idleConnected) })
+	// Four connecting goroutines per kind, so that the flood builds up in
+	// the first second or two even when the lb answers slowly.
+	for range 4 {
+		wg.Go(func() { subscribe(adminAddr, "/events", eventsN/4, &st.eventsConnected) })
+		wg.Go(func() { subscribe(agentAddr, "/status/events", agentN/4, &st.agentConnected) })
+		wg.Go(func() { subscribe(adminAddr, "/status.json", idleN/4, &st.idleConnected) })
+	}
 	for i := range hammerN {
 		wg.Go(func() { hammer(lb, i, end, st) })
 	}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -154,6 +155,10 @@ func TestSoak(t *testing.T) {
 	v := judge(t, rec, tl, truth, dbs, lb)
 	checkMinimums(t, rec, truth, flaps, floods, reloads.n.Load(), total, tl, v, dbs)
 	res := checkResources(t, warmSample, endSample, sampler.peaks())
+	if t.Failed() {
+		t.Logf("lb log, without the member transitions:\n%s", withoutTransitions(lb.proc.Log()))
+		t.Logf("chaos: %+v", truth.all())
+	}
 	fmt.Printf("SOAK duration=%s sessions=%d failed=%d failed_excused=%d failed_healthy=%d to_error=%d to_offline=%d "+
 		"session_p50=%s session_p99=%s false_online=%d hangs=%d kills=%d flaps=%d reloads=%d floods=%d admin_ok=%d admin_err=%d admin_max=%s "+
 		"detect_max=%s detect_bound=%s %s\n",
@@ -161,6 +166,17 @@ func TestSoak(t *testing.T) {
 		v.falseOnline, truth.count("hang"), truth.count("kill"), flaps, reloads.n.Load(), floods.rounds.Load(),
 		floods.hammerOK.Load(), floods.hammerErr.Load(), time.Duration(floods.hammerMax.Load()).Round(time.Millisecond),
 		v.detectMax.Round(time.Millisecond), detectBound, res)
+}
+
+// withoutTransitions drops the "member status changed" lines of a log.
+func withoutTransitions(log string) string {
+	var b strings.Builder
+	for line := range strings.Lines(log) {
+		if !strings.Contains(line, `"member status changed"`) {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
 }
 
 // clientsPerPool is how many client goroutines run sessions in each pool.
