@@ -107,7 +107,7 @@ type verdict struct {
 }
 
 // judge compares the sessions and the lb's timeline with the truth.
-func judge(t *testing.T, rec *recorder, tl *timeline, tr *truth, dbs []*db, lb *lbProc) verdict {
+func judge(t testing.TB, rec *recorder, tl *timeline, tr *truth, dbs []*db, lb *lbProc) verdict {
 	v := verdict{perMember: map[string]int{}}
 	poolOf := map[string]string{}
 	for _, d := range dbs {
