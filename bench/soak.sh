@@ -29,8 +29,8 @@ for kv in ${line#SOAK }; do f[${kv%%=*}]=${kv#*=}; done
 verdict=PASS
 grep -q '^--- FAIL: TestSoak' "$log" && verdict=FAIL
 
-# "warm/end/peak" -> "warm → end (peak peak)"
-trio() { awk -F/ '{printf "%s → %s (peak %s)", $1, $2, $3}' <<<"$1"; }
+# "warm/end/peak" -> "warm → end (peak peak)", with the growth when it is over 10%
+trio() { awk -F/ '{printf "%s → %s (peak %s)", $1, $2, $3; if ($1 > 0 && $2 > $1 * 1.1) printf ", +%.0f%%: over 10%%, within the floor", ($2 / $1 - 1) * 100}' <<<"$1"; }
 row() { # process name, key prefix
   local g="–"
   [ -n "${f[$2_goroutines]:-}" ] && g=$(trio "${f[$2_goroutines]}")
@@ -49,7 +49,7 @@ awk -v s="$section" 'BEGIN{skip=0} $0==s {skip=1; next} /^## / && skip {skip=0} 
   echo "MariaDB servers (internal/testenv), a \`vitals agent\` beside each, one \`vitals lb\` with a pg and a my pool checking"
   echo "the agents (HTTP, delay 500ms, max_retries_down 2); 3 clients per pool run connect, \`SELECT\` the server's port,"
   echo "close, in a loop. Chaos: ${f[hangs]} hangs (SIGSTOP), ${f[kills]} kills and restarts, ${f[flaps]} admin flaps, ${f[reloads]} SIGHUPs,"
-  echo "${f[floods]} floods (200 stalled lb /events, 50 stalled agent /status/events, 200 idle keep-alive admin connections and"
+  echo "${f[floods]} floods (200 stalled lb /events, 48 stalled agent /status/events, 200 idle keep-alive admin connections and"
   echo "4 loops of status, metrics and wrong-token PUTs: ${f[admin_ok]} answered, ${f[admin_err]} failed, slowest ${f[admin_max]})."
   echo
   echo "| assertion | result | target |"
