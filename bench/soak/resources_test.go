@@ -99,7 +99,7 @@ func (s *sampler) logSeries(t *testing.T) {
 				fmt.Fprintf(&b, "/%d", u.goroutines)
 			}
 		}
-		t.Logf("%s every 5 s, RSS MiB/fds[/goroutines]:%s", name, b.String())
+		t.Logf("%s every 5th sample (about 5 s), RSS MiB/fds[/goroutines]:%s", name, b.String())
 	}
 }
 
