@@ -155,6 +155,10 @@ func TestSoak(t *testing.T) {
 	v := judge(t, rec, tl, truth, dbs, lb)
 	checkMinimums(t, rec, truth, flaps, floods, reloads.n.Load(), total, tl, v, dbs)
 	res := checkResources(t, warmSample, endSample, sampler.peaks())
+	if endSample["lb"].goroutines > warmSample["lb"].goroutines {
+		t.Logf("lb goroutines %d after warm-up, %d at the end; where they are:\n%s",
+			warmSample["lb"].goroutines, endSample["lb"].goroutines, goroutineDump(lb))
+	}
 	if t.Failed() {
 		t.Logf("lb log, without the member transitions:\n%s", withoutTransitions(lb.proc.Log()))
 		t.Logf("chaos: %+v", truth.all())
@@ -166,6 +170,18 @@ func TestSoak(t *testing.T) {
 		v.falseOnline, truth.count("hang"), truth.count("kill"), flaps, reloads.n.Load(), floods.rounds.Load(),
 		floods.hammerOK.Load(), floods.hammerErr.Load(), time.Duration(floods.hammerMax.Load()).Round(time.Millisecond),
 		v.detectMax.Round(time.Millisecond), detectBound, res)
+}
+
+// goroutineDump returns the lb's goroutines grouped by stack
+// (/debug/pprof/goroutine?debug=1), at most 16 KiB of it.
+func goroutineDump(lb *lbProc) string {
+	resp, err := quickClient.Get(lb.admin + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
+	return string(b)
 }
 
 // withoutTransitions drops the "member status changed" lines of a log.
