@@ -52,7 +52,7 @@ func (r *recorder) all() []session {
 type counter struct{ n atomic.Int64 }
 
 // runClient runs sessions in pool one after the other until end.
-func runClient(rec *recorder, pool string, _ int, lb *lbProc, pw string, end time.Time) {
+func runClient(rec *recorder, pool string, lb *lbProc, pw string, end time.Time) {
 	addr := fmt.Sprintf("127.0.0.1:%d", lb.ports[pool])
 	for time.Now().Before(end.Add(-sessionTimeout)) {
 		s := session{pool: pool, start: time.Now()}

@@ -2,6 +2,7 @@ package soak
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -152,6 +153,9 @@ func goroutines(url string) (int, error) {
 	}
 	return 0, errNoMetric
 }
+
+// errNoMetric: the lb's /metrics lacks go_goroutines.
+var errNoMetric = errors.New("go_goroutines not in /metrics")
 
 // Flatness: the end value may exceed the warm-up value by flatRatio, or
 // by a floor when that is more: counts (goroutines, descriptors) by

@@ -62,17 +62,15 @@ func duration(t *testing.T) time.Duration {
 // db is one database behind the lb: its server, its agent and how the
 // test hangs, kills and restarts it.
 type db struct {
-	name       string // member name: pg1, pg2, my1, my2
-	pool       string // "pg" or "my"
-	port       int    // the database's port, which a session reports
-	agentPort  int
-	agent      *testenv.Vitals
-	pause      func(testing.TB)
-	resume     func(testing.TB)
-	kill       func(testing.TB)
-	restart    func(testing.TB)
-	serverLog  string
-	pgPassword string
+	name      string // member name: pg1, pg2, my1, my2
+	pool      string // "pg" or "my"
+	port      int    // the database's port, which a session reports
+	agentPort int
+	agent     *testenv.Vitals
+	pause     func(testing.TB)
+	resume    func(testing.TB)
+	kill      func(testing.TB)
+	restart   func(testing.TB)
 }
 
 // TestSoak runs the soak for VITALS_SOAK (default 60 s) and asserts:
@@ -122,8 +120,8 @@ func TestSoak(t *testing.T) {
 	var wg sync.WaitGroup
 	rec := &recorder{}
 	for _, pool := range []string{"pg", "my"} {
-		for i := range clientsPerPool {
-			wg.Go(func() { runClient(rec, pool, i, lb, pw, end) })
+		for range clientsPerPool {
+			wg.Go(func() { runClient(rec, pool, lb, pw, end) })
 		}
 	}
 	sampler := newSampler(lb, dbs)
@@ -217,10 +215,10 @@ func startDatabases(t *testing.T, bin, dir string) ([]*db, string) {
 		m.Exec(t, fmt.Sprintf("ALTER USER 'health'@'%%' IDENTIFIED BY '%[1]s'; ALTER USER 'health'@'127.0.0.1' IDENTIFIED BY '%[1]s'; ALTER USER 'health'@'localhost' IDENTIFIED BY '%[1]s'", pw))
 	}
 	dbs := []*db{
-		{name: "pg1", pool: "pg", port: pg1.Port, pause: pg1.Pause, resume: pg1.Resume, kill: pg1.Kill, restart: pg1.Restart, serverLog: pg1.LogFile},
-		{name: "pg2", pool: "pg", port: pg2.Port, pause: pg2.Pause, resume: pg2.Resume, kill: pg2.Kill, restart: pg2.Restart, serverLog: pg2.LogFile},
-		{name: "my1", pool: "my", port: my1.Port, pause: my1.Pause, resume: my1.Resume, kill: my1.Kill, restart: my1.Restart, serverLog: my1.LogFile},
-		{name: "my2", pool: "my", port: my2.Port, pause: my2.Pause, resume: my2.Resume, kill: my2.Kill, restart: my2.Restart, serverLog: my2.LogFile},
+		{name: "pg1", pool: "pg", port: pg1.Port, pause: pg1.Pause, resume: pg1.Resume, kill: pg1.Kill, restart: pg1.Restart},
+		{name: "pg2", pool: "pg", port: pg2.Port, pause: pg2.Pause, resume: pg2.Resume, kill: pg2.Kill, restart: pg2.Restart},
+		{name: "my1", pool: "my", port: my1.Port, pause: my1.Pause, resume: my1.Resume, kill: my1.Kill, restart: my1.Restart},
+		{name: "my2", pool: "my", port: my2.Port, pause: my2.Pause, resume: my2.Resume, kill: my2.Kill, restart: my2.Restart},
 	}
 	for _, d := range dbs {
 		d.agentPort = testenv.FreePort(t)

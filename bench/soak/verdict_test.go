@@ -2,7 +2,6 @@ package soak
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -286,5 +285,3 @@ func checkMinimums(t *testing.T, rec *recorder, tr *truth, flaps int, st *floodS
 		t.Errorf("flood: no admin request answered (%d failed)", st.hammerErr.Load())
 	}
 }
-
-var errNoMetric = errors.New("go_goroutines not in /metrics")
