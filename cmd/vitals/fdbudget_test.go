@@ -97,14 +97,14 @@ loadbalancer:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	lb := testenv.StartVitals(t, bin, floodNoFile, "lb", "--config", cfgPath)
+	lb := testenv.StartVitalsLimited(t, floodNoFile, "lb", bin, t.TempDir(), "lb", "--config", cfgPath)
 	lb.WaitLog(t, "descriptor budget", 30*time.Second)
 	if n := lb.NoFile(t); n != floodNoFile {
 		t.Fatalf("vitals lb runs with RLIMIT_NOFILE %d, want %d", n, floodNoFile)
 	}
-	m := regexp.MustCompile(`descriptor budget.* max_sessions=(\d+)`).FindStringSubmatch(lb.Logs.String())
+	m := regexp.MustCompile(`descriptor budget.* max_sessions=(\d+)`).FindStringSubmatch(lb.Log())
 	if m == nil {
-		t.Fatalf("no max_sessions in the budget line; log:\n%s", lb.Logs.String())
+		t.Fatalf("no max_sessions in the budget line; log:\n%s", lb.Log())
 	}
 	maxSessions, _ := strconv.Atoi(m[1])
 	if maxSessions < 1 || maxSessions >= floodConns || 2*maxSessions >= floodNoFile {
@@ -113,13 +113,13 @@ loadbalancer:
 	const changed = "member status changed"
 	deadline := time.Now().Add(20 * time.Second)
 	online := regexp.MustCompile(`member status changed.* status=ONLINE`)
-	for len(online.FindAllString(lb.Logs.String(), -1)) < 2 {
+	for len(online.FindAllString(lb.Log(), -1)) < 2 {
 		if time.Now().After(deadline) {
-			t.Fatalf("members not ONLINE within 20s; log:\n%s", lb.Logs.String())
+			t.Fatalf("members not ONLINE within 20s; log:\n%s", lb.Log())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	before := strings.Count(lb.Logs.String(), changed)
+	before := strings.Count(lb.Log(), changed)
 	dataAddr := fmt.Sprintf("127.0.0.1:%d", dataPort)
 	adminAddr := fmt.Sprintf("127.0.0.1:%d", adminPort)
 
@@ -149,7 +149,7 @@ loadbalancer:
 	if n := counter(body, re); n < dataRefused {
 		t.Errorf("fd_budget rejections counted: %d; want at least the %d refused clients", n, dataRefused)
 	}
-	if !strings.Contains(lb.Logs.String(), "descriptor budget reached: refusing new client connections") {
+	if !strings.Contains(lb.Log(), "descriptor budget reached: refusing new client connections") {
 		t.Error("the refusals were not logged")
 	}
 
@@ -167,7 +167,7 @@ loadbalancer:
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no session after the flood ended: %v; log:\n%s", err, lb.Logs.String())
+			t.Fatalf("no session after the flood ended: %v; log:\n%s", err, lb.Log())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -176,7 +176,7 @@ loadbalancer:
 	if err != nil || code != 200 || strings.Count(body, `"ONLINE"`) < 3 {
 		t.Fatalf("admin status after the flood: %d %v %s", code, err, body)
 	}
-	logs := lb.Logs.String()
+	logs := lb.Log()
 	if after := strings.Count(logs, changed); after != before {
 		t.Errorf("a member changed status during the flood (%d status lines, %d before); log:\n%s", after, before, logs)
 	}
@@ -219,14 +219,14 @@ checks:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ag := testenv.StartVitals(t, bin, floodNoFile, "agent", "--config", cfgPath)
+	ag := testenv.StartVitalsLimited(t, floodNoFile, "agent", bin, t.TempDir(), "agent", "--config", cfgPath)
 	ag.WaitLog(t, "descriptor budget", 30*time.Second)
 	if n := ag.NoFile(t); n != floodNoFile {
 		t.Fatalf("vitals agent runs with RLIMIT_NOFILE %d, want %d", n, floodNoFile)
 	}
-	m := regexp.MustCompile(`health_max_connections=(\d+) max_connections_per_listener=(\d+)`).FindStringSubmatch(ag.Logs.String())
+	m := regexp.MustCompile(`health_max_connections=(\d+) max_connections_per_listener=(\d+)`).FindStringSubmatch(ag.Log())
 	if m == nil {
-		t.Fatalf("no connection caps in the budget line; log:\n%s", ag.Logs.String())
+		t.Fatalf("no connection caps in the budget line; log:\n%s", ag.Log())
 	}
 	maxConns, _ := strconv.Atoi(m[1])
 	side, _ := strconv.Atoi(m[2])
@@ -241,13 +241,13 @@ checks:
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("agent not healthy within 20s; log:\n%s", ag.Logs.String())
+			t.Fatalf("agent not healthy within 20s; log:\n%s", ag.Log())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	hc.CloseIdleConnections()
 	const changed = "check changed state"
-	before := strings.Count(ag.Logs.String(), changed)
+	before := strings.Count(ag.Log(), changed)
 	upRe := regexp.MustCompile(`vitals_agent_check_up\{check="db"\} (\S+)`)
 
 	for round := range 3 {
@@ -275,7 +275,7 @@ checks:
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("health port after the flood: %d %v; log:\n%s", code, err, ag.Logs.String())
+			t.Fatalf("health port after the flood: %d %v; log:\n%s", code, err, ag.Log())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -289,7 +289,7 @@ checks:
 	if !strings.HasPrefix(string(reply), "up ") {
 		t.Errorf("agent-check reply after the flood: %q, want up", reply)
 	}
-	logs := ag.Logs.String()
+	logs := ag.Log()
 	if after := strings.Count(logs, changed); after != before {
 		t.Errorf("the check changed state during the flood (%d lines, %d before); log:\n%s", after, before, logs)
 	}
