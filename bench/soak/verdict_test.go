@@ -278,7 +278,7 @@ func checkMinimums(t *testing.T, rec *recorder, tr *truth, flaps int, st *floodS
 		{"idle admin connections", st.idleConnected.Load(), idleN},
 	} {
 		if want := rounds * int64(c.per) / 2; c.got < want {
-			t.Errorf("flood: %d %s connected in %d rounds; want at least %d", c.got, c.what, rounds, want)
+			t.Errorf("flood: %d %s answered in %d rounds; want at least %d", c.got, c.what, rounds, want)
 		}
 	}
 	if st.hammerOK.Load() == 0 {

@@ -177,9 +177,11 @@ func (b *browser) waitJS(what, expr string, limit time.Duration) {
 func (b *browser) pointerClick(id string) {
 	t := b.t
 	t.Helper()
-	// Count the page's live events: a listener added after the page's own
-	// onmessage handler, so the count rises after each render.
-	const count = `(() => { if (window.__events === undefined) { window.__events = 0; es.addEventListener("message", () => window.__events++); } return window.__events; })()`
+	// Count the page's live events: its message handler rewrites the
+	// #conn line on every event, and a MutationObserver's callback runs
+	// after that handler has returned, so the count rises after each
+	// event has been handled (rendered, or held while a pointer is down).
+	const count = `(() => { if (window.__events === undefined) { window.__events = 0; new MutationObserver(() => window.__events++).observe(document.getElementById("conn"), {childList: true, characterData: true, subtree: true}); } return window.__events; })()`
 	var at struct {
 		X, Y float64
 		Hit  bool
