@@ -3,6 +3,7 @@ package probe
 import (
 	"database/sql"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,7 +48,14 @@ func TestDeepMySQL(t *testing.T) {
 			}
 			t.Run("read_only="+tt.readOnly+" wants "+want, func(t *testing.T) {
 				m.Exec(t, "SET GLOBAL read_only = "+tt.readOnly)
-				wantResult(t, run(t, spec(func(s *Spec) { s.Role = tt.role })), tt.status, tt.reason)
+				r := run(t, spec(func(s *Spec) { s.Role = tt.role }))
+				wantResult(t, r, tt.status, tt.reason)
+				// Every run reads the state, a failing one included.
+				wantRole := map[string]string{"0": RolePrimary, "1": RoleReplica}[tt.readOnly]
+				if st := r.DB; st == nil || st.Role != wantRole || st.ReadOnly == nil || *st.ReadOnly != (tt.readOnly == "1") ||
+					st.LagBytes != nil || st.LagSeconds == nil || *st.LagSeconds != 0 {
+					t.Errorf("state %+v, want role %s, read_only %s, no lag in bytes, 0s", st, wantRole, tt.readOnly)
+				}
 			})
 		}
 	})
@@ -65,6 +73,13 @@ func TestDeepMySQL(t *testing.T) {
 		m.Exec(t, "REVOKE SLAVE MONITOR ON *.* FROM 'health'@'%', 'health'@'127.0.0.1', 'health'@'localhost'")
 		wantResult(t, run(t, lag), Fail,
 			`replication status: access denied; grant "health" REPLICATION CLIENT (MySQL) or SLAVE MONITOR (MariaDB)`)
+		// Without max_replication_lag the check still passes; the lag is
+		// unknown, and says why.
+		r := run(t, spec(func(s *Spec) {}))
+		wantResult(t, r, Pass, `query returned "1"`)
+		if r.DB == nil || r.DB.LagSeconds != nil || !strings.Contains(r.DB.SecondsUnknown, "access denied") {
+			t.Errorf("without SLAVE MONITOR: state %+v, want the lag unknown for lack of the grant", r.DB)
+		}
 		m.Exec(t, "GRANT SLAVE MONITOR ON *.* TO 'health'@'%', 'health'@'127.0.0.1', 'health'@'localhost'")
 
 		// Not a replica: no rows, no lag.
@@ -76,8 +91,13 @@ func TestDeepMySQL(t *testing.T) {
 		m.Exec(t, "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT="+port+", MASTER_USER='x', MASTER_CONNECT_RETRY=1; START SLAVE")
 		t.Cleanup(func() { m.Exec(t, "STOP SLAVE; RESET SLAVE ALL") })
 		wantResult(t, run(t, lag), Fail, "replication is not running (Seconds_Behind_Master is NULL)")
-		// Without max_replication_lag nothing reads the replica status.
-		wantResult(t, run(t, spec(func(s *Spec) {})), Pass, `query returned "1"`)
+		// Without max_replication_lag the check passes, and the lag is
+		// unknown.
+		r = run(t, spec(func(s *Spec) {}))
+		wantResult(t, r, Pass, `query returned "1"`)
+		if r.DB == nil || r.DB.LagSeconds != nil || r.DB.SecondsUnknown != "replication is not running (Seconds_Behind_Master is NULL)" {
+			t.Errorf("stopped replication: state %+v, want the lag unknown", r.DB)
+		}
 	})
 
 	t.Run("connections", func(t *testing.T) {

@@ -186,6 +186,28 @@ func TestDeepPostgres(t *testing.T) {
 		}
 	})
 
+	t.Run("state without options", func(t *testing.T) {
+		// Every run reads role and lag, whatever the spec judges.
+		for _, tt := range []struct {
+			pg   *testenv.Postgres
+			role string
+		}{{primary, RolePrimary}, {standby, RoleReplica}} {
+			r := run(t, spec(tt.pg, func(*Spec) {}))
+			wantResult(t, r, Pass, `query returned "1"`)
+			st := r.DB
+			if st == nil || st.Role != tt.role || st.ReadOnly != nil || st.LagBytes == nil || st.LagSeconds == nil {
+				t.Fatalf("%s: state %+v, want role %s with lag in bytes and seconds", tt.pg.Addr, st, tt.role)
+			}
+			if tt.pg == primary && (*st.LagBytes != 0 || *st.LagSeconds != 0) {
+				t.Errorf("primary: lag %d bytes, %gs; want 0 and 0", *st.LagBytes, *st.LagSeconds)
+			}
+		}
+		// A run that fails before the state has none.
+		if r := run(t, spec(primary, func(s *Spec) { s.Query = "SELECT * FROM nope" })); r.DB != nil {
+			t.Errorf("failed query: state %+v, want nil", r.DB)
+		}
+	})
+
 	t.Run("user query first", func(t *testing.T) {
 		// A failing query is the reason, before any deep statement.
 		s := spec(standby, func(s *Spec) { s.Query, s.Expect, s.Role = "SELECT 0", "1", "primary" })

@@ -99,19 +99,25 @@ func newMySQL(s Spec) (checker, error) {
 
 // check implements checker.
 func (c *mysqlCheck) check(ctx context.Context) (string, error) {
+	detail, _, err := c.checkState(ctx)
+	return detail, err
+}
+
+// checkState implements dbStateChecker.
+func (c *mysqlCheck) checkState(ctx context.Context) (string, *DBState, error) {
 	run, sess, err := c.connect(ctx)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	detail, err := c.statements(ctx, sess.conn)
+	detail, st, err := c.statements(ctx, sess.conn)
 	if err == nil && c.deep.reuse && c.kept.put(sess, run) {
-		return detail, nil
+		return detail, st, nil
 	}
 	// COM_QUIT is one small write whose deadline dbRun clamps to the
 	// check's deadline plus closeGrace; after a timeout the driver has
 	// already dropped the socket and sends nothing.
 	sess.close()
-	return detail, err
+	return detail, st, err
 }
 
 // connect returns the kept session (reuse_connection), rearmed for this
@@ -153,28 +159,41 @@ func (c *mysqlCheck) close() error {
 	return c.kept.shut(func(_ context.Context, sess mysqlSession) error { return sess.close() })
 }
 
-// statements runs the user's query and then the deep statements the options
-// ask for, stopping at the first failure.
-func (c *mysqlCheck) statements(ctx context.Context, conn *sql.Conn) (string, error) {
+// statements runs the user's query, reads the replication state and runs
+// the deep statements the options ask for, stopping at the first failure.
+// The state comes back once read, even when a later step fails.
+func (c *mysqlCheck) statements(ctx context.Context, conn *sql.Conn) (string, *DBState, error) {
 	rows, err := conn.QueryContext(ctx, c.query)
 	if err != nil {
-		return "", mysqlStatementError(ctx, "query", err)
+		return "", nil, mysqlStatementError(ctx, "query", err)
 	}
 	v, found, err := scanFirst(rows)
 	if err != nil {
-		return "", mysqlStatementError(ctx, "query", err)
+		return "", nil, mysqlStatementError(ctx, "query", err)
 	}
 	detail, err := c.judgeRow(v, found)
 	if err != nil {
-		return "", err
+		return "", nil, err
+	}
+	st, err := c.state(ctx, conn)
+	if err != nil {
+		if c.deep.stateNeeded(ctx) {
+			return "", nil, err
+		}
+		st = nil // unknown this run; the check does not depend on it
 	}
 	parts := []string{detail}
+	if st != nil {
+		role, lag, err := c.deep.judgeState(st)
+		if err != nil {
+			return "", st, err
+		}
+		parts = append(parts, role, lag)
+	}
 	for _, deep := range []struct {
 		on  bool
 		run func(context.Context, *sql.Conn) (string, error)
 	}{
-		{c.deep.role != "", c.role},
-		{c.deep.maxLag > 0, c.lag},
 		{c.deep.maxConns.text != "", c.connections},
 		{c.deep.galera, c.galera},
 	} {
@@ -183,11 +202,11 @@ func (c *mysqlCheck) statements(ctx context.Context, conn *sql.Conn) (string, er
 		}
 		r, err := deep.run(ctx, conn)
 		if err != nil {
-			return "", err
+			return "", st, err
 		}
 		parts = append(parts, r)
 	}
-	return readings(parts...), nil
+	return readings(parts...), st, nil
 }
 
 // mysqlStatus runs a SHOW STATUS statement and returns its rows as a map

@@ -13,28 +13,38 @@ import (
 	"github.com/go-sql-driver/mysql"
 )
 
-// role reads read_only and super_read_only (MySQL) or read_only alone
-// (MariaDB): either on means a replica.
-func (c *mysqlCheck) role(ctx context.Context, conn *sql.Conn) (string, error) {
+// state reads the role, from read_only and super_read_only (MySQL) or
+// read_only alone (MariaDB), either on meaning a replica, and the lag.
+func (c *mysqlCheck) state(ctx context.Context, conn *sql.Conn) (*DBState, error) {
 	_, rows, err := mysqlRows(ctx, conn, mysqlRoleQuery)
 	if me, ok := errors.AsType[*mysql.MySQLError](err); ok && me.Number == erUnknownSystemVar {
 		_, rows, err = mysqlRows(ctx, conn, mysqlReadOnlyQuery)
 	}
 	if err != nil {
-		return "", mysqlStatementError(ctx, "role query", err)
+		return nil, mysqlStatementError(ctx, "role query", err)
 	}
 	if len(rows) == 0 || len(rows[0]) == 0 {
-		return "", mismatch("role query: returned no rows")
+		return nil, mismatch("role query: returned no rows")
 	}
-	replica := false
+	readOnly := false
 	for _, v := range rows[0] {
 		on, err := mysqlSwitch(v)
 		if err != nil {
-			return "", mismatch("role query: %v", err)
+			return nil, mismatch("role query: %v", err)
 		}
-		replica = replica || on
+		readOnly = readOnly || on
 	}
-	return judgeRole(c.deep.role, replica)
+	st := &DBState{Role: roleOf(readOnly), ReadOnly: &readOnly,
+		BytesUnknown: "MySQL and MariaDB report replication lag in seconds only"}
+	if err := c.lag(ctx, conn, st); err != nil {
+		if c.deep.maxLag > 0 || ctx.Err() != nil || overDeadline(ctx) {
+			return nil, err
+		}
+		// Without max_replication_lag the lag is read for the role
+		// endpoints only: a login that may not read it leaves it unknown.
+		st.SecondsUnknown = "replication lag unknown: " + err.Error()
+	}
+	return st, nil
 }
 
 // mysqlSwitch reads a boolean system variable: 0 or 1, or OFF or ON. Any
@@ -50,47 +60,63 @@ func mysqlSwitch(v dbValue) (bool, error) {
 	return true, nil
 }
 
-// lag reads Seconds_Behind_Source (or _Master) from the replica status.
-func (c *mysqlCheck) lag(ctx context.Context, conn *sql.Conn) (string, error) {
+// lag reads Seconds_Behind_Source (or _Master) from the replica status
+// into st.
+func (c *mysqlCheck) lag(ctx context.Context, conn *sql.Conn, st *DBState) error {
 	cols, rows, err := mysqlRows(ctx, conn, mysqlReplicaStatus)
 	if me, ok := errors.AsType[*mysql.MySQLError](err); ok && me.Number == erParseError {
 		cols, rows, err = mysqlRows(ctx, conn, mysqlSlaveStatus)
 	}
 	if me, ok := errors.AsType[*mysql.MySQLError](err); ok && me.Number == erSpecificAccessDenied {
-		return "", mismatch("replication status: access denied; grant %q REPLICATION CLIENT (MySQL) or SLAVE MONITOR (MariaDB)", c.user)
+		return mismatch("replication status: access denied; grant %q REPLICATION CLIENT (MySQL) or SLAVE MONITOR (MariaDB)", c.user)
 	}
 	if err != nil {
-		return "", mysqlStatementError(ctx, "replication status query", err)
+		return mysqlStatementError(ctx, "replication status query", err)
 	}
-	return judgeReplicaStatus(cols, rows, c.deep.maxLag)
+	return replicaLag(cols, rows, st)
 }
 
-// judgeReplicaStatus judges the rows of SHOW REPLICA STATUS, one per
-// replication channel: no rows is not a replica, which has no lag; a NULL
-// lag is replication stopped or broken; otherwise the largest lag counts.
+// judgeReplicaStatus judges the rows of SHOW REPLICA STATUS against limit
+// (see replicaLag).
 func judgeReplicaStatus(cols []string, rows [][]dbValue, limit time.Duration) (string, error) {
+	var st DBState
+	if err := replicaLag(cols, rows, &st); err != nil {
+		return "", err
+	}
+	return st.judgeLag(limit)
+}
+
+// replicaLag reads the rows of SHOW REPLICA STATUS, one per replication
+// channel, into st: no rows is not a replica, which has no lag; a NULL lag
+// is replication stopped or broken, a lag unknown; otherwise the largest
+// lag counts.
+func replicaLag(cols []string, rows [][]dbValue, st *DBState) error {
 	if len(rows) == 0 {
-		return "not a replica", nil
+		zero := 0.0
+		st.LagSeconds, st.notReplicating = &zero, true
+		return nil
 	}
 	i := slices.IndexFunc(cols, func(c string) bool {
 		return strings.EqualFold(c, "Seconds_Behind_Source") || strings.EqualFold(c, "Seconds_Behind_Master")
 	})
 	if i < 0 {
-		return "", mismatch("replication status has no Seconds_Behind_Source or Seconds_Behind_Master column")
+		return mismatch("replication status has no Seconds_Behind_Source or Seconds_Behind_Master column")
 	}
 	lag := 0.0
 	for _, row := range rows {
 		v := row[i]
 		if v.null {
-			return "", mismatch("replication is not running (%s is NULL)", cols[i])
+			st.SecondsUnknown = fmt.Sprintf("replication is not running (%s is NULL)", cols[i])
+			return nil
 		}
 		n, err := strconv.ParseFloat(v.text, 64)
 		if err != nil {
-			return "", mismatch("replication status: %s is %s, want seconds", cols[i], v)
+			return mismatch("replication status: %s is %s, want seconds", cols[i], v)
 		}
 		lag = max(lag, n)
 	}
-	return judgeLag(lag, limit)
+	st.LagSeconds = &lag
+	return nil
 }
 
 // connections reads Threads_connected against max_connections.

@@ -44,14 +44,20 @@ type postgresCheck struct {
 
 // The deep statements, run after the user's query on the same connection.
 const (
-	// pgRoleQuery is true on a standby.
-	pgRoleQuery = `SELECT pg_is_in_recovery()`
-	// pgLagQuery is postgres_exporter's replication lag in seconds: 0 on a
-	// primary, and 0 on a standby that has replayed all it received, so
-	// that lag does not grow on an idle primary.
-	pgLagQuery = `SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0
-            WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
-            ELSE GREATEST(0, EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())) END`
+	// pgStateQuery reads the server's place in replication in one round
+	// trip: whether it is a standby (in recovery); the WAL it received but
+	// has not replayed, in bytes (0 on a primary, NULL on a standby that
+	// receives no stream); and postgres_exporter's replication lag in
+	// seconds: 0 on a primary, and 0 on a standby that has replayed all it
+	// received, so that lag does not grow on an idle primary, else the age
+	// of the last replayed commit (NULL before the first one).
+	pgStateQuery = `SELECT r,
+       CASE WHEN NOT r THEN 0 WHEN b < 0 THEN 0 ELSE b END,
+       CASE WHEN NOT r OR rcv = rep THEN 0 WHEN s < 0 THEN 0 ELSE s END
+  FROM (SELECT pg_is_in_recovery() AS r,
+               pg_last_wal_receive_lsn() AS rcv, pg_last_wal_replay_lsn() AS rep,
+               pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::bigint AS b,
+               EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) AS s) AS st`
 	// pgConnsQuery counts client backends against the slots open to
 	// non-superusers (PostgreSQL 16 adds reserved_connections, for
 	// pg_use_reserved_connections), and says whether this login may see
@@ -127,21 +133,27 @@ func newPostgres(s Spec) (checker, error) {
 
 // check implements checker.
 func (c *postgresCheck) check(ctx context.Context) (string, error) {
+	detail, _, err := c.checkState(ctx)
+	return detail, err
+}
+
+// checkState implements dbStateChecker.
+func (c *postgresCheck) checkState(ctx context.Context) (string, *DBState, error) {
 	run, conn, err := c.connect(ctx)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	detail, err := c.statements(ctx, conn)
+	detail, st, err := c.statements(ctx, conn)
 	// A query that left a transaction open (say "SELECT 1; BEGIN") would
 	// hold it, and its locks, for as long as the connection is kept.
 	idle := conn.PgConn().TxStatus() == 'I'
 	if err == nil && c.deep.reuse && idle && c.kept.put(conn, run) {
-		return detail, nil
+		return detail, st, nil
 	}
 	cctx, cancel := run.closeContext(ctx)
 	defer cancel()
 	conn.Close(cctx) // sends Terminate; errors only mean the socket was dropped
-	return detail, err
+	return detail, st, err
 }
 
 // connect returns the kept connection (reuse_connection), rearmed for this
@@ -183,12 +195,13 @@ func (c *postgresCheck) close() error {
 	return c.kept.shut(func(ctx context.Context, conn *pgx.Conn) error { return conn.Close(ctx) })
 }
 
-// statements runs the user's query and then the deep statements the options
-// ask for, stopping at the first failure.
-func (c *postgresCheck) statements(ctx context.Context, conn *pgx.Conn) (string, error) {
+// statements runs the user's query, reads the replication state and runs
+// the deep statements the options ask for, stopping at the first failure.
+// The state comes back once read, even when a later step fails.
+func (c *postgresCheck) statements(ctx context.Context, conn *pgx.Conn) (string, *DBState, error) {
 	vals, found, err := pgFirstRow(ctx, conn, c.query)
 	if err != nil {
-		return "", pgStatementError("query", err)
+		return "", nil, pgStatementError("query", err)
 	}
 	// The simple protocol returns text, so the raw value is the server's
 	// own rendering: "t" for true, "1" for 1.
@@ -198,58 +211,66 @@ func (c *postgresCheck) statements(ctx context.Context, conn *pgx.Conn) (string,
 	}
 	detail, err := c.judgeRow(first, found)
 	if err != nil {
-		return "", err
+		return "", nil, err
+	}
+	st, err := c.state(ctx, conn)
+	if err != nil {
+		if c.deep.stateNeeded(ctx) {
+			return "", nil, err
+		}
+		st = nil // unknown this run; the check does not depend on it
 	}
 	parts := []string{detail}
-	for _, deep := range []struct {
-		on  bool
-		run func(context.Context, *pgx.Conn) (string, error)
-	}{
-		{c.deep.role != "", c.role},
-		{c.deep.maxLag > 0, c.lag},
-		{c.deep.maxConns.text != "", c.connections},
-	} {
-		if !deep.on {
-			continue
-		}
-		r, err := deep.run(ctx, conn)
+	if st != nil {
+		role, lag, err := c.deep.judgeState(st)
 		if err != nil {
-			return "", err
+			return "", st, err
+		}
+		parts = append(parts, role, lag)
+	}
+	if c.deep.maxConns.text != "" {
+		r, err := c.connections(ctx, conn)
+		if err != nil {
+			return "", st, err
 		}
 		parts = append(parts, r)
 	}
-	return readings(parts...), nil
+	return readings(parts...), st, nil
 }
 
-// role reads pg_is_in_recovery(): true on a standby.
-func (c *postgresCheck) role(ctx context.Context, conn *pgx.Conn) (string, error) {
-	vals, err := pgDeepRow(ctx, conn, "role query", pgRoleQuery, 1)
+// state reads the replication state with pgStateQuery.
+func (c *postgresCheck) state(ctx context.Context, conn *pgx.Conn) (*DBState, error) {
+	const name = "replication state query"
+	vals, err := pgDeepRow(ctx, conn, name, pgStateQuery, 3)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	replica, err := pgBool("role query", vals[0])
+	replica, err := pgBool(name, vals[0])
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	return judgeRole(c.deep.role, replica)
-}
-
-// lag reads the replication lag in seconds.
-func (c *postgresCheck) lag(ctx context.Context, conn *pgx.Conn) (string, error) {
-	vals, err := pgDeepRow(ctx, conn, "replication lag query", pgLagQuery, 1)
-	if err != nil {
-		return "", err
+	st := &DBState{Role: roleOf(replica)}
+	if vals[1].null {
+		st.BytesUnknown = "the standby receives no WAL stream"
+	} else {
+		b, err := strconv.ParseUint(vals[1].text, 10, 64)
+		if err != nil {
+			return nil, mismatch("%s: returned %s, want bytes", name, vals[1])
+		}
+		st.LagBytes = &b
 	}
-	if vals[0].null {
+	if vals[2].null {
 		// In recovery, behind what it received, and with no transaction
 		// replayed yet whose commit time would date the lag.
-		return "", mismatch("replication lag unknown: no transaction replayed since the standby started")
+		st.SecondsUnknown = "replication lag unknown: no transaction replayed since the standby started"
+	} else {
+		s, err := strconv.ParseFloat(vals[2].text, 64)
+		if err != nil {
+			return nil, mismatch("%s: returned %s, want seconds", name, vals[2])
+		}
+		st.LagSeconds = &s
 	}
-	lag, err := strconv.ParseFloat(vals[0].text, 64)
-	if err != nil {
-		return "", mismatch("replication lag query: returned %s, want seconds", vals[0])
-	}
-	return judgeLag(lag, c.deep.maxLag)
+	return st, nil
 }
 
 // connections reads client backends against the slots open to

@@ -75,6 +75,9 @@ type Result struct {
 	// that keep a verdict should not count it (see IsCheckerError). Empty
 	// for every other result.
 	CheckerError string `json:"checker_error,omitempty"`
+	// DB is the replication state a mysql or postgres check read in this
+	// run, or nil: other kinds, and runs that failed before reading it.
+	DB *DBState `json:"db,omitempty"`
 }
 
 // IsCheckerError reports whether r is a checker error rather than a
@@ -176,8 +179,17 @@ func (t timed) Probe(ctx context.Context) Result {
 	}
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
-	detail, err := t.c.check(ctx)
-	r := Result{Start: start, Latency: time.Since(start)}
+	var (
+		detail string
+		st     *DBState
+		err    error
+	)
+	if sc, ok := t.c.(dbStateChecker); ok {
+		detail, st, err = sc.checkState(ctx)
+	} else {
+		detail, err = t.c.check(ctx)
+	}
+	r := Result{Start: start, Latency: time.Since(start), DB: st}
 	switch {
 	case err == nil:
 		r.Status, r.Reason = Pass, detail
