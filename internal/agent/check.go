@@ -50,6 +50,10 @@ type snapshot struct {
 	// when it was one, zero once a run completes again.
 	CheckerErrors uint64
 	LastErr       probe.Result
+	// DB is the replication state (mysql, postgres) of the latest run that
+	// read it: that of Result, or while the check is still up within its
+	// fall hysteresis, that of an earlier run. Nil otherwise.
+	DB *probe.DBState
 }
 
 func newCheck(cfg CheckConfig) (*check, error) {
@@ -137,7 +141,10 @@ func (c *check) record(r probe.Result) {
 	}
 	changed := c.tracker.Observe(r.Status != probe.Fail)
 	passes, fails := c.tracker.Counts()
-	s := &snapshot{Result: r, State: c.tracker.State(), Since: old.Since, Runs: old.Runs + 1, Passes: passes, Fails: fails, CheckerErrors: old.CheckerErrors}
+	s := &snapshot{Result: r, State: c.tracker.State(), Since: old.Since, Runs: old.Runs + 1, Passes: passes, Fails: fails, CheckerErrors: old.CheckerErrors, DB: r.DB}
+	if s.DB == nil && s.State == health.Up {
+		s.DB = old.DB
+	}
 	if changed {
 		s.Since = r.Start.Add(r.Latency)
 	}
@@ -164,6 +171,10 @@ type View struct {
 	// LastCheckerError is the latest run when it was a checker error,
 	// which Status and Reason leave out; zero otherwise.
 	LastCheckerError probe.Result
+	// DB is the replication state of a mysql or postgres check (see
+	// snapshot.DB); nil before the first run, when stale, and for other
+	// kinds.
+	DB *probe.DBState
 }
 
 // view judges the cached snapshot at time now.
@@ -172,7 +183,7 @@ func (c *check) view(now time.Time) View {
 	v := View{
 		Name: c.cfg.Name, Type: c.cfg.Type, Critical: c.cfg.IsCritical(),
 		Latency: s.Result.Latency, Time: s.Result.Start, Since: s.Since,
-		Reason: s.Result.Reason, LastCheckerError: s.LastErr,
+		Reason: s.Result.Reason, LastCheckerError: s.LastErr, DB: s.DB,
 	}
 	// A result is as fresh as the latest run: a checker error keeps it
 	// standing, since the check still runs and only could not reach the
@@ -183,12 +194,12 @@ func (c *check) view(now time.Time) View {
 	}
 	switch {
 	case s.Runs == 0 && !s.LastErr.Start.IsZero():
-		v.Status, v.Reason = probe.Fail, "not yet checked: "+s.LastErr.Reason
+		v.Status, v.Reason, v.DB = probe.Fail, "not yet checked: "+s.LastErr.Reason, nil
 	case s.Runs == 0:
-		v.Status, v.Reason = probe.Fail, "not yet checked"
+		v.Status, v.Reason, v.DB = probe.Fail, "not yet checked", nil
 	case now.Sub(end) > c.cfg.MaxAge:
 		age := now.Sub(end).Round(time.Millisecond)
-		v.Status, v.Reason = probe.Fail, fmt.Sprintf("stale: last result %s ago, max_age %s", age, c.cfg.MaxAge)
+		v.Status, v.Reason, v.DB = probe.Fail, fmt.Sprintf("stale: last result %s ago, max_age %s", age, c.cfg.MaxAge), nil
 	case s.State == health.Down:
 		v.Status = probe.Fail
 		if s.Result.Status != probe.Fail {

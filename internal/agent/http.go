@@ -20,6 +20,9 @@ type route struct {
 	warn     int
 	fail     int
 	liveness bool // /livez: the agent itself answers; no checks
+	// role, when set, is a built-in role endpoint of its one check
+	// (roles.go).
+	role *roleEndpoint
 }
 
 // Server timeouts: a slow or malicious client cannot hold a connection for
@@ -73,6 +76,7 @@ func buildRoutes(cfg *Config, checks []*check) map[string]*route {
 		p := "/health/" + c.cfg.Name
 		routes[p] = &route{path: p, checks: []*check{c}, single: true, pass: 200, warn: 200, fail: 503}
 	}
+	addRoleRoutes(routes, checks)
 	routes["/livez"] = &route{path: "/livez", liveness: true, pass: 200}
 	return routes
 }
@@ -119,20 +123,36 @@ func (a *Agent) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		writeBody(w, req, r.pass, "text/plain; charset=utf-8", []byte("ok\n"))
 		return
 	}
-	code, rep := a.answer(rt, r, req.URL.Query()["exclude"])
+	q := req.URL.Query()
+	var lim lagLimit
+	if r.role != nil {
+		l, err := parseLag(q, r.role, r.checks[0].cfg.Type)
+		if err != nil {
+			a.metrics.served(r.path, http.StatusBadRequest)
+			writeBody(w, req, http.StatusBadRequest, "text/plain; charset=utf-8", []byte(err.Error()+"\n"))
+			return
+		}
+		lim = l
+	}
+	code, rep := a.answerLag(rt, r, q["exclude"], lim)
 	a.metrics.served(r.path, code)
 	hide := rt.cfg.HideDetails
 	if wantsJSON(req) {
 		writeBody(w, req, code, "application/health+json", rep.json(hide))
 		return
 	}
-	_, verbose := req.URL.Query()["verbose"]
+	_, verbose := q["verbose"]
 	writeBody(w, req, code, "text/plain; charset=utf-8", rep.text(r.path, verbose, hide))
 }
 
 // answer judges a route now: the operator's state (shutting down,
 // maintenance, drain) first, then the checks.
 func (a *Agent) answer(rt *applied, r *route, excluded []string) (int, Report) {
+	return a.answerLag(rt, r, excluded, lagLimit{})
+}
+
+// answerLag is answer with the ?lag= of a role endpoint.
+func (a *Agent) answerLag(rt *applied, r *route, excluded []string, lim lagLimit) (int, Report) {
 	switch st := a.admin.Load(); {
 	case a.shuttingDown.Load():
 		return r.fail, operatorReport(probe.Fail, "shutting down")
@@ -152,6 +172,9 @@ func (a *Agent) answer(rt *applied, r *route, excluded []string) (int, Report) {
 		v := c.view(now)
 		if r.single {
 			v.Critical = true
+		}
+		if r.role != nil {
+			v = r.role.judgeRole(v, lim)
 		}
 		views = append(views, v)
 	}

@@ -79,6 +79,7 @@ func newMetrics() *metrics {
 		m.checkerErrs.WithLabelValues(r) // exported from zero
 	}
 	m.reg.MustRegister(m.latency, m.runs, m.transitions, m.requests, m.checkerErrs, viewCollector{m})
+	m.reg.MustRegister(roleCollector{m}) // rolemetrics.go
 	m.h = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	return m
 }

@@ -80,6 +80,12 @@ type healthJSONOne struct {
 	Status        string   `json:"status"`
 	Time          string   `json:"time,omitempty"`
 	Output        string   `json:"output,omitempty"`
+	// The replication state of a mysql or postgres check (probe.DBState),
+	// as JSON numbers and booleans; absent when unknown.
+	Role                  string   `json:"role,omitempty"`
+	ReadOnly              *bool    `json:"readOnly,omitempty"`
+	ReplicationLagBytes   *uint64  `json:"replicationLagBytes,omitempty"`
+	ReplicationLagSeconds *float64 `json:"replicationLagSeconds,omitempty"`
 }
 
 // json renders the report as application/health+json. Each check appears
@@ -99,6 +105,10 @@ func (r Report) json(hide bool) []byte {
 		}
 		if !hide && v.Status != probe.Pass {
 			one.Output = v.Reason
+		}
+		if db := v.DB; db != nil && !hide {
+			one.Role, one.ReadOnly = db.Role, db.ReadOnly
+			one.ReplicationLagBytes, one.ReplicationLagSeconds = db.LagBytes, db.LagSeconds
 		}
 		out.Checks[v.Name+":responseTime"] = []healthJSONOne{one}
 	}
