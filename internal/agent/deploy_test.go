@@ -226,6 +226,13 @@ func TestDeployExamples(t *testing.T) {
 				t.Errorf("type %q role %q max_replication_lag %s; want postgres, replica, 10s", db.Type, db.Role, db.MaxReplicationLag)
 			}
 		},
+		"postgres-roles.yaml": func(t *testing.T, c *agent.Config) {
+			// The role endpoints judge role and lag; the check must pass on both.
+			db := checkNamed(t, c, "db")
+			if db.Type != "postgres" || db.Role != "" || db.MaxReplicationLag != 0 || len(c.Checks) != 1 {
+				t.Errorf("type %q role %q max_replication_lag %s, %d checks; want one postgres check without role or lag", db.Type, db.Role, db.MaxReplicationLag, len(c.Checks))
+			}
+		},
 		"mysql.yaml": func(t *testing.T, c *agent.Config) {
 			if db := checkNamed(t, c, "db"); db.Type != "mysql" || db.MaxReplicationLag == 0 {
 				t.Errorf("type %q max_replication_lag %s; want mysql with a lag bound", db.Type, db.MaxReplicationLag)
