@@ -227,7 +227,9 @@ func TestAgentRoleEndpointsPostgres(t *testing.T) {
 		// Every endpoint, polled many times over a few intervals, is
 		// answered from the cached run: the logins through the proxy
 		// follow the runs, not the requests.
-		runs := func() float64 { return metricValue(t, onStandby, `vitals_agent_check_runs_total{check="db",result="pass"}`) }
+		runs := func() float64 {
+			return metricValue(t, onStandby, `vitals_agent_check_runs_total{check="db",result="pass"}`)
+		}
 		paths := []string{"/primary", "/leader", "/replica", "/replica?lag=16MB", "/replica?lag=10s", "/read-write",
 			"/read-only", "/read-only?lag=1s", "/health", "/health/db", "/health/db/replica?format=json"}
 		runs0, logins0 := runs(), sProxy.Accepted()
