@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -208,5 +211,35 @@ func TestRoleUnknown(t *testing.T) {
 	}
 	if got := get(t, a, http.MethodGet, "/health/b/replica").StatusCode; got != 200 {
 		t.Errorf("GET /health/b/replica without ?lag=: %d, want 200", got)
+	}
+}
+
+// TestRoleEndpointsDocumented: the README's "Role endpoints" table lists
+// every built-in role endpoint, and only those.
+func TestRoleEndpointsDocumented(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(readme)
+	start := strings.Index(s, "\n### Role endpoints\n")
+	if start < 0 {
+		t.Fatal(`README.md has no "### Role endpoints" section`)
+	}
+	section := s[start+1:]
+	if end := strings.Index(section[1:], "\n### "); end >= 0 {
+		section = section[:end+1]
+	}
+	listed := regexp.MustCompile("(?m)^\\| `/health/<check>/([a-z-]+)`").FindAllStringSubmatch(section, -1)
+	var names []string
+	for _, m := range listed {
+		names = append(names, m[1])
+	}
+	var want []string
+	for _, e := range roleEndpoints {
+		want = append(want, e.name)
+	}
+	if !slices.Equal(names, want) {
+		t.Errorf("README's role endpoints table lists %q; roleEndpoints has %q", names, want)
 	}
 }
