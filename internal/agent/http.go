@@ -76,7 +76,7 @@ func buildRoutes(cfg *Config, checks []*check) map[string]*route {
 		p := "/health/" + c.cfg.Name
 		routes[p] = &route{path: p, checks: []*check{c}, single: true, pass: 200, warn: 200, fail: 503}
 	}
-	addRoleRoutes(routes, checks)
+	addRoleRoutes(routes, checks, cfg.AnyPath)
 	routes["/livez"] = &route{path: "/livez", liveness: true, pass: 200}
 	return routes
 }

@@ -40,8 +40,10 @@ func hasRoles(kind string) bool { return kind == "postgres" || kind == "mysql" }
 
 // addRoleRoutes adds the role endpoints of every mysql and postgres check
 // to routes: /health/<check>/<name> always, and /<name> when there is
-// exactly one such check and no configured endpoint has that path.
-func addRoleRoutes(routes map[string]*route, checks []*check) {
+// exactly one such check, no configured endpoint has that path, and
+// anyPath is off: with --ini every other path answers as "/", as the
+// seed's script did, and a load balancer set up for it may probe any path.
+func addRoleRoutes(routes map[string]*route, checks []*check, anyPath bool) {
 	var db []*check
 	for _, c := range checks {
 		if hasRoles(c.cfg.Type) {
@@ -54,7 +56,7 @@ func addRoleRoutes(routes map[string]*route, checks []*check) {
 			routes[p] = &route{path: p, checks: []*check{c}, single: true, role: &roleEndpoints[i], pass: 200, warn: 200, fail: 503}
 		}
 	}
-	if len(db) != 1 {
+	if len(db) != 1 || anyPath {
 		return
 	}
 	for i := range roleEndpoints {

@@ -243,3 +243,15 @@ func TestRoleEndpointsDocumented(t *testing.T) {
 		t.Errorf("README's role endpoints table lists %q; roleEndpoints has %q", names, want)
 	}
 }
+
+func TestRoleRoutesWithAnyPath(t *testing.T) {
+	// --ini answers every unknown path as "/": a load balancer set up for
+	// the seed's script may probe /replica and must keep getting that.
+	primary := &probe.DBState{Role: probe.RolePrimary, LagBytes: ptr(uint64(0)), LagSeconds: ptr(0.0)}
+	a := roleAgent(t, dbCheckYAML("postgres", "db")+"any_path: true\n", map[string]*probe.DBState{"db": primary})
+	for p, want := range map[string]int{"/replica": 200, "/health/db/replica": 503, "/health/db/primary": 200} {
+		if got := get(t, a, http.MethodGet, p).StatusCode; got != want {
+			t.Errorf("any_path: GET %s on a primary: %d, want %d", p, got, want)
+		}
+	}
+}
