@@ -124,8 +124,12 @@ func (a *Agent) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	q := req.URL.Query()
+	excluded := q["exclude"]
 	var lim lagLimit
 	if r.role != nil {
+		// The one check is the answer: ?exclude= cannot turn a replica's
+		// /primary into a pass.
+		excluded = nil
 		l, err := parseLag(q, r.role, r.checks[0].cfg.Type)
 		if err != nil {
 			a.metrics.served(r.path, http.StatusBadRequest)
@@ -134,7 +138,7 @@ func (a *Agent) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 		lim = l
 	}
-	code, rep := a.answerLag(rt, r, q["exclude"], lim)
+	code, rep := a.answerLag(rt, r, excluded, lim)
 	a.metrics.served(r.path, code)
 	hide := rt.cfg.HideDetails
 	if wantsJSON(req) {

@@ -152,7 +152,7 @@ func TestRoleLagAndJSON(t *testing.T) {
 	for target, want := range map[string]int{
 		"/replica": 200, "/replica?lag=1MB": 503, "/replica?lag=5MB": 200, "/replica?lag=16MB": 200,
 		"/replica?lag=1s": 503, "/replica?lag=3500ms": 200, "/read-only?lag=1MB": 503, "/read-only?lag=10s": 200,
-		"/replica?lag=x": 400, "/primary?lag=1s": 400,
+		"/replica?lag=x": 400, "/primary?lag=1s": 400, "/primary?exclude=db": 503,
 	} {
 		if got := get(t, a, http.MethodGet, target).StatusCode; got != want {
 			t.Errorf("GET %s with 5000000 bytes, 3.5s behind: %d, want %d", target, got, want)
