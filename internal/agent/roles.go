@@ -22,17 +22,16 @@ type roleEndpoint struct {
 	want string
 	// lag: the endpoint takes ?lag=, the most replication lag that passes.
 	lag bool
-	doc string // one line for the README and help texts
 }
 
-// roleEndpoints is the list of built-in role endpoints; the routes, the
-// reserved paths and the docs derive from it.
+// roleEndpoints is the list of built-in role endpoints. The routes derive
+// from it, and TestRoleEndpointsDocumented holds the README's table to it.
 var roleEndpoints = []roleEndpoint{
-	{name: "primary", want: probe.RolePrimary, doc: "200 on a primary (PostgreSQL not in recovery; MySQL with read_only off)"},
-	{name: "leader", want: probe.RolePrimary, doc: "the same as primary, Patroni's name"},
-	{name: "replica", want: probe.RoleReplica, lag: true, doc: "200 on a replica; with ?lag=, only while its replication lag is at most that"},
-	{name: "read-write", want: probe.RolePrimary, doc: "200 where writes are accepted: the primary"},
-	{name: "read-only", lag: true, doc: "200 where reads are served: a primary or a replica; with ?lag=, a replica only while its lag is at most that"},
+	{name: "primary", want: probe.RolePrimary},
+	{name: "leader", want: probe.RolePrimary},
+	{name: "replica", want: probe.RoleReplica, lag: true},
+	{name: "read-write", want: probe.RolePrimary},
+	{name: "read-only", lag: true},
 }
 
 // hasRoles reports whether checks of this kind answer the role endpoints.
