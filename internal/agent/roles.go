@@ -83,7 +83,13 @@ func parseLag(q url.Values, e *roleEndpoint, kind string) (lagLimit, error) {
 	case !ok:
 		return lagLimit{}, nil
 	case !e.lag:
-		return lagLimit{}, fmt.Errorf("?lag= applies to /replica and /read-only, not /%s", e.name)
+		var takes []string
+		for _, o := range roleEndpoints {
+			if o.lag {
+				takes = append(takes, "/"+o.name)
+			}
+		}
+		return lagLimit{}, fmt.Errorf("?lag= applies to %s, not /%s", strings.Join(takes, " and "), e.name)
 	case len(vals) > 1:
 		return lagLimit{}, errors.New("?lag= is given more than once; give it once")
 	}
