@@ -255,3 +255,32 @@ func TestRoleRoutesWithAnyPath(t *testing.T) {
 		}
 	}
 }
+
+// failProber fails before reading any state, as a run whose login fails.
+type failProber struct{}
+
+func (failProber) Probe(context.Context) probe.Result {
+	return probe.Result{Status: probe.Fail, Start: time.Now(), Reason: "connect 127.0.0.1:1: connection refused"}
+}
+
+func TestRoleKeptWithinFall(t *testing.T) {
+	// fall 2: one failed run keeps the check up, and its role with it; the
+	// second takes both away.
+	a := roleAgent(t, dbCheckYAML("postgres", "db")+"    fall: 2\n", map[string]*probe.DBState{
+		"db": {Role: probe.RolePrimary, LagBytes: ptr(uint64(0)), LagSeconds: ptr(0.0)},
+	})
+	c := a.rt.Load().byName["db"]
+	c.prober = failProber{}
+	c.runOnce(t.Context())
+	if got := get(t, a, http.MethodGet, "/primary").StatusCode; got != 200 {
+		t.Errorf("after 1 of 2 failures: /primary %d, want 200 from the role read before", got)
+	}
+	c.runOnce(t.Context())
+	r := get(t, a, http.MethodGet, "/primary")
+	if b := body(t, r); r.StatusCode != 503 || !strings.Contains(b, "connection refused") {
+		t.Errorf("after 2 of 2 failures: /primary %d %q, want 503 with the check's reason", r.StatusCode, b)
+	}
+	if v := a.Checks()[0]; v.DB != nil {
+		t.Errorf("check down: state %+v, want none", v.DB)
+	}
+}
