@@ -64,8 +64,8 @@ func TestINIInlineComments(t *testing.T) {
 func TestINIInlineCommentErrors(t *testing.T) {
 	cases := map[string]string{
 		"[db]\nType = oracle ; not supported\nUsername = h\n[server]\nPort = 1\n": `t.ini:2: [db] type: "oracle" is not postgresql or mysql`,
-		"[db]\nType = ; postgresql\nUsername = h\n[server]\nPort = 1\n":          `t.ini:2: [db] type: is required: postgresql or mysql`,
-		"[db]\nType = mysql\nUsername = h\n[server]\nPort = 80 80 # two\n":       `t.ini:5: [server] port: "80 80" is not a port from 1 to 65535`,
+		"[db]\nType = ; postgresql\nUsername = h\n[server]\nPort = 1\n":           `t.ini:2: [db] type: is required: postgresql or mysql`,
+		"[db]\nType = mysql\nUsername = h\n[server]\nPort = 80 80 # two\n":        `t.ini:5: [server] port: "80 80" is not a port from 1 to 65535`,
 	}
 	for text, want := range cases {
 		_, err := ParseINI("t.ini", []byte(text))
