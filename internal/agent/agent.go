@@ -143,7 +143,7 @@ func (a *Agent) launch(c *check) {
 
 func (a *Agent) transition(c *check, old, new health.State, r probe.Result) {
 	a.metrics.transition(c.cfg.Name)
-	a.log.Info("check changed state", "check", c.cfg.Name, "old", old.String(), "new", new.String(),
+	a.log.Log(context.Background(), new.ChangeLevel(old), "check changed state", "check", c.cfg.Name, "old", old.String(), "new", new.String(),
 		"status", r.Status.String(), "reason", r.Reason, "latency", r.Latency)
 }
 
