@@ -71,6 +71,7 @@ func New(cfg *Config, log *slog.Logger) (*Agent, error) {
 	a.errs = newCheckerErrors(log, a.metrics)
 	st := initState(cfg.StateFile, log)
 	a.admin.Store(&st)
+	a.registerOpsMetrics()
 	if err := a.Apply(cfg); err != nil {
 		return nil, err
 	}
