@@ -237,3 +237,31 @@ func TestConnectionLogConfig(t *testing.T) {
 		t.Errorf("a misspelt connection_logs: %v; want an error naming it", err)
 	}
 }
+
+// TestConnectionLogShutdown: a session the lb closes when shutdown_grace
+// is over is logged with reason shutdown, its bytes so far and the member.
+func TestConnectionLogShutdown(t *testing.T) {
+	echo := startBackend(t, "echo")
+	port := testenv.FreePort(t)
+	srv, logs := startLoggingLB(t, fmt.Sprintf(`loadbalancer:
+  listeners:
+    - {name: l, protocol: TCP, address: 127.0.0.1, protocol_port: %d, default_pool: p, connection_log: true}
+  pools:
+    - name: p
+      lb_algorithm: ROUND_ROBIN
+      members: [{name: e1, address: 127.0.0.1, protocol_port: %d}]
+`, port, echo.port()))
+	name, c, err := hello(fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil || name != "echo" {
+		t.Fatalf("hello: %q, %v", name, err)
+	}
+	defer c.Close()
+	srv.Shutdown(100 * time.Millisecond) // returns once every session ended
+	lines := connLines(t, logs)
+	if len(lines) != 1 {
+		t.Fatalf("%d connection log lines, want 1:\n%s", len(lines), logs.String())
+	}
+	if l := lines[0]; l.Reason != "shutdown" || l.Member != "e1" || l.BytesOut != 5 || l.BytesIn != 0 || l.Client != c.LocalAddr().String() {
+		t.Errorf("got %+v, want reason shutdown, member e1, 5 bytes out (the greeting), 0 in, client %s", l, c.LocalAddr())
+	}
+}
