@@ -71,6 +71,7 @@ func New(cfg *Config, log *slog.Logger) (*Agent, error) {
 	a.errs = newCheckerErrors(log, a.metrics)
 	st := initState(cfg.StateFile, log)
 	a.admin.Store(&st)
+	a.registerOpsMetrics()
 	if err := a.Apply(cfg); err != nil {
 		return nil, err
 	}
@@ -143,7 +144,7 @@ func (a *Agent) launch(c *check) {
 
 func (a *Agent) transition(c *check, old, new health.State, r probe.Result) {
 	a.metrics.transition(c.cfg.Name)
-	a.log.Info("check changed state", "check", c.cfg.Name, "old", old.String(), "new", new.String(),
+	a.log.Log(context.Background(), new.ChangeLevel(old), "check changed state", "check", c.cfg.Name, "old", old.String(), "new", new.String(),
 		"status", r.Status.String(), "reason", r.Reason, "latency", r.Latency)
 }
 

@@ -132,10 +132,20 @@ func FuzzParseINI(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte("[db]\n  continued\nk=v\n"))
+	f.Add([]byte("[db] ; c\nType = postgresql ; or mysql\nUsername = h # x\nPassword = a;b#c\n[server]\nPort = 8081\t; p\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := ParseINI("fuzz.ini", data)
-		if err == nil && len(c.Checks) != 1 {
-			t.Errorf("ini gave %d checks", len(c.Checks))
+		if err != nil {
+			return
+		}
+		if len(c.Checks) != 1 {
+			t.Fatalf("ini gave %d checks", len(c.Checks))
+		}
+		ch := c.Checks[0]
+		for _, v := range []string{ch.User, string(ch.Password), ch.PasswordFile, ch.Database, ch.Query, ch.Address, c.Listen} {
+			if inlineCommentLeft(v) {
+				t.Errorf("value %q kept an inline comment", v)
+			}
 		}
 	})
 }

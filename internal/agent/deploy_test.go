@@ -10,7 +10,8 @@ package agent_test
 //	7 the README embeds deploy/haproxy/postgres-agent.cfg (which the interop
 //	  test runs) and the other deploy files verbatim                     TestDeployReadmeEmbedsFiles
 //	  every deploy/examples/*.yaml loads                                  TestDeployExamples
-//	  every agent configuration in the README loads                       TestDeployReadmeConfigs
+//	  every ini/yaml config in the README and deploy/ passes the binary's
+//	  --check-config (docs_test.go)                                      TestDocsCheckConfig
 //	  the Kubernetes recipe: probes where they belong, its config loads   TestDeployReadmeKubernetes
 //	  the nftables file passes nft -c                                    TestDeployNftables
 //	5 the README lists exactly the series metrics.go documents           TestDeployReadmeMetrics
@@ -314,27 +315,6 @@ func fencedBlocks(text, lang string) []string {
 		}
 	}
 	return blocks
-}
-
-// TestDeployReadmeConfigs: every agent configuration in the README (a YAML
-// block with a top-level checks: list) loads.
-func TestDeployReadmeConfigs(t *testing.T) {
-	n := 0
-	for i, block := range fencedBlocks(readRepoFile(t, readmePath), "yaml") {
-		if !regexp.MustCompile(`(?m)^checks:`).MatchString(block) {
-			continue
-		}
-		n++
-		dir := t.TempDir()
-		path := filepath.Join(dir, fmt.Sprintf("readme-%d.yaml", i))
-		writeFile(t, path, loadable(t, dir, block))
-		if _, err := agent.LoadFile(path); err != nil {
-			t.Errorf("README.md's YAML block %d does not load: %v\n%s", i+1, err, block)
-		}
-	}
-	if n < 2 {
-		t.Errorf("found %d agent configurations in README.md, want at least 2 (the complete configuration and postgres-primary.yaml)", n)
-	}
 }
 
 // TestDeployReadmeKubernetes decodes the README's Kubernetes manifests:

@@ -29,7 +29,11 @@ type iniValue struct {
 // parseINI reads the INI dialect of Python's configparser, which the
 // seed's script used: [sections], "key = value" or "key: value", keys
 // case-insensitive, comments starting with # or ; on their own line, and
-// continuation lines indented under a key.
+// continuation lines indented under a key. Inline comments are stripped as
+// configparser does with inline_comment_prefixes=(";", "#"): a ; or # that
+// follows whitespace starts a comment ("Type = postgresql ; or mysql"),
+// one that follows any other character is part of the value ("Password =
+// pa;ss#1"). See stripInlineComment.
 func parseINI(name string, data []byte) (*iniFile, error) {
 	f := &iniFile{sections: map[string]map[string]iniValue{}}
 	var (
@@ -41,7 +45,7 @@ func parseINI(name string, data []byte) (*iniFile, error) {
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
 	for sc.Scan() {
 		n++
-		raw := sc.Text()
+		raw := stripInlineComment(sc.Text())
 		line := strings.TrimSpace(raw)
 		switch {
 		case line == "" || line[0] == '#' || line[0] == ';':
@@ -85,6 +89,19 @@ func parseINI(name string, data []byte) (*iniFile, error) {
 		return nil, &ConfigError{File: name, Line: n + 1, Msg: err.Error()}
 	}
 	return f, nil
+}
+
+// stripInlineComment cuts line at the first ; or # that follows a space or
+// a tab: the inline comment of configparser's inline_comment_prefixes. A
+// value that must hold " ;" or " #" (a password, say) cannot be written in
+// this format; put it in a file and use PasswordFile.
+func stripInlineComment(line string) string {
+	for i := 1; i < len(line); i++ {
+		if (line[i] == ';' || line[i] == '#') && (line[i-1] == ' ' || line[i-1] == '\t') {
+			return line[:i]
+		}
+	}
+	return line
 }
 
 // LoadINI reads the configuration format of the seed's Python health

@@ -24,6 +24,8 @@ import (
 //	vitals_agent_event_subscribers                   open /status/events streams (statuspage.go; once the first opened)
 //	vitals_agent_event_subscribers_dropped_total     streams dropped because a message was not taken in time
 //	vitals_agent_http_requests_total{path,code}      probes answered, by path and status code
+//	vitals_agent_maintenance                         1 while in maintenance (opsmetrics.go, with go_* and process_*)
+//	vitals_agent_drain                               1 while draining (opsmetrics.go)
 //	vitals_agent_checker_errors_total{reason}        runs that could not be attempted for a local reason (emfile, …)
 type metrics struct {
 	reg         *prometheus.Registry

@@ -73,7 +73,7 @@ func (m *member) closeSessions() int {
 	}
 	m.sessMu.Unlock()
 	for _, s := range ss {
-		s.close()
+		s.closeFor(endMemberDown)
 	}
 	return len(ss)
 }

@@ -80,8 +80,11 @@ type direction struct {
 
 	// pending counts the bytes read from src and not yet written to dst.
 	pending int
-	// unreported counts the bytes written and not yet added to bytes.
-	unreported int64
+	// unreported counts the bytes written and not yet added to bytes;
+	// total all the bytes written (for the connection log).
+	unreported, total int64
+	// failedOnDst is set when copy failed writing to dst (not reading src).
+	failedOnDst bool
 	// writeArmed is set once dst's write deadline is set; it is set on
 	// the first blocked write, so a short session sets none.
 	writeArmed bool
@@ -142,6 +145,7 @@ func (d *direction) copy() error {
 			err = d.writeOut()
 		}
 		if err != nil {
+			d.failedOnDst = true
 			return err
 		}
 		if !d.bulk && n == chunkSize {
@@ -263,6 +267,7 @@ func (d *direction) drain(write func(fd int) (int, error)) error {
 				}
 				d.pending -= w
 				d.unreported += int64(w)
+				d.total += int64(w)
 				d.wroteAt.Store(clock())
 			}
 			return true
@@ -320,7 +325,7 @@ func (d *direction) expired(err error, write bool) bool {
 		last := max(d.readAt.Load(), d.other.wroteAt.Load())
 		left := last + int64(d.srcIdle) - now
 		if left <= 0 {
-			d.s.closeTimedOut() // src's side has been idle for its timeout
+			d.s.closeTimedOut(d.timeoutOf(false)) // src's side has been idle for its timeout
 			return false
 		}
 		d.src.SetReadDeadline(time.Now().Add(time.Duration(left)))
@@ -328,11 +333,11 @@ func (d *direction) expired(err error, write bool) bool {
 	}
 	since := max(d.readAt.Load(), d.wroteAt.Load())
 	if d.dstIdle > 0 && now-since >= int64(d.dstIdle) {
-		d.s.closeTimedOut() // dst took nothing for its timeout
+		d.s.closeTimedOut(d.timeoutOf(true)) // dst took nothing for its timeout
 		return false
 	}
 	if d.watchClient && now-since >= int64(goneCheck) && d.clientGone(now) {
-		d.s.closeTimedOut()
+		d.s.closeTimedOut(endClientGone)
 		return false
 	}
 	next, ok := d.nextWriteCheck(now)
@@ -364,11 +369,28 @@ func (d *direction) clientGone(now int64) bool {
 	return now-memberLast >= int64(finStall)
 }
 
+// up reports whether d copies from the client to the member.
+func (d *direction) up() bool { return d == &d.s.dir[0] }
+
+// onClient reports whether d's dst side (onDst) or src side is the
+// client's.
+func (d *direction) onClient(onDst bool) bool { return d.up() != onDst }
+
+// timeoutOf is the end reason for a timeout of d's dst side (onDst) or
+// src side.
+func (d *direction) timeoutOf(onDst bool) endReason {
+	if d.onClient(onDst) {
+		return endClientTimeout
+	}
+	return endMemberTimeout
+}
+
 // closeTimedOut closes the session after a timeout, or for a client
-// that has gone. A side that still has data queued for it gets a reset
-// rather than a FIN, so that the kernel does not keep the data, and the
-// connection, for a peer that takes none.
-func (s *session) closeTimedOut() {
+// that has gone, recording r. A side that still has data queued for it
+// gets a reset rather than a FIN, so that the kernel does not keep the
+// data, and the connection, for a peer that takes none.
+func (s *session) closeTimedOut(r endReason) {
+	s.setEnd(r)
 	for _, c := range [2]*net.TCPConn{s.client, s.member} {
 		if rc, err := c.SyscallConn(); err == nil {
 			queued := 0
@@ -398,9 +420,19 @@ func (d *direction) end(err error) {
 		d.pipe = nil
 	}
 	if err != nil {
-		d.s.close()
+		r := endMemberError
+		if d.onClient(d.failedOnDst) {
+			r = endClientError
+		}
+		d.s.closeFor(r)
 		return
 	}
+	// src closed its side: the first side to close decides the reason.
+	r := endMemberClosed
+	if d.up() {
+		r = endClientClosed
+	}
+	d.s.setEnd(r)
 	if d.dst.CloseWrite() != nil {
 		d.s.close()
 	}

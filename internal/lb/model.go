@@ -133,6 +133,10 @@ type Listener struct {
 	// ClientData, MemberConnect and MemberData are the timeouts with
 	// defaults applied.
 	ClientData, MemberConnect, MemberData time.Duration `yaml:"-"`
+
+	// ConnectionLog logs one line per client connection when it ends
+	// (connlog.go). Default false. Beyond Octavia.
+	ConnectionLog bool `yaml:"connection_log"`
 }
 
 // Pool is Octavia's pool.

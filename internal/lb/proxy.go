@@ -44,6 +44,7 @@ type listenerConfig struct {
 	clientData, memberData time.Duration
 	memberConnect          time.Duration
 	met                    *listenerMetrics
+	connLog                bool // connection_log: a line per connection (connlog.go)
 }
 
 // acceptLoop accepts until the listener is closed. Over connection_limit
@@ -100,17 +101,24 @@ func (l *listener) serve(c *net.TCPConn, lc *listenerConfig) {
 		}
 	}()
 	lc.met.total.Inc()
-	p := lc.pool
-	if p == nil {
-		lc.met.noMember.Inc()
-		c.Close()
-		return
+	var start time.Time
+	if lc.connLog {
+		start = time.Now()
 	}
-	set := p.set.Load()
 	var client netip.AddrPort
 	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		client = ta.AddrPort()
 	}
+	p := lc.pool
+	if p == nil {
+		lc.met.noMember.Inc()
+		c.Close()
+		if lc.connLog {
+			logConnection(srv.log, lc, client, "", 0, 0, start, endNoMember)
+		}
+		return
+	}
+	set := p.set.Load()
 	var (
 		buf   [maxTries]*member
 		tried = buf[:0]
@@ -152,6 +160,13 @@ func (l *listener) serve(c *net.TCPConn, lc *listenerConfig) {
 		lc.met.noMember.Inc()
 		c.SetLinger(0)
 		c.Close()
+		if lc.connLog {
+			r, last := endNoMember, ""
+			if len(tried) > 0 {
+				r, last = endConnectFailed, tried[len(tried)-1].label
+			}
+			logConnection(srv.log, lc, client, last, 0, 0, start, r)
+		}
 		return
 	}
 	if v := set.cfg.proxyVersion; v != 0 {
@@ -165,17 +180,20 @@ func (l *listener) serve(c *net.TCPConn, lc *listenerConfig) {
 			m.active.Add(-1)
 			c.Close()
 			mc.Close()
+			if lc.connLog {
+				logConnection(srv.log, lc, client, m.label, 0, 0, start, endMemberError)
+			}
 			return
 		}
 		mc.SetWriteDeadline(time.Time{})
 	}
-	s := &session{client: c, member: mc, l: l, lc: lc, m: m}
+	s := &session{client: c, member: mc, l: l, lc: lc, m: m, start: start, clientAddr: client}
 	m.track(s)
 	srv.track(s)
 	m.met.total.Inc()
 	m.met.active.Inc()
 	if m.down.Load() && set.cfg.shutdownOnDown {
-		s.close() // the member turned ERROR while we dialed it
+		s.closeFor(endMemberDown) // the member turned ERROR while we dialed it
 	}
 	established = true // s.finish releases the connection
 	s.pipe(lc.clientData, lc.memberData, m.met)
@@ -200,6 +218,11 @@ type session struct {
 	l       *listener
 	lc      *listenerConfig
 	m       *member
+	// reason is why the session ended (an endReason; connlog.go); start
+	// (set only with connection_log) and clientAddr are for the log line.
+	reason     atomic.Uint32
+	start      time.Time
+	clientAddr netip.AddrPort
 }
 
 // finish is called by each direction as it ends; the last one closes
@@ -210,6 +233,9 @@ func (s *session) finish() {
 		return
 	}
 	s.close()
+	if s.lc.connLog {
+		logConnection(s.l.srv.log, s.lc, s.clientAddr, s.m.label, s.dir[0].total, s.dir[1].total, s.start, endReason(s.reason.Load()))
+	}
 	m := s.m
 	m.met.active.Dec()
 	m.untrack(s)
@@ -234,11 +260,11 @@ func (s *session) close() {
 func (s *session) pipe(clientData, memberData time.Duration, mm *memberMetrics) {
 	rc, err := s.client.SyscallConn()
 	if err != nil {
-		s.close()
+		s.closeFor(endClientError)
 	}
 	rm, err := s.member.SyscallConn()
 	if err != nil {
-		s.close()
+		s.closeFor(endMemberError)
 	}
 	up, down := &s.dir[0], &s.dir[1]
 	*up = direction{s: s, src: s.client, dst: s.member, rsrc: rc, rdst: rm, srcIdle: clientData, dstIdle: memberData, bytes: mm.bytesIn, other: down, watchClient: true}

@@ -6,7 +6,10 @@ import (
 	"testing"
 )
 
-// TestReadmeExample loads the README's complete lb.yaml example.
+// TestReadmeExample loads the README's complete lb.yaml example and checks
+// that it shows what the README says (TestDocsCheckConfig in
+// internal/agent runs it, and every other config block, through the
+// binary's --check-config).
 func TestReadmeExample(t *testing.T) {
 	data, err := os.ReadFile("../../README.md")
 	if err != nil {

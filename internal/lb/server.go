@@ -170,7 +170,8 @@ func (s *Server) Apply(cfg *Config) error {
 		l.cfg.Store(&listenerConfig{
 			label: cl.Label(), up: cl.Up() && lbc.Up(), pool: byName[cl.DefaultPool], limit: limit,
 			clientData: cl.ClientData, memberData: cl.MemberData, memberConnect: cl.MemberConnect,
-			met: s.met.listener(cl.Label()),
+			met:     s.met.listener(cl.Label()),
+			connLog: cl.ConnectionLog,
 		})
 	}
 	for _, o := range opened {
@@ -236,7 +237,7 @@ func (s *Server) Shutdown(grace time.Duration) {
 			s.log.Info("shutdown grace is over: closing sessions", "sessions", len(rest))
 		}
 		for _, x := range rest {
-			x.close()
+			x.closeFor(endShutdown)
 		}
 		select {
 		case <-done:

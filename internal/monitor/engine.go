@@ -67,7 +67,8 @@ func (m Member) label() string {
 
 // Options configure an Engine. The zero value works.
 type Options struct {
-	// Logger receives transitions at Info and failed checks at Debug.
+	// Logger receives transitions (at Warn to a worse status, else at
+	// Info; health.OperatingStatus.ChangeLevel) and failed checks at Debug.
 	// Default: slog.Default().
 	Logger *slog.Logger
 	// MaxConcurrent bounds the checks running at once. A due check waits
@@ -499,10 +500,10 @@ func (e *Engine) setStatus(m *member, reason string, at time.Time) (Event, poolC
 // subscribers. Caller does not hold mu.
 func (e *Engine) publish(ev Event, pc poolChange, subs []*subscription) {
 	if ev.Old != ev.New {
-		e.log.Info("member status changed", "pool", ev.Pool, "member", ev.Member, "old", ev.Old, "status", ev.New, "reason", ev.Reason, "checks", ev.Checks)
+		e.log.Log(context.Background(), ev.New.ChangeLevel(ev.Old), "member status changed", "pool", ev.Pool, "member", ev.Member, "old", ev.Old, "status", ev.New, "reason", ev.Reason, "checks", ev.Checks)
 	}
 	if pc.old != pc.new {
-		e.log.Info("pool status changed", "pool", pc.name, "old", pc.old, "status", pc.new)
+		e.log.Log(context.Background(), pc.new.ChangeLevel(pc.old), "pool status changed", "pool", pc.name, "old", pc.old, "status", pc.new)
 	}
 	if ev.Old != ev.New {
 		for _, s := range subs {

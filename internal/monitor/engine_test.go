@@ -535,22 +535,25 @@ func TestUpdateKeepsState(t *testing.T) {
 	})
 }
 
-// TestTransitionsAreLogged: every transition is logged at Info with the
-// member, pool, old and new status, reason and check count.
+// TestTransitionsAreLogged: every transition is logged with the member,
+// pool, old and new status, reason and check count: at WARN to a worse
+// status, at INFO to a better one.
 func TestTransitionsAreLogged(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fs := newFakes()
 		fs.latency = time.Millisecond
-		fs.script["127.0.0.1:80"] = "pfff"
+		fs.script["127.0.0.1:80"] = "pfffpp"
 		m := mon(t, TypeTCP, time.Second, 500*time.Millisecond, 2, 3)
 		h := startEngine(t, fs, Options{}, []Pool{{ID: "p", Name: "web", AdminStateUp: true, Monitor: m, Members: []Member{tmember("m1", 80)}}})
-		time.Sleep(3500 * time.Millisecond)
+		time.Sleep(5500 * time.Millisecond)
 		h.stop(t)
 		log := h.log.String()
 		for _, want := range []string{
 			`level=INFO msg="member status changed" pool=web member=m1 old=OFFLINE status=ONLINE reason="fake check 1: pass" checks=1`,
-			`level=INFO msg="member status changed" pool=web member=m1 old=ONLINE status=ERROR reason="fake check 4: fail" checks=4`,
-			`level=INFO msg="pool status changed" pool=web old=ONLINE status=ERROR`,
+			`level=WARN msg="member status changed" pool=web member=m1 old=ONLINE status=ERROR reason="fake check 4: fail" checks=4`,
+			`level=WARN msg="pool status changed" pool=web old=ONLINE status=ERROR`,
+			`level=INFO msg="member status changed" pool=web member=m1 old=ERROR status=ONLINE reason="fake check 6: pass" checks=6`,
+			`level=INFO msg="pool status changed" pool=web old=ERROR status=ONLINE`,
 			`level=DEBUG msg="check failed" pool=p member=m1 target=127.0.0.1:80 reason="fake check 2: fail" checks=2`,
 		} {
 			if !strings.Contains(log, want) {

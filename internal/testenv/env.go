@@ -35,6 +35,7 @@ var binPackages = map[string]string{
 	"redis-cli":          "redis-tools",
 	"haproxy":            "haproxy",
 	"nft":                "nftables",
+	"promtool":           "prometheus",
 }
 
 // Need skips the test when any of binaries cannot be found, naming the
