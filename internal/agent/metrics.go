@@ -27,6 +27,9 @@ import (
 //	vitals_agent_maintenance                         1 while in maintenance (opsmetrics.go, with go_* and process_*)
 //	vitals_agent_drain                               1 while draining (opsmetrics.go)
 //	vitals_agent_checker_errors_total{reason}        runs that could not be attempted for a local reason (emfile, …)
+//	vitals_agent_check_role{check,role}              1 for the role the latest run read (rolemetrics.go)
+//	vitals_agent_check_replication_lag_bytes{check}  PostgreSQL: WAL received but not yet replayed
+//	vitals_agent_check_replication_lag_seconds{check} replay delay (MySQL: Seconds_Behind_Source)
 type metrics struct {
 	reg         *prometheus.Registry
 	latency     *prometheus.HistogramVec
