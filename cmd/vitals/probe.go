@@ -19,8 +19,9 @@ import (
 const probeUsage = "usage: vitals probe TYPE TARGET [flags], or vitals probe exec [flags] -- COMMAND [ARG...]"
 
 // runProbe runs `vitals probe TYPE TARGET [flags]`: one check, or --count
-// checks every --delay, one line per run. It exits 0 when the last run
-// passed (or warned), 1 when it failed and 2 on bad input.
+// checks every --delay, one line per run. It exits as a monitoring plugin
+// does: 0 when the last run passed, 1 when it warned, 2 when it failed and
+// 3 on bad input.
 func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("vitals probe", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -32,7 +33,7 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		set     = specFlags(fs, &spec)
 		badLine = func(format string, a ...any) int {
 			fmt.Fprintf(stderr, "vitals probe: "+format+"\n", a...)
-			return exitUsage
+			return probeExitBadArgs
 		}
 	)
 	fs.Lookup("timeout").Usage += fmt.Sprintf(" (default %s)", spec.Timeout)
@@ -53,7 +54,7 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	case *delay <= 0:
 		return badLine("--delay must be positive, got %s", *delay)
 	}
-	kind, ok := probe.Lookup(pos[0])
+	kind, ok := probe.Lookup(strings.ToLower(pos[0]))
 	if !ok {
 		return badLine("unknown type %q (want one of %s)", pos[0], strings.Join(probe.KindNames(), ", "))
 	}
@@ -113,11 +114,25 @@ func placeTarget(k probe.Kind, spec *probe.Spec, args []string) string {
 	return ""
 }
 
+// vitals probe's exit status follows the monitoring-plugin convention
+// (Nagios, Icinga, Sensu) that the exec check reads, so that vitals probe
+// can be an exec check or a Nagios plugin and its verdict carries over:
+// a nested FAIL is a FAIL, a nested WARN a WARN.
+const (
+	probeExitPass    = 0 // OK
+	probeExitWarn    = 1 // WARNING
+	probeExitFail    = 2 // CRITICAL
+	probeExitBadArgs = 3 // UNKNOWN: bad flags or arguments, nothing was checked
+)
+
 func exitCode(r probe.Result) int {
-	if r.Status == probe.Fail {
-		return exitFail
+	switch r.Status {
+	case probe.Fail:
+		return probeExitFail
+	case probe.Warn:
+		return probeExitWarn
 	}
-	return exitOK
+	return probeExitPass
 }
 
 // newResultPrinter returns a function that prints one result per line,
@@ -128,20 +143,16 @@ func newResultPrinter(w io.Writer, asJSON bool) func(probe.Result) {
 		return func(r probe.Result) { _ = enc.Encode(r) }
 	}
 	return func(r probe.Result) {
-		fmt.Fprintf(w, "%s %-4s %8s %s\n", r.Start.Format("2006-01-02T15:04:05.000Z07:00"),
-			strings.ToUpper(r.Status.String()), roundLatency(r.Latency), r.Reason)
+		fmt.Fprintf(w, "%s %-4s %10s %s\n", r.Start.Format("2006-01-02T15:04:05.000Z07:00"),
+			strings.ToUpper(r.Status.String()), formatMS(r.Latency), r.Reason)
 	}
 }
 
-func roundLatency(d time.Duration) time.Duration {
-	switch {
-	case d >= time.Second:
-		return d.Round(time.Millisecond)
-	case d >= time.Millisecond:
-		return d.Round(10 * time.Microsecond)
-	default:
-		return d.Round(time.Microsecond)
-	}
+// formatMS writes a latency in milliseconds with three decimals (whole
+// microseconds), the unit of the JSON output's latency_ms: 0.946ms,
+// 7.000ms, 1000.000ms.
+func formatMS(d time.Duration) string {
+	return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 3, 64) + "ms"
 }
 
 // specFlags defines one flag per Spec field that has a help tag, named as
@@ -264,8 +275,9 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 func probeHelp(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprintln(w, probeUsage)
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Runs one check and prints: time, PASS/WARN/FAIL, latency, reason.")
-	fmt.Fprintln(w, "Exit status: 0 when the last run passed, 1 when it failed, 2 on bad input.")
+	fmt.Fprintln(w, "Runs one check and prints: time, PASS/WARN/FAIL, latency in milliseconds, reason.")
+	fmt.Fprintln(w, "Exit status of the last run, as monitoring plugins (Nagios) and the exec check")
+	fmt.Fprintln(w, "read it: 0 PASS, 1 WARN, 2 FAIL; 3 on bad input (nothing was checked).")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "types:")
 	for _, k := range probe.Kinds() {
