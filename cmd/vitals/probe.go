@@ -18,25 +18,43 @@ import (
 
 const probeUsage = "usage: vitals probe TYPE TARGET [flags], or vitals probe exec [flags] -- COMMAND [ARG...]"
 
+type probeOpts struct {
+	spec   *probe.Spec
+	count  *int
+	delay  *time.Duration
+	asJSON *bool
+	set    map[string]string // YAML name -> flag name of the Spec flags set
+}
+
+func probeFlagSet() (*flag.FlagSet, *probeOpts) {
+	fs := newFlagSet("vitals probe")
+	o := &probeOpts{spec: &probe.Spec{Timeout: 2 * time.Second}}
+	o.count = fs.Int("count", 1, "number of runs; 0 runs until interrupted")
+	o.delay = fs.Duration("delay", time.Second, "time from the start of one run to the start of the next")
+	o.asJSON = fs.Bool("json", false, "print each result as a JSON line")
+	o.set = specFlags(fs, o.spec)
+	fs.Lookup("timeout").Usage += fmt.Sprintf(" (default %s)", o.spec.Timeout)
+	return fs, o
+}
+
+func probeFlags() *flag.FlagSet { fs, _ := probeFlagSet(); return fs }
+
+// probeKinds are the words TYPE may be.
+func probeKinds() []string { return probe.KindNames() }
+
 // runProbe runs `vitals probe TYPE TARGET [flags]`: one check, or --count
 // checks every --delay, one line per run. It exits as a monitoring plugin
 // does: 0 when the last run passed, 1 when it warned, 2 when it failed and
 // 3 on bad input.
 func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("vitals probe", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs, o := probeFlagSet()
 	var (
-		spec    = probe.Spec{Timeout: 2 * time.Second}
-		count   = fs.Int("count", 1, "number of runs; 0 runs until interrupted")
-		delay   = fs.Duration("delay", time.Second, "time from the start of one run to the start of the next")
-		asJSON  = fs.Bool("json", false, "print each result as a JSON line")
-		set     = specFlags(fs, &spec)
-		badLine = func(format string, a ...any) int {
+		spec, count, delay, asJSON, set = o.spec, o.count, o.delay, o.asJSON, o.set
+		badLine                         = func(format string, a ...any) int {
 			fmt.Fprintf(stderr, "vitals probe: "+format+"\n", a...)
 			return probeExitBadArgs
 		}
 	)
-	fs.Lookup("timeout").Usage += fmt.Sprintf(" (default %s)", spec.Timeout)
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		probeHelp(stdout, fs)
@@ -58,10 +76,10 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if !ok {
 		return badLine("unknown type %q (want one of %s)", pos[0], strings.Join(probe.KindNames(), ", "))
 	}
-	if msg := placeTarget(kind, &spec, pos[1:]); msg != "" {
+	if msg := placeTarget(kind, spec, pos[1:]); msg != "" {
 		return badLine("%s (%s)", msg, probeUsage)
 	}
-	p, err := probe.New(kind.Name, spec)
+	p, err := probe.New(kind.Name, *spec)
 	if err != nil {
 		return badLine("%s", flagError(err, set))
 	}
@@ -285,7 +303,5 @@ func probeHelp(w io.Writer, fs *flag.FlagSet) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "flags ([...] lists the types that accept a flag):")
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
+	printFlags(w, fs)
 }

@@ -178,8 +178,9 @@ func TestMemberAdminStateUp(t *testing.T) {
 		{"no token", path, "", disable, 401, "Missing or wrong X-Auth-Token."},
 		{"wrong token", path, "0123456789abcdef0123456789abcdeX", disable, 401, "Missing or wrong X-Auth-Token."},
 		{"not JSON", path, token, `{"member": `, 400, "Invalid input: unexpected EOF."},
-		{"other field", path, token, `{"member": {"weight": 3}}`, 400, `json: unknown field "weight"`},
-		{"no admin_state_up", path, token, `{"member": {}}`, 400, "member.admin_state_up is required"},
+		{"other field", path, token, `{"member": {"name": "x"}}`, 400, `json: unknown field "name"`},
+		{"weight out of range", path, token, `{"member": {"weight": 300}}`, 400, "member.weight must be from 0 to 256, got 300."},
+		{"no change", path, token, `{"member": {}}`, 400, "member.admin_state_up or member.weight is required"},
 		{"string", path, token, `{"member": {"admin_state_up": "no"}}`, 400, "Invalid input"},
 		{"no such pool", "/v2/lbaas/pools/nope/members/b", token, disable, 404, "Pool nope could not be found."},
 		{"no such member", "/v2/lbaas/pools/p/members/zz", token, disable, 404, "Member zz could not be found in pool p."},
@@ -285,7 +286,7 @@ func TestWithMemberAdminLeavesTheFileAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := cfg.LoadBalancer.Pools[0].Members[0].ID
-	run := withMemberAdmin(cfg, map[string]bool{id: false})
+	run := withMemberChanges(cfg, map[string]bool{id: false}, nil)
 	if run.LoadBalancer.Pools[0].Members[0].Up() {
 		t.Error("the running configuration has the member up")
 	}
