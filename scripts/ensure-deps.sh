@@ -14,6 +14,7 @@ have haproxy || missing+=(haproxy)
 have redis-server || missing+=(redis-server)
 { have chromium && have chromedriver; } || missing+=(chromium chromium-driver)
 { have nft || [ -x /usr/sbin/nft ]; } || missing+=(nftables)
+have zsh || missing+=(zsh) # the zsh completion test
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 
