@@ -197,6 +197,18 @@ func TestLBClientCommands(t *testing.T) {
 		t.Fatalf("before: sessions %v, want a:5 b:5", got)
 	}
 
+	// member set --weight 0 drains the member: DRAINING in the status,
+	// no new sessions.
+	if code, out, errOut := vitals("lb", "member", "set", "--socket", sock, "--weight", "0", "p", "b"); code != 0 || !strings.Contains(out, "weight 0, operating_status DRAINING") {
+		t.Errorf("member set --weight 0: exit %d, %q, %q", code, out, errOut)
+	}
+	if _, out, _ := vitals("lb", "status", "--socket", sock); !strings.Contains(out, `member "b" 127.0.0.1:`) || !strings.Contains(out, " DRAINING\n") {
+		t.Errorf("status with b at weight 0:\n%s", out)
+	}
+	if got := sessions(t, listen, 4); got["a"] != 4 {
+		t.Errorf("b drained: sessions %v, want all on a", got)
+	}
+
 	// member set --weight: at once, shown in the list, used by the balancer.
 	code, out, errOut := vitals("lb", "member", "set", "--socket", sock, "--weight", "3", "p", "b")
 	if code != 0 || out != "member b of pool p: weight 3, operating_status ONLINE (until the next reload)\n" {
@@ -215,7 +227,7 @@ func TestLBClientCommands(t *testing.T) {
 		}
 	}
 
-	// stats: 18 sessions of 5 bytes in ("ping\n") and 2 out ("a\n").
+	// stats: 22 sessions of 5 bytes in ("ping\n") and 2 out ("a\n").
 	var stats map[string]int64
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		code, out, errOut = vitals("lb", "stats", "--socket", sock, "-f", "json")
@@ -223,27 +235,27 @@ func TestLBClientCommands(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &stats); code != 0 || err != nil {
 			t.Fatalf("stats -f json: exit %d, %v, %q\n%s", code, err, errOut, out)
 		}
-		if stats["active_connections"] == 0 && stats["bytes_out"] == 36 {
+		if stats["active_connections"] == 0 && stats["bytes_out"] == 44 {
 			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("stats never settled: %v", stats)
 		}
 	}
-	want := map[string]int64{"active_connections": 0, "bytes_in": 90, "bytes_out": 36, "request_errors": 0, "total_connections": 18}
+	want := map[string]int64{"active_connections": 0, "bytes_in": 110, "bytes_out": 44, "request_errors": 0, "total_connections": 22}
 	if fmt.Sprint(stats) != fmt.Sprint(want) {
 		t.Errorf("stats %v, want %v", stats, want)
 	}
 	code, out, _ = vitals("lb", "stats", "--socket", sock, "--listener", "l", "-f", "value")
-	if code != 0 || out != "0\n90\n36\n0\n18\n" {
+	if code != 0 || out != "0\n110\n44\n0\n22\n" {
 		t.Errorf("stats --listener l -f value: exit %d, %q", code, out)
 	}
 	code, out, _ = vitals("lb", "stats", "--socket", sock)
-	if code != 0 || !strings.Contains(out, "| Field              | Value |") || !strings.Contains(out, "| total_connections  | 18    |") {
+	if code != 0 || !strings.Contains(out, "| Field              | Value |") || !strings.Contains(out, "| total_connections  | 22    |") {
 		t.Errorf("stats table: exit %d\n%s", code, out)
 	}
 	code, out, _ = vitals("lb", "stats", "--socket", sock, "-f", "yaml")
-	if code != 0 || out != "active_connections: 0\nbytes_in: 90\nbytes_out: 36\nrequest_errors: 0\ntotal_connections: 18\n" {
+	if code != 0 || out != "active_connections: 0\nbytes_in: 110\nbytes_out: 44\nrequest_errors: 0\ntotal_connections: 22\n" {
 		t.Errorf("stats -f yaml: exit %d\n%s", code, out)
 	}
 

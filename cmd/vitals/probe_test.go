@@ -141,6 +141,15 @@ func TestProbeHelp(t *testing.T) {
 	}
 }
 
+// TestProbeTypeAnyCase: the TYPE is taken in any case, as monitor types
+// are (Octavia users type HTTP, TCP).
+func TestProbeTypeAnyCase(t *testing.T) {
+	code, out, errOut := runCLI(t, "probe", "EXEC", "--", "/bin/true")
+	if code != probeExitPass || !strings.Contains(out, " PASS ") {
+		t.Errorf("probe EXEC: exit %d, %q, %q", code, out, errOut)
+	}
+}
+
 func TestFormatMS(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		946 * time.Microsecond:  "0.946ms",
