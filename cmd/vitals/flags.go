@@ -49,6 +49,9 @@ func printFlags(w io.Writer, fs *flag.FlagSet) {
 			return
 		}
 		name, usage := flag.UnquoteUsage(f)
+		if p, ok := f.Value.(interface{ Placeholder() string }); ok && name == "value" {
+			name = p.Placeholder()
+		}
 		var b strings.Builder
 		b.WriteString("  ")
 		for _, a := range aliasOf(fs, f) {
@@ -82,4 +85,20 @@ func flagNames(fs *flag.FlagSet) []string {
 		names = append(names, "--"+f.Name)
 	})
 	return names
+}
+
+// funcValue is flag.Func's value with the name of what it takes, for
+// help: --timeout duration rather than --timeout value.
+type funcValue struct {
+	set         func(string) error
+	placeholder string
+}
+
+func (f *funcValue) Set(s string) error  { return f.set(s) }
+func (f *funcValue) String() string      { return "" }
+func (f *funcValue) Placeholder() string { return f.placeholder }
+
+// placeholderFunc is fs.Func with a placeholder for the help.
+func placeholderFunc(fs *flag.FlagSet, name, placeholder, usage string, set func(string) error) {
+	fs.Var(&funcValue{set: set, placeholder: placeholder}, name, usage)
 }

@@ -205,7 +205,7 @@ func specFlags(fs *flag.FlagSet, spec *probe.Spec) map[string]string {
 				return nil
 			})
 		case reflect.Float64:
-			fs.Func(name, help, func(s string) error {
+			placeholderFunc(fs, name, "number", help, func(s string) error {
 				f, err := strconv.ParseFloat(s, 64)
 				if err != nil {
 					return errors.New("not a number")
@@ -215,7 +215,7 @@ func specFlags(fs *flag.FlagSet, spec *probe.Spec) map[string]string {
 				return nil
 			})
 		case reflect.Int64: // time.Duration
-			fs.Func(name, help, func(s string) error {
+			placeholderFunc(fs, name, "duration", help, func(s string) error {
 				d, err := time.ParseDuration(s)
 				if err != nil {
 					return errors.New("not a duration such as 500ms or 2s")
@@ -225,7 +225,7 @@ func specFlags(fs *flag.FlagSet, spec *probe.Spec) map[string]string {
 				return nil
 			})
 		case reflect.String:
-			fs.Func(name, help, func(s string) error {
+			placeholderFunc(fs, name, "string", help, func(s string) error {
 				mark()
 				field.SetString(s)
 				return nil
