@@ -15,6 +15,7 @@ have redis-server || missing+=(redis-server)
 { have chromium && have chromedriver; } || missing+=(chromium chromium-driver)
 { have nft || [ -x /usr/sbin/nft ]; } || missing+=(nftables)
 have promtool || missing+=(prometheus)   # promtool check metrics on /metrics (no server is started)
+have zsh || missing+=(zsh) # the zsh completion test
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 

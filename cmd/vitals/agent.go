@@ -24,26 +24,67 @@ const agentUsage = "usage: vitals agent (--config agent.yaml | --ini seed.ini) [
 // usage is one -h away.
 const agentHint = "run 'vitals agent -h' for usage"
 
+type agentOpts struct {
+	config, ini, logFormat, logLevel, adminSocket, stateFile *string
+	checkConfig, once                                        *bool
+}
+
+func agentFlagSet() (*flag.FlagSet, *agentOpts) {
+	fs := newFlagSet("vitals agent")
+	return fs, &agentOpts{
+		config:      fs.String("config", "", "YAML configuration `file`"),
+		ini:         fs.String("ini", "", "configuration `file` in the seed script's INI format ([db] and [server])"),
+		checkConfig: fs.Bool("check-config", false, "validate the configuration and exit (0 valid, 2 invalid)"),
+		once:        fs.Bool("once", false, "run every check once, print the report and exit (0 healthy, 1 failing)"),
+		logFormat:   fs.String("log-format", "text", "log `format`: text or json"),
+		logLevel:    fs.String("log-level", "info", "log `level`: debug, info, warn or error"),
+		adminSocket: fs.String("admin-socket", "", "admin unix socket `path`, or off (overrides the configuration's admin_socket)"),
+		stateFile:   fs.String("state-file", "", "maintenance/drain state `file`, or off (overrides the configuration's state_file)"),
+	}
+}
+
+func agentFlags() *flag.FlagSet { fs, _ := agentFlagSet(); return fs }
+
+// agentCommands are the subcommands of vitals agent, which talk to a
+// running agent over its admin socket.
+func agentCommands() []command {
+	onOff := func() []string { return []string{"on", "off", "status"} }
+	return []command{
+		{name: "maintenance", summary: "take the node out (on), put it back (off), or show the state", run: runAgentVerb("maintenance"), flags: agentAdminFlags, words: onOff},
+		{name: "drain", summary: "drain the node (on: no new sessions), undo (off), or show the state", run: runAgentVerb("drain"), flags: agentAdminFlags, words: onOff},
+		{name: "reload", summary: "make the running agent re-read its configuration, as SIGHUP does", run: runAgentVerb("reload"), flags: agentAdminFlags},
+	}
+}
+
+func runAgentVerb(verb string) func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+		return runAgentAdmin(ctx, verb, args, stdout, stderr)
+	}
+}
+
+func agentAdminFlagSet() (fs *flag.FlagSet, socket, config *string) {
+	fs = newFlagSet("vitals agent")
+	socket = fs.String("socket", "", "the agent's admin socket `path` (default: admin_socket of --config, else "+agent.DefaultAdminSocket+")")
+	config = fs.String("config", "", "read admin_socket from this agent configuration `file`")
+	return fs, socket, config
+}
+
+func agentAdminFlags() *flag.FlagSet { fs, _, _ := agentAdminFlagSet(); return fs }
+
 // runAgent runs `vitals agent`: the sidecar that answers load balancers'
 // health probes from deep checks run in the background.
 func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
-		switch args[0] {
-		case "maintenance", "drain", "reload":
-			return runAgentAdmin(ctx, args[0], args[1:], stdout, stderr)
+		for _, c := range agentCommands() {
+			if c.name == args[0] {
+				return c.run(ctx, args[1:], stdout, stderr)
+			}
 		}
 	}
-	fs := flag.NewFlagSet("vitals agent", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs, o := agentFlagSet()
 	var (
-		configPath  = fs.String("config", "", "YAML configuration file")
-		iniPath     = fs.String("ini", "", "configuration in the seed script's INI format ([db] and [server])")
-		checkConfig = fs.Bool("check-config", false, "validate the configuration and exit (0 valid, 2 invalid)")
-		once        = fs.Bool("once", false, "run every check once, print the report and exit (0 healthy, 1 failing)")
-		logFormat   = fs.String("log-format", "text", "log format: text or json")
-		logLevel    = fs.String("log-level", "info", "log level: debug, info, warn or error")
-		adminSocket = fs.String("admin-socket", "", "admin unix socket, or off (overrides the configuration's admin_socket)")
-		stateFile   = fs.String("state-file", "", "maintenance/drain state file, or off (overrides the configuration's state_file)")
+		configPath, iniPath, checkConfig, once      = o.config, o.ini, o.checkConfig, o.once
+		logFormat, logLevel, adminSocket, stateFile = o.logFormat, o.logLevel, o.adminSocket, o.stateFile
 	)
 	bad := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "vitals agent: "+format+"\n", a...)
@@ -52,8 +93,8 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(stdout, agentUsage)
 		fmt.Fprintln(stdout)
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
+		fmt.Fprintln(stdout, "flags:")
+		printFlags(stdout, fs)
 		return exitOK
 	} else if err != nil {
 		return bad("%v (%s)", err, agentHint)
@@ -155,15 +196,23 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 // `vitals agent reload`, which talk to the running agent over its unix
 // admin socket.
 func runAgentAdmin(ctx context.Context, verb string, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("vitals agent "+verb, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	socket := fs.String("socket", "", "the agent's admin socket (default: admin_socket of --config, else "+agent.DefaultAdminSocket+")")
-	configPath := fs.String("config", "", "read admin_socket from this agent configuration")
+	fs, socket, configPath := agentAdminFlagSet()
 	bad := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "vitals agent %s: "+format+"\n", append([]any{verb}, a...)...)
 		return exitUsage
 	}
 	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		for line := range strings.SplitSeq(agentUsage, "\n") {
+			if strings.Contains(line, "vitals agent "+verb+" ") {
+				fmt.Fprintln(stdout, "usage: "+strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "usage:")))
+			}
+		}
+		fmt.Fprintln(stdout)
+		fmt.Fprintln(stdout, "flags:")
+		printFlags(stdout, fs)
+		return exitOK
+	}
 	if err != nil {
 		return bad("%v", err)
 	}

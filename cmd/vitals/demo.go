@@ -16,18 +16,31 @@ import (
 
 const demoUsage = "usage: vitals demo [--postgres] [--interactive] [--admin 127.0.0.1:PORT] [--hang-for D] [--kill-for D] [--speed F]"
 
+type demoOpts struct {
+	postgres, interactive *bool
+	admin                 *string
+	hangFor, killFor      *time.Duration
+	speed                 *float64
+}
+
+func demoFlagSet() (*flag.FlagSet, *demoOpts) {
+	fs := newFlagSet("vitals demo")
+	return fs, &demoOpts{
+		postgres:    fs.Bool("postgres", false, "use private PostgreSQL servers (needs the postgresql package) instead of simulated backends"),
+		interactive: fs.Bool("interactive", false, "keep the scene running with the status page, without the script"),
+		admin:       fs.String("admin", "127.0.0.1:0", "loopback `address` of the status page"),
+		hangFor:     fs.Duration("hang-for", 15*time.Second, "how long backend b2 hangs"),
+		killFor:     fs.Duration("kill-for", 8*time.Second, "how long backend b3 stays killed"),
+		speed:       fs.Float64("speed", 1, "divide the script's pauses (warm-up, settle, hang, kill) by this"),
+	}
+}
+
+func demoFlags() *flag.FlagSet { fs, _ := demoFlagSet(); return fs }
+
 // runDemo runs `vitals demo`.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("vitals demo", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	var (
-		postgres    = fs.Bool("postgres", false, "use private PostgreSQL servers (needs the postgresql package) instead of simulated backends")
-		interactive = fs.Bool("interactive", false, "keep the scene running with the status page, without the script")
-		admin       = fs.String("admin", "127.0.0.1:0", "loopback address of the status page")
-		hangFor     = fs.Duration("hang-for", 15*time.Second, "how long backend b2 hangs")
-		killFor     = fs.Duration("kill-for", 8*time.Second, "how long backend b3 stays killed")
-		speed       = fs.Float64("speed", 1, "divide the script's pauses (warm-up, settle, hang, kill) by this")
-	)
+	fs, f := demoFlagSet()
+	postgres, interactive, admin, hangFor, killFor, speed := f.postgres, f.interactive, f.admin, f.hangFor, f.killFor, f.speed
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(stdout, demoUsage)
 		fmt.Fprintln(stdout)
@@ -37,8 +50,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "It hangs backend b2, kills backend b3, prints each transition, and sums up")
 		fmt.Fprintln(stdout, "what real client sessions through both pools saw.")
 		fmt.Fprintln(stdout)
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
+		fmt.Fprintln(stdout, "flags:")
+		printFlags(stdout, fs)
 		return exitOK
 	} else if err != nil {
 		fmt.Fprintf(stderr, "vitals demo: %v (%s)\n", err, demoUsage)

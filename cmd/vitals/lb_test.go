@@ -32,8 +32,8 @@ func TestLBBadInput(t *testing.T) {
 		{"status with two endpoints", []string{"lb", "status", "--socket", "/x", "--admin", "127.0.0.1:1"}, "give one of --socket, --config and --admin"},
 		{"status with a bad config", []string{"lb", "status", "--config", bad}, "http_method is not allowed for type TCP"},
 		{"status unknown flag", []string{"lb", "status", "--colour"}, "flag provided but not defined: -colour"},
-		{"member without a verb", []string{"lb", "member"}, "want enable or disable"},
-		{"member with a bad verb", []string{"lb", "member", "drain", "p", "m"}, "want enable or disable"},
+		{"member without a verb", []string{"lb", "member"}, "want list, set, enable or disable"},
+		{"member with a bad verb", []string{"lb", "member", "drain", "p", "m"}, "want list, set, enable or disable"},
 		{"member without the member", []string{"lb", "member", "disable", "p"}, "want POOL and MEMBER"},
 		{"member token without admin", []string{"lb", "member", "disable", "--token-file", "/x", "p", "m"}, "--token-file goes with --admin"},
 	}

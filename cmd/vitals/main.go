@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -20,20 +21,35 @@ const (
 	exitUsage = 2 // bad flags, arguments or configuration
 )
 
-// command is one subcommand.
+// command is one subcommand. The command table is the one list that
+// dispatch, usage, help and shell completion are derived from.
 type command struct {
 	name    string
 	summary string
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+	// flags returns a fresh set of the command's flags, the same the run
+	// function parses; nil when the command has none of its own.
+	flags func() *flag.FlagSet
+	// subs are the command's subcommands.
+	subs []command
+	// words are the words the command's first argument may be, for
+	// completion (e.g. probe types); nil when there are none to offer.
+	words func() []string
 }
 
-// commands lists the subcommands in the order usage shows them.
-var commands = []command{
-	{"agent", "run the health-check sidecar beside a backend", runAgent},
-	{"demo", "show the system working: backends, agents and a load balancer on loopback", runDemo},
-	{"lb", "run a TCP load balancer that routes only to members its health monitors find healthy", runLB},
-	{"probe", "run one check from the command line", runProbe},
-	{"version", "print the version", runVersion},
+// commands lists the subcommands in the order usage shows them; it is set
+// in init, since completion reads it.
+var commands []command
+
+func init() {
+	commands = []command{
+		{name: "agent", summary: "run the health-check sidecar beside a backend", run: runAgent, flags: agentFlags, subs: agentCommands()},
+		{name: "completion", summary: "print a shell completion script: vitals completion bash|zsh", run: runCompletion, words: func() []string { return completionShells }},
+		{name: "demo", summary: "show the system working: backends, agents and a load balancer on loopback", run: runDemo, flags: demoFlags},
+		{name: "lb", summary: "run a TCP load balancer that routes only to members its health monitors find healthy", run: runLB, flags: lbRunFlags, subs: lbCommands()},
+		{name: "probe", summary: "run one check from the command line", run: runProbe, flags: probeFlags, words: probeKinds},
+		{name: "version", summary: "print the version", run: runVersion},
+	}
 }
 
 func main() {
@@ -67,7 +83,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "commands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "run 'vitals COMMAND -h' for a command's flags")

@@ -18,24 +18,43 @@ import (
 
 const probeUsage = "usage: vitals probe TYPE TARGET [flags], or vitals probe exec [flags] -- COMMAND [ARG...]"
 
+type probeOpts struct {
+	spec   *probe.Spec
+	count  *int
+	delay  *time.Duration
+	asJSON *bool
+	set    map[string]string // YAML name -> flag name of the Spec flags set
+}
+
+func probeFlagSet() (*flag.FlagSet, *probeOpts) {
+	fs := newFlagSet("vitals probe")
+	o := &probeOpts{spec: &probe.Spec{Timeout: 2 * time.Second}}
+	o.count = fs.Int("count", 1, "number of runs; 0 runs until interrupted")
+	o.delay = fs.Duration("delay", time.Second, "time from the start of one run to the start of the next")
+	o.asJSON = fs.Bool("json", false, "print each result as a JSON line")
+	o.set = specFlags(fs, o.spec)
+	fs.Lookup("timeout").Usage += fmt.Sprintf(" (default %s)", o.spec.Timeout)
+	return fs, o
+}
+
+func probeFlags() *flag.FlagSet { fs, _ := probeFlagSet(); return fs }
+
+// probeKinds are the words TYPE may be.
+func probeKinds() []string { return probe.KindNames() }
+
 // runProbe runs `vitals probe TYPE TARGET [flags]`: one check, or --count
-// checks every --delay, one line per run. It exits 0 when the last run
-// passed (or warned), 1 when it failed and 2 on bad input.
+// checks every --delay, one line per run. It exits as a monitoring plugin
+// does: 0 when the last run passed, 1 when it warned, 2 when it failed and
+// 3 on bad input.
 func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("vitals probe", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs, o := probeFlagSet()
 	var (
-		spec    = probe.Spec{Timeout: 2 * time.Second}
-		count   = fs.Int("count", 1, "number of runs; 0 runs until interrupted")
-		delay   = fs.Duration("delay", time.Second, "time from the start of one run to the start of the next")
-		asJSON  = fs.Bool("json", false, "print each result as a JSON line")
-		set     = specFlags(fs, &spec)
-		badLine = func(format string, a ...any) int {
+		spec, count, delay, asJSON, set = o.spec, o.count, o.delay, o.asJSON, o.set
+		badLine                         = func(format string, a ...any) int {
 			fmt.Fprintf(stderr, "vitals probe: "+format+"\n", a...)
-			return exitUsage
+			return probeExitBadArgs
 		}
 	)
-	fs.Lookup("timeout").Usage += fmt.Sprintf(" (default %s)", spec.Timeout)
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		probeHelp(stdout, fs)
@@ -53,14 +72,14 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	case *delay <= 0:
 		return badLine("--delay must be positive, got %s", *delay)
 	}
-	kind, ok := probe.Lookup(pos[0])
+	kind, ok := probe.Lookup(strings.ToLower(pos[0]))
 	if !ok {
 		return badLine("unknown type %q (want one of %s)", pos[0], strings.Join(probe.KindNames(), ", "))
 	}
-	if msg := placeTarget(kind, &spec, pos[1:]); msg != "" {
+	if msg := placeTarget(kind, spec, pos[1:]); msg != "" {
 		return badLine("%s (%s)", msg, probeUsage)
 	}
-	p, err := probe.New(kind.Name, spec)
+	p, err := probe.New(kind.Name, *spec)
 	if err != nil {
 		return badLine("%s", flagError(err, set))
 	}
@@ -113,11 +132,25 @@ func placeTarget(k probe.Kind, spec *probe.Spec, args []string) string {
 	return ""
 }
 
+// vitals probe's exit status follows the monitoring-plugin convention
+// (Nagios, Icinga, Sensu) that the exec check reads, so that vitals probe
+// can be an exec check or a Nagios plugin and its verdict carries over:
+// a nested FAIL is a FAIL, a nested WARN a WARN.
+const (
+	probeExitPass    = 0 // OK
+	probeExitWarn    = 1 // WARNING
+	probeExitFail    = 2 // CRITICAL
+	probeExitBadArgs = 3 // UNKNOWN: bad flags or arguments, nothing was checked
+)
+
 func exitCode(r probe.Result) int {
-	if r.Status == probe.Fail {
-		return exitFail
+	switch r.Status {
+	case probe.Fail:
+		return probeExitFail
+	case probe.Warn:
+		return probeExitWarn
 	}
-	return exitOK
+	return probeExitPass
 }
 
 // newResultPrinter returns a function that prints one result per line,
@@ -128,20 +161,16 @@ func newResultPrinter(w io.Writer, asJSON bool) func(probe.Result) {
 		return func(r probe.Result) { _ = enc.Encode(r) }
 	}
 	return func(r probe.Result) {
-		fmt.Fprintf(w, "%s %-4s %8s %s\n", r.Start.Format("2006-01-02T15:04:05.000Z07:00"),
-			strings.ToUpper(r.Status.String()), roundLatency(r.Latency), r.Reason)
+		fmt.Fprintf(w, "%s %-4s %10s %s\n", r.Start.Format("2006-01-02T15:04:05.000Z07:00"),
+			strings.ToUpper(r.Status.String()), formatMS(r.Latency), r.Reason)
 	}
 }
 
-func roundLatency(d time.Duration) time.Duration {
-	switch {
-	case d >= time.Second:
-		return d.Round(time.Millisecond)
-	case d >= time.Millisecond:
-		return d.Round(10 * time.Microsecond)
-	default:
-		return d.Round(time.Microsecond)
-	}
+// formatMS writes a latency in milliseconds with three decimals (whole
+// microseconds), the unit of the JSON output's latency_ms: 0.946ms,
+// 7.000ms, 1000.000ms.
+func formatMS(d time.Duration) string {
+	return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 3, 64) + "ms"
 }
 
 // specFlags defines one flag per Spec field that has a help tag, named as
@@ -176,7 +205,7 @@ func specFlags(fs *flag.FlagSet, spec *probe.Spec) map[string]string {
 				return nil
 			})
 		case reflect.Float64:
-			fs.Func(name, help, func(s string) error {
+			placeholderFunc(fs, name, "number", help, func(s string) error {
 				f, err := strconv.ParseFloat(s, 64)
 				if err != nil {
 					return errors.New("not a number")
@@ -186,7 +215,7 @@ func specFlags(fs *flag.FlagSet, spec *probe.Spec) map[string]string {
 				return nil
 			})
 		case reflect.Int64: // time.Duration
-			fs.Func(name, help, func(s string) error {
+			placeholderFunc(fs, name, "duration", help, func(s string) error {
 				d, err := time.ParseDuration(s)
 				if err != nil {
 					return errors.New("not a duration such as 500ms or 2s")
@@ -196,7 +225,7 @@ func specFlags(fs *flag.FlagSet, spec *probe.Spec) map[string]string {
 				return nil
 			})
 		case reflect.String:
-			fs.Func(name, help, func(s string) error {
+			placeholderFunc(fs, name, "string", help, func(s string) error {
 				mark()
 				field.SetString(s)
 				return nil
@@ -264,8 +293,9 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 func probeHelp(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprintln(w, probeUsage)
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Runs one check and prints: time, PASS/WARN/FAIL, latency, reason.")
-	fmt.Fprintln(w, "Exit status: 0 when the last run passed, 1 when it failed, 2 on bad input.")
+	fmt.Fprintln(w, "Runs one check and prints: time, PASS/WARN/FAIL, latency in milliseconds, reason.")
+	fmt.Fprintln(w, "Exit status of the last run, as monitoring plugins (Nagios) and the exec check")
+	fmt.Fprintln(w, "read it: 0 PASS, 1 WARN, 2 FAIL; 3 on bad input (nothing was checked).")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "types:")
 	for _, k := range probe.Kinds() {
@@ -273,7 +303,5 @@ func probeHelp(w io.Writer, fs *flag.FlagSet) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "flags ([...] lists the types that accept a flag):")
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
+	printFlags(w, fs)
 }

@@ -3,9 +3,15 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net"
+	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"vitals/internal/testenv"
 )
 
 // runCLI runs the command in-process and returns its exit code and output.
@@ -40,8 +46,12 @@ func TestProbeBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, out, errOut := runCLI(t, tt.args...)
-			if code != exitUsage {
-				t.Errorf("exit code %d, want %d", code, exitUsage)
+			want := probeExitBadArgs // vitals probe exits as a monitoring plugin does
+			if tt.args[0] != "probe" {
+				want = exitUsage
+			}
+			if code != want {
+				t.Errorf("exit code %d, want %d", code, want)
 			}
 			if out != "" {
 				t.Errorf("stdout %q, want nothing", out)
@@ -84,10 +94,17 @@ func TestProbePassAndFail(t *testing.T) {
 	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 3 || !strings.Contains(lines[2], " PASS ") {
 		t.Errorf("want 3 PASS lines, got %q", out)
 	}
+	// Every latency is in one unit: milliseconds with three decimals.
+	msLine := regexp.MustCompile(`^\S+ PASS +\d+\.\d{3}ms `)
+	for line := range strings.SplitSeq(strings.TrimSpace(out), "\n") {
+		if !msLine.MatchString(line) {
+			t.Errorf("latency not as 0.123ms: %q", line)
+		}
+	}
 
 	code, out, _ = runCLI(t, "probe", "--json", "tcp", refused, "--timeout", "1s")
-	if code != exitFail {
-		t.Errorf("refused port: exit %d, want 1", code)
+	if code != probeExitFail {
+		t.Errorf("refused port: exit %d, want %d", code, probeExitFail)
 	}
 	var r struct {
 		Status    string  `json:"status"`
@@ -105,12 +122,12 @@ func TestProbePassAndFail(t *testing.T) {
 
 func TestProbeExecAfterDoubleDash(t *testing.T) {
 	code, out, errOut := runCLI(t, "probe", "exec", "--timeout", "5s", "--", "/bin/sh", "-c", "echo degraded; exit 1")
-	if code != exitOK || !strings.Contains(out, " WARN ") || !strings.Contains(out, "degraded") {
-		t.Errorf("exec with exit 1: code %d, out %q, err %q; want WARN degraded and exit 0", code, out, errOut)
+	if code != probeExitWarn || !strings.Contains(out, " WARN ") || !strings.Contains(out, "degraded") {
+		t.Errorf("exec with exit 1: code %d, out %q, err %q; want WARN degraded and exit 1", code, out, errOut)
 	}
 	code, out, _ = runCLI(t, "probe", "exec", "--", "/bin/sh", "-c", "echo broken; exit 2")
-	if code != exitFail || !strings.Contains(out, " FAIL ") || !strings.Contains(out, "broken") {
-		t.Errorf("exec with exit 2: code %d, out %q; want FAIL broken and exit 1", code, out)
+	if code != probeExitFail || !strings.Contains(out, " FAIL ") || !strings.Contains(out, "broken") {
+		t.Errorf("exec with exit 2: code %d, out %q; want FAIL broken and exit 2", code, out)
 	}
 }
 
@@ -121,5 +138,67 @@ func TestProbeHelp(t *testing.T) {
 	}
 	if strings.Contains(out, "-password ") {
 		t.Error("help offers a --password flag; passwords must come from a file or the environment")
+	}
+}
+
+// TestProbeTypeAnyCase: the TYPE is taken in any case, as monitor types
+// are (Octavia users type HTTP, TCP).
+func TestProbeTypeAnyCase(t *testing.T) {
+	code, out, errOut := runCLI(t, "probe", "EXEC", "--", "/bin/true")
+	if code != probeExitPass || !strings.Contains(out, " PASS ") {
+		t.Errorf("probe EXEC: exit %d, %q, %q", code, out, errOut)
+	}
+}
+
+func TestFormatMS(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		946 * time.Microsecond:  "0.946ms",
+		7 * time.Millisecond:    "7.000ms",
+		1620 * time.Microsecond: "1.620ms",
+		1500 * time.Nanosecond:  "0.001ms",
+		2 * time.Second:         "2000.000ms",
+	} {
+		if got := formatMS(d); got != want {
+			t.Errorf("formatMS(%s) = %s, want %s", d, got, want)
+		}
+	}
+}
+
+// TestProbeNestedInExec runs the real binary as an exec check of itself:
+// the inner probe's verdict carries over, because vitals probe exits as
+// the exec check reads (0 PASS, 1 WARN, 2 FAIL, 3 bad input).
+func TestProbeNestedInExec(t *testing.T) {
+	bin := testenv.BuildVitals(t)
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := closed.Addr().String()
+	closed.Close()
+	tests := []struct {
+		name   string
+		inner  []string
+		status string
+		code   int
+	}{
+		{"inner FAIL", []string{"probe", "tcp", refused, "--timeout", "2s"}, "FAIL", probeExitFail},
+		{"inner WARN", []string{"probe", "exec", "--", "/bin/sh", "-c", "echo lagging; exit 1"}, "WARN", probeExitWarn},
+		{"inner PASS", []string{"probe", "exec", "--", "/bin/true"}, "PASS", probeExitPass},
+		{"inner bad input", []string{"probe", "tcp"}, "FAIL", probeExitFail},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"probe", "exec", "--timeout", "10s", "--", bin}, tt.inner...)
+			out, err := exec.Command(bin, args...).Output()
+			code := 0
+			if ee, ok := errors.AsType[*exec.ExitError](err); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tt.code || !strings.Contains(string(out), " "+tt.status+" ") {
+				t.Errorf("vitals %s: exit %d, output %q; want %s and exit %d", strings.Join(args, " "), code, out, tt.status, tt.code)
+			}
+		})
 	}
 }

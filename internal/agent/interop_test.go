@@ -576,6 +576,16 @@ func TestSignalHupReload(t *testing.T) {
 		}
 		waitStatus(t, base+"/health/third", 200, 5*time.Second)
 		sameProcess(t)
+
+		// With --config the command reads the file first: a broken one is
+		// a configuration error, exit 2 as everywhere (README, Reload),
+		// and the agent is not asked.
+		code, stdout, stderr = runVitals(t, bin, "agent", "reload", "--config", cfgPath)
+		if code != 2 || stdout != "" || !strings.Contains(stderr, wantReason) {
+			t.Errorf("vitals agent reload --config of a broken file: exit %d, stdout %q, stderr %q; want 2 and %q", code, stdout, stderr, wantReason)
+		}
+		waitStatus(t, base+"/health/third", 200, 5*time.Second)
+		sameProcess(t)
 	})
 }
 

@@ -24,19 +24,24 @@ import (
 //
 //	GET /v2/lbaas/loadbalancers                  {"loadbalancers": [...]}
 //	GET /v2/lbaas/loadbalancers/{id}/status      the status tree (id or name)
+//	GET /v2/lbaas/loadbalancers/{id}/stats       {"stats": {...}} (stats.go)
+//	GET /v2/lbaas/listeners/{id}/stats           {"stats": {...}} of one listener (id or name)
 //	GET /v2/lbaas/healthmonitors                 {"healthmonitors": [...]}
 //	GET /v2/lbaas/healthmonitors/{id}            {"healthmonitor": {...}} (id or name)
+//	GET /v2/lbaas/pools/{pool}/members           {"members": [...]}
 //	GET /v2/lbaas/pools/{pool}/members/{member}  {"member": {...}} (ids, names, or address:port)
-//	PUT /v2/lbaas/pools/{pool}/members/{member}  {"member": {"admin_state_up": false}}: over
-//	                                             the unix socket, or with the admin token in
+//	PUT /v2/lbaas/pools/{pool}/members/{member}  {"member": {"admin_state_up": false, "weight": 5}}:
+//	                                             over the unix socket, or with the admin token in
 //	                                             X-Auth-Token over TCP (control.go)
+//	POST /reload                                 re-read the configuration file as SIGHUP does;
+//	                                             409 with the reason when it is rejected (same
+//	                                             rights as PUT)
 //	GET /metrics                                 Prometheus text format
 //	GET /debug/pprof/                            Go profiles (the endpoint is local only; seconds=1..60)
 //	GET /                                        the live status page (statuspage.go)
 //	GET /events, /status.json                    its data: server-sent events, one snapshot
 
 // NewAdminHandler serves cfg's load balancer with statuses from eng and
-// metrics from g.
 // metrics from g. It is read-only.
 func NewAdminHandler(cfg *Config, eng *monitor.Engine, g prometheus.Gatherer) http.Handler {
 	return newAdminHandler(func() *Config { return cfg }, nil, eng, g)
@@ -46,12 +51,16 @@ func NewAdminHandler(cfg *Config, eng *monitor.Engine, g prometheus.Gatherer) ht
 // request, so that a reload shows, and changes applied through ctl (nil:
 // read-only).
 func newAdminHandler(cfg func() *Config, ctl *control, eng *monitor.Engine, g prometheus.Gatherer) http.Handler {
-	a := &admin{cfg: cfg, eng: eng, ctl: ctl}
+	a := &admin{cfg: cfg, eng: eng, ctl: ctl, g: g}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v2/lbaas/loadbalancers", a.loadBalancers)
 	mux.HandleFunc("GET /v2/lbaas/loadbalancers/{id}/status", a.status)
+	mux.HandleFunc("GET /v2/lbaas/loadbalancers/{id}/stats", a.loadBalancerStats)
+	mux.HandleFunc("GET /v2/lbaas/listeners/{id}/stats", a.listenerStats)
+	mux.HandleFunc("POST /reload", a.reload)
 	mux.HandleFunc("GET /v2/lbaas/healthmonitors", a.healthMonitors)
 	mux.HandleFunc("GET /v2/lbaas/healthmonitors/{id}", a.healthMonitor)
+	mux.HandleFunc("GET /v2/lbaas/pools/{pool}/members", a.listMembers)
 	mux.HandleFunc("GET /v2/lbaas/pools/{pool}/members/{member}", a.getMember)
 	mux.HandleFunc("PUT /v2/lbaas/pools/{pool}/members/{member}", a.putMember)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
@@ -68,6 +77,7 @@ type admin struct {
 	cfg func() *Config
 	eng *monitor.Engine
 	ctl *control
+	g   prometheus.Gatherer
 }
 
 // LoadBalancerSummary is one entry of GET /v2/lbaas/loadbalancers.

@@ -58,7 +58,6 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-hm-timeout-negative.yaml":            `testdata/invalid-hm-timeout-negative.yaml:9: healthmonitor of pool "web": timeout must be positive, got -500ms`,
 		"invalid-hm-timeout-over-delay.yaml":          `testdata/invalid-hm-timeout-over-delay.yaml:9: healthmonitor of pool "web": timeout 8s is longer than delay 5s; a check must end before the next one is due`,
 		"invalid-hm-two-monitors.yaml":                `testdata/invalid-hm-two-monitors.yaml:11: a pool can have only one healthmonitor; another is at line 6 (Octavia answers 409 Conflict)`,
-		"invalid-hm-type-lowercase.yaml":              `testdata/invalid-hm-type-lowercase.yaml:7: healthmonitor of pool "web": type "http" must be upper case: write "HTTP"`,
 		"invalid-hm-type-missing.yaml":                `testdata/invalid-hm-type-missing.yaml:6: healthmonitor of pool "web": type is required (one of HTTP, HTTPS, PING, TCP, TLS-HELLO, UDP-CONNECT, MYSQL, PGSQL)`,
 		"invalid-hm-type-sctp.yaml":                   `testdata/invalid-hm-type-sctp.yaml:7: healthmonitor of pool "web": type SCTP is not supported: vitals balances TCP and has no SCTP check (use TCP, or UDP-CONNECT on a UDP pool)`,
 		"invalid-hm-type-unknown.yaml":                `testdata/invalid-hm-type-unknown.yaml:7: healthmonitor of pool "web": type "GRPC" is not supported (want one of HTTP, HTTPS, PING, TCP, TLS-HELLO, UDP-CONNECT, MYSQL, PGSQL)`,
@@ -325,5 +324,20 @@ func TestExampleConfig(t *testing.T) {
 	}
 	if n := len(c.LoadBalancer.Pools); n != 2 {
 		t.Errorf("%d pools", n)
+	}
+}
+
+// TestMonitorTypeAnyCase: `type: http` loads (Octavia users type
+// --type http) and is stored and shown upper case.
+func TestMonitorTypeAnyCase(t *testing.T) {
+	c, err := LoadFile("testdata/hm-type-lowercase.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.LoadBalancer.Pools[0].Monitor.Type; got != monitor.TypeHTTP {
+		t.Errorf("type stored as %q, want HTTP", got)
+	}
+	if got := c.MonitorPools()[0].Monitor.Type; got != monitor.TypeHTTP {
+		t.Errorf("type in the monitor pool %q, want HTTP", got)
 	}
 }

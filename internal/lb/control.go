@@ -17,30 +17,40 @@ import (
 )
 
 // control is the running configuration: the file's, with the changes made
-// through the admin endpoint on top. Today the one change is a member's
-// admin_state_up (Octavia's PUT /v2/lbaas/pools/{pool}/members/{member}).
-// A change lasts across reloads, until it is set back, the member leaves
-// the file, or the process restarts; to make it permanent, edit the file.
+// through the admin endpoint on top (Octavia's PUT
+// /v2/lbaas/pools/{pool}/members/{member}). A member's admin_state_up set
+// there lasts across reloads, until it is set back, the member leaves the
+// file, or the process restarts. A member's weight set there lasts until
+// the next reload, which goes back to the file's weight. To make either
+// permanent, edit the file.
 type control struct {
 	srv *Server
 	log *slog.Logger
 
-	mu      sync.Mutex      // serializes apply and setMemberUp
+	mu      sync.Mutex      // serializes apply and the member changes
 	file    *Config         // as loaded from the file
 	over    map[string]bool // member ID -> admin_state_up set at run time
+	weights map[string]int  // member ID -> weight set at run time, until a reload
 	current atomic.Pointer[Config]
+
+	// reloads, when not nil, takes reload requests from the admin
+	// endpoint to Run's loop, which answers on the channel sent; stopping
+	// is closed when the loop has ended.
+	reloads  chan chan error
+	stopping chan struct{}
 }
 
 func newControl(srv *Server, log *slog.Logger) *control {
-	return &control{srv: srv, log: log, over: map[string]bool{}}
+	return &control{srv: srv, log: log, over: map[string]bool{}, weights: map[string]int{}}
 }
 
 // Current returns the running configuration.
 func (c *control) Current() *Config { return c.current.Load() }
 
 // apply makes file (a fresh load of the configuration file) the base and
-// runs it with the run-time changes on top. Changes to members no longer
-// in the file are dropped.
+// runs it with the run-time admin_state_up changes on top; weights set at
+// run time are dropped, and so are changes to members no longer in the
+// file.
 func (c *control) apply(file *Config) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -56,11 +66,15 @@ func (c *control) apply(file *Config) error {
 			over[id] = up
 		}
 	}
-	run := withMemberAdmin(file, over)
+	weights := map[string]int{}
+	run := withMemberChanges(file, over, weights)
 	if err := c.srv.Apply(run); err != nil {
 		return err
 	}
-	c.file, c.over = file, over
+	if len(c.weights) > 0 {
+		c.log.Info("reload: member weights set through the admin endpoint are back to the file's", "members", len(c.weights))
+	}
+	c.file, c.over, c.weights = file, over, weights
 	c.current.Store(run)
 	return nil
 }
@@ -69,33 +83,63 @@ func (c *control) apply(file *Config) error {
 // the pool found by ID or name, and returns the pool and member as they
 // now run.
 func (c *control) setMemberUp(poolRef, memberRef string, up bool) (*Pool, *Member, error) {
+	return c.setMember(poolRef, memberRef, &up, nil)
+}
+
+// setMember applies a run-time change of a member's admin_state_up and
+// weight (nil: unchanged), and returns the pool and member as they now
+// run.
+func (c *control) setMember(poolRef, memberRef string, up *bool, weight *int) (*Pool, *Member, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	p, m, err := findMember(c.file, poolRef, memberRef)
 	if err != nil {
 		return nil, nil, err
 	}
-	over := maps.Clone(c.over)
-	if up == m.Up() {
-		delete(over, m.ID) // back to what the file says
-	} else {
-		over[m.ID] = up
+	_, running, _ := findMember(c.current.Load(), p.ID, m.ID)
+	over, weights := maps.Clone(c.over), maps.Clone(c.weights)
+	if up != nil {
+		if *up == m.Up() {
+			delete(over, m.ID) // back to what the file says
+		} else {
+			over[m.ID] = *up
+		}
 	}
-	run := withMemberAdmin(c.file, over)
+	if weight != nil {
+		if *weight == m.WeightOr1() {
+			delete(weights, m.ID)
+		} else {
+			weights[m.ID] = *weight
+		}
+	}
+	run := withMemberChanges(c.file, over, weights)
 	if err := c.srv.Apply(run); err != nil {
 		return nil, nil, err
 	}
-	c.over = over
+	c.over, c.weights = over, weights
 	c.current.Store(run)
-	old := !up
-	c.log.Info("member admin_state_up changed through the admin endpoint", "pool", p.Name, "member", m.Label(), "old", old, "new", up)
+	if up != nil && running != nil {
+		c.log.Info("member admin_state_up changed through the admin endpoint", "pool", p.Name, "member", m.Label(), "old", running.Up(), "new", *up)
+	}
+	if weight != nil && running != nil {
+		c.log.Info("member weight changed through the admin endpoint; a reload sets it back to the file's", "pool", p.Name, "member", m.Label(), "old", running.WeightOr1(), "new", *weight)
+	}
 	return findMember(run, p.ID, m.ID)
 }
 
-// withMemberAdmin returns cfg with the members in over set to their
-// admin_state_up; cfg itself is not changed.
-func withMemberAdmin(cfg *Config, over map[string]bool) *Config {
-	if len(over) == 0 {
+// WeightOr1 is the member's weight, 1 when the file leaves it out.
+func (m *Member) WeightOr1() int {
+	if m.Weight == nil {
+		return 1
+	}
+	return *m.Weight
+}
+
+// withMemberChanges returns cfg with the members in over set to their
+// admin_state_up and those in weights to their weight; cfg itself is not
+// changed.
+func withMemberChanges(cfg *Config, over map[string]bool, weights map[string]int) *Config {
+	if len(over) == 0 && len(weights) == 0 {
 		return cfg
 	}
 	out := *cfg
@@ -108,6 +152,9 @@ func withMemberAdmin(cfg *Config, over map[string]bool) *Config {
 		for j := range p.Members {
 			if up, ok := over[p.Members[j].ID]; ok {
 				p.Members[j].AdminStateUp = &up
+			}
+			if w, ok := weights[p.Members[j].ID]; ok {
+				p.Members[j].Weight = &w
 			}
 		}
 	}
@@ -261,8 +308,29 @@ func (a *admin) getMember(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]MemberView{"member": a.memberView(p, m)})
 }
 
+// listMembers serves GET /v2/lbaas/pools/{pool}/members: the pool's
+// members as they run, in the file's order.
+func (a *admin) listMembers(w http.ResponseWriter, r *http.Request) {
+	cfg := a.cfg()
+	ref := r.PathValue("pool")
+	for i := range cfg.LoadBalancer.Pools {
+		p := &cfg.LoadBalancer.Pools[i]
+		if p.ID != ref && p.Name != ref {
+			continue
+		}
+		views := make([]MemberView, 0, len(p.Members))
+		for j := range p.Members {
+			views = append(views, a.memberView(p, &p.Members[j]))
+		}
+		writeJSON(w, map[string][]MemberView{"members": views})
+		return
+	}
+	fault(w, http.StatusNotFound, fmt.Sprintf("Pool %s could not be found.", ref))
+}
+
 // putMember serves PUT /v2/lbaas/pools/{pool}/members/{member} with a body
-// of {"member": {"admin_state_up": true|false}}.
+// of {"member": {"admin_state_up": true|false, "weight": 0..256}} (either
+// or both).
 func (a *admin) putMember(w http.ResponseWriter, r *http.Request) {
 	if !a.mayChange(w, r) {
 		return
@@ -270,22 +338,67 @@ func (a *admin) putMember(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Member *struct {
 			AdminStateUp *bool `json:"admin_state_up"`
+			Weight       *int  `json:"weight"`
 		} `json:"member"`
 	}
 	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil {
-		fault(w, http.StatusBadRequest, fmt.Sprintf("Invalid input: %v. Send {\"member\": {\"admin_state_up\": false}}; other fields change only through the configuration file and a reload.", err))
+		fault(w, http.StatusBadRequest, fmt.Sprintf("Invalid input: %v. Send {\"member\": {\"admin_state_up\": false}} or {\"member\": {\"weight\": 5}}; other fields change only through the configuration file and a reload.", err))
 		return
 	}
-	if body.Member == nil || body.Member.AdminStateUp == nil {
-		fault(w, http.StatusBadRequest, `Invalid input: member.admin_state_up is required, as in {"member": {"admin_state_up": false}}.`)
+	if body.Member == nil || (body.Member.AdminStateUp == nil && body.Member.Weight == nil) {
+		fault(w, http.StatusBadRequest, `Invalid input: member.admin_state_up or member.weight is required, as in {"member": {"admin_state_up": false}}.`)
 		return
 	}
-	p, m, err := a.ctl.setMemberUp(r.PathValue("pool"), r.PathValue("member"), *body.Member.AdminStateUp)
+	if wt := body.Member.Weight; wt != nil && (*wt < 0 || *wt > maxWeight) {
+		fault(w, http.StatusBadRequest, fmt.Sprintf("Invalid input: member.weight must be from 0 to %d, got %d.", maxWeight, *wt))
+		return
+	}
+	p, m, err := a.ctl.setMember(r.PathValue("pool"), r.PathValue("member"), body.Member.AdminStateUp, body.Member.Weight)
 	if err != nil {
 		memberFault(w, err)
 		return
 	}
 	writeJSON(w, map[string]MemberView{"member": a.memberView(p, m)})
+}
+
+// reload serves POST /reload: Run's loop re-reads the configuration file
+// as on SIGHUP; 200 {"reloaded": true} when it runs, 409 with the reason
+// when it was rejected (the running configuration stays).
+func (a *admin) reload(w http.ResponseWriter, r *http.Request) {
+	if !a.mayChange(w, r) {
+		return
+	}
+	if a.ctl.reloads == nil {
+		fault(w, http.StatusForbidden, "This load balancer was started without a configuration file to reload.")
+		return
+	}
+	reply := make(chan error, 1)
+	select {
+	case a.ctl.reloads <- reply:
+	case <-a.ctl.stopping:
+		fault(w, http.StatusServiceUnavailable, "The load balancer is shutting down.")
+		return
+	case <-r.Context().Done():
+		return
+	}
+	select {
+	case err := <-reply:
+		if err != nil {
+			fault(w, http.StatusConflict, "Reload rejected; the running configuration stays: "+err.Error())
+			return
+		}
+		writeJSON(w, map[string]bool{"reloaded": true})
+	case <-r.Context().Done():
+	}
+}
+
+// Reload makes the running vitals lb re-read its configuration file, as
+// SIGHUP does; the error says why a new configuration was rejected.
+func (c *Client) Reload(ctx context.Context) error {
+	var v struct {
+		Reloaded bool `json:"reloaded"`
+	}
+	return c.do(ctx, http.MethodPost, "/reload", nil, &v)
 }

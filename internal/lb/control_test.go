@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -178,8 +179,9 @@ func TestMemberAdminStateUp(t *testing.T) {
 		{"no token", path, "", disable, 401, "Missing or wrong X-Auth-Token."},
 		{"wrong token", path, "0123456789abcdef0123456789abcdeX", disable, 401, "Missing or wrong X-Auth-Token."},
 		{"not JSON", path, token, `{"member": `, 400, "Invalid input: unexpected EOF."},
-		{"other field", path, token, `{"member": {"weight": 3}}`, 400, `json: unknown field "weight"`},
-		{"no admin_state_up", path, token, `{"member": {}}`, 400, "member.admin_state_up is required"},
+		{"other field", path, token, `{"member": {"name": "x"}}`, 400, `json: unknown field "name"`},
+		{"weight out of range", path, token, `{"member": {"weight": 300}}`, 400, "member.weight must be from 0 to 256, got 300."},
+		{"no change", path, token, `{"member": {}}`, 400, "member.admin_state_up or member.weight is required"},
 		{"string", path, token, `{"member": {"admin_state_up": "no"}}`, 400, "Invalid input"},
 		{"no such pool", "/v2/lbaas/pools/nope/members/b", token, disable, 404, "Pool nope could not be found."},
 		{"no such member", "/v2/lbaas/pools/p/members/zz", token, disable, 404, "Member zz could not be found in pool p."},
@@ -285,11 +287,78 @@ func TestWithMemberAdminLeavesTheFileAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := cfg.LoadBalancer.Pools[0].Members[0].ID
-	run := withMemberAdmin(cfg, map[string]bool{id: false})
+	run := withMemberChanges(cfg, map[string]bool{id: false}, nil)
 	if run.LoadBalancer.Pools[0].Members[0].Up() {
 		t.Error("the running configuration has the member up")
 	}
 	if !cfg.LoadBalancer.Pools[0].Members[0].Up() || cfg.LoadBalancer == run.LoadBalancer {
 		t.Error("the file's configuration was changed")
+	}
+}
+
+// TestMemberWeightReloadAndStats: a weight set through the admin API is
+// applied at once and lasts until a reload; POST /reload answers with the
+// verdict (409 and the reason for a broken file, which changes nothing);
+// the stats count the sessions.
+func TestMemberWeightReloadAndStats(t *testing.T) {
+	a, b := startBackend(t, "a"), startBackend(t, "b")
+	good := fmt.Sprintf(controlYAML, "", a.port(), 1, b.port())
+	lbr := startRunWith(t, good)
+	c := NewClient(lbr.socket, "")
+	ctx := context.Background()
+
+	m, err := c.SetMemberWeight(ctx, "p", "b", 3)
+	if err != nil || m.Weight != 3 || m.Name != "b" {
+		t.Fatalf("set b's weight to 3: %+v, %v", m, err)
+	}
+	if got := whoAnswers(t, lbr.listen, 8); got["a"] != 2 || got["b"] != 6 {
+		t.Errorf("weights 1:3: sessions %v, want a:2 b:6", got)
+	}
+	members, err := c.Members(ctx, "p")
+	if err != nil || len(members) != 2 || members[0].Weight != 1 || members[1].Weight != 3 {
+		t.Errorf("members %+v, %v", members, err)
+	}
+	if _, err := c.Members(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("members of an unknown pool: %v, want ErrNotFound", err)
+	}
+
+	var s Stats
+	waitFor(t, 10*time.Second, "the stats to count 8 finished sessions", func() bool {
+		s, err = c.Stats(ctx, "", "")
+		return err == nil && s.TotalConnections == 8 && s.ActiveConnections == 0
+	})
+	if ls, err := c.Stats(ctx, "", "l"); err != nil || ls != s {
+		t.Errorf("listener stats %+v, %v; want the load balancer's %+v (one listener)", ls, err, s)
+	}
+	if _, err := c.Stats(ctx, "", "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("stats of an unknown listener: %v, want ErrNotFound", err)
+	}
+	if _, err := c.Stats(ctx, "nope", ""); !errors.Is(err, ErrNotFound) {
+		t.Errorf("stats of an unknown load balancer: %v, want ErrNotFound", err)
+	}
+
+	// Over TCP without admin.token_file, reload is refused like any change.
+	resp, err := http.Post("http://"+lbr.admin+"/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("POST /reload over TCP without a token: %s, want 403", resp.Status)
+	}
+
+	lbr.write(t, strings.Replace(good, "lb_algorithm: ROUND_ROBIN", "lb_algorithm: FASTEST", 1))
+	if err := c.Reload(ctx); err == nil || !strings.Contains(err.Error(), "Reload rejected; the running configuration stays: ") || !strings.Contains(err.Error(), "FASTEST") {
+		t.Errorf("reload of a broken file: %v", err)
+	}
+	if got := whoAnswers(t, lbr.listen, 4); got["a"] != 1 || got["b"] != 3 {
+		t.Errorf("after a rejected reload: sessions %v, want a:1 b:3 (weights kept)", got)
+	}
+	lbr.write(t, good)
+	if err := c.Reload(ctx); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	if got := whoAnswers(t, lbr.listen, 4); got["a"] != 2 || got["b"] != 2 {
+		t.Errorf("after reload: sessions %v, want a:2 b:2 (the file's weights)", got)
 	}
 }

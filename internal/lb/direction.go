@@ -69,6 +69,7 @@ type direction struct {
 	// none.
 	srcIdle, dstIdle time.Duration
 	bytes            prometheus.Counter
+	listenerBytes    prometheus.Counter // the same bytes, for the listener
 	other            *direction
 	// watchClient is set on the client-to-member direction: while it is
 	// blocked writing to the member it checks whether the client has gone.
@@ -407,6 +408,9 @@ func (s *session) closeTimedOut(r endReason) {
 func (d *direction) report() {
 	if d.unreported > 0 {
 		d.bytes.Add(float64(d.unreported))
+		if d.listenerBytes != nil {
+			d.listenerBytes.Add(float64(d.unreported))
+		}
 		d.unreported = 0
 	}
 }

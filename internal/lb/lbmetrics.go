@@ -9,6 +9,8 @@ type metrics struct {
 	listenerActive   *prometheus.GaugeVec
 	listenerTotal    *prometheus.CounterVec
 	listenerRejected *prometheus.CounterVec
+	listenerBytesIn  *prometheus.CounterVec
+	listenerBytesOut *prometheus.CounterVec
 	poolRetries      *prometheus.CounterVec
 	poolNoMember     *prometheus.CounterVec
 	memberActive     *prometheus.GaugeVec
@@ -31,6 +33,7 @@ type memberMetrics struct {
 type listenerMetrics struct {
 	active                               prometheus.Gauge
 	total, overLimit, noMember, fdBudget prometheus.Counter
+	bytesIn, bytesOut                    prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -41,6 +44,8 @@ func newMetrics() *metrics {
 		listenerActive:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vitals_lb_listener_connections_active", Help: "Client connections the listener holds now."}, lv),
 		listenerTotal:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_listener_connections_total", Help: "Client connections the listener accepted and served."}, lv),
 		listenerRejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_listener_connections_rejected_total", Help: "Client connections closed at once: reason connection_limit, fd_budget (no descriptors left outside the reserve for health checks and admin), no_member (nothing usable, fail closed) or connect_failed (every try failed)."}, []string{"listener", "reason"}),
+		listenerBytesIn:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_listener_bytes_in_total", Help: "Bytes from clients to members through the listener."}, lv),
+		listenerBytesOut: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_listener_bytes_out_total", Help: "Bytes from members to clients through the listener."}, lv),
 		poolRetries:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_pool_retries_total", Help: "Connects retried on another member after a connect failure."}, pv),
 		poolNoMember:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_pool_no_member_total", Help: "New connections that found no usable member."}, pv),
 		memberActive:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vitals_lb_member_connections_active", Help: "Sessions established with the member now."}, mv),
@@ -67,7 +72,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (m *metrics) all() []prometheus.Collector {
-	return []prometheus.Collector{m.listenerActive, m.listenerTotal, m.listenerRejected, m.poolRetries, m.poolNoMember,
+	return []prometheus.Collector{m.listenerActive, m.listenerTotal, m.listenerRejected, m.listenerBytesIn, m.listenerBytesOut, m.poolRetries, m.poolNoMember,
 		m.memberActive, m.memberTotal, m.memberSelected, m.memberConnectErr, m.memberBytesIn, m.memberBytesOut, m.memberShutdown}
 }
 
@@ -85,6 +90,7 @@ func (m *metrics) listener(label string) *listenerMetrics {
 		active: m.listenerActive.WithLabelValues(label), total: m.listenerTotal.WithLabelValues(label),
 		overLimit: m.listenerRejected.WithLabelValues(label, "connection_limit"), noMember: m.listenerRejected.WithLabelValues(label, "no_member"),
 		fdBudget: m.listenerRejected.WithLabelValues(label, "fd_budget"),
+		bytesIn:  m.listenerBytesIn.WithLabelValues(label), bytesOut: m.listenerBytesOut.WithLabelValues(label),
 	}
 }
 
@@ -121,4 +127,6 @@ func (m *metrics) dropListener(label string) {
 	m.listenerActive.DeleteLabelValues(label)
 	m.listenerTotal.DeleteLabelValues(label)
 	m.listenerRejected.DeletePartialMatch(prometheus.Labels{"listener": label})
+	m.listenerBytesIn.DeleteLabelValues(label)
+	m.listenerBytesOut.DeleteLabelValues(label)
 }

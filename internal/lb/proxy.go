@@ -267,8 +267,8 @@ func (s *session) pipe(clientData, memberData time.Duration, mm *memberMetrics) 
 		s.closeFor(endMemberError)
 	}
 	up, down := &s.dir[0], &s.dir[1]
-	*up = direction{s: s, src: s.client, dst: s.member, rsrc: rc, rdst: rm, srcIdle: clientData, dstIdle: memberData, bytes: mm.bytesIn, other: down, watchClient: true}
-	*down = direction{s: s, src: s.member, dst: s.client, rsrc: rm, rdst: rc, srcIdle: memberData, dstIdle: clientData, bytes: mm.bytesOut, other: up}
+	*up = direction{s: s, src: s.client, dst: s.member, rsrc: rc, rdst: rm, srcIdle: clientData, dstIdle: memberData, bytes: mm.bytesIn, listenerBytes: s.lc.met.bytesIn, other: down, watchClient: true}
+	*down = direction{s: s, src: s.member, dst: s.client, rsrc: rm, rdst: rc, srcIdle: memberData, dstIdle: clientData, bytes: mm.bytesOut, listenerBytes: s.lc.met.bytesOut, other: up}
 	now := clock()
 	up.readAt.Store(now)
 	up.wroteAt.Store(now)

@@ -47,6 +47,9 @@ func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o RunOptions) e
 	budget := adminhttp.NewBudget(nofile, descriptorReserve(cfg, adminCap), 2, log)
 	srv.SetBudget(budget)
 	ctl := newControl(srv, log)
+	if o.Load != nil {
+		ctl.reloads, ctl.stopping = make(chan chan error), make(chan struct{})
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(eng.Collector(), srv.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	handler := newAdminHandler(ctl.Current, ctl, eng, reg)
@@ -103,6 +106,25 @@ func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o RunOptions) e
 	engDone := make(chan error, 1)
 	go func() { engDone <- eng.Run(engCtx) }()
 
+	// reload re-reads the configuration (SIGHUP, POST /reload) and
+	// applies it, or logs why not and keeps the running one.
+	reload := func() error {
+		prev := ctl.Current().Admin
+		next, err := o.Load()
+		if err == nil {
+			err = ctl.apply(next)
+		}
+		if err != nil {
+			log.Error("reload failed; the running configuration stays", "err", err)
+			return err
+		}
+		budget.Resize(descriptorReserve(next, adminCap))
+		if next.Admin.Socket != prev.Socket || next.Admin.Listen != prev.Listen {
+			log.Warn("reload: admin endpoint address changes need a restart", "socket", next.Admin.Socket, "listen", next.Admin.Listen)
+		}
+		log.Info("configuration reloaded", "file", next.File, "listeners", len(next.LoadBalancer.Listeners), "pools", len(next.LoadBalancer.Pools))
+		return nil
+	}
 	var engErr error
 loop:
 	for {
@@ -113,21 +135,13 @@ loop:
 			engErr = err
 			break loop
 		case <-o.Reload:
-			prev := ctl.Current().Admin
-			next, err := o.Load()
-			if err == nil {
-				err = ctl.apply(next)
-			}
-			if err != nil {
-				log.Error("reload failed; the running configuration stays", "err", err)
-				continue
-			}
-			budget.Resize(descriptorReserve(next, adminCap))
-			if next.Admin.Socket != prev.Socket || next.Admin.Listen != prev.Listen {
-				log.Warn("reload: admin endpoint address changes need a restart", "socket", next.Admin.Socket, "listen", next.Admin.Listen)
-			}
-			log.Info("configuration reloaded", "file", next.File, "listeners", len(next.LoadBalancer.Listeners), "pools", len(next.LoadBalancer.Pools))
+			reload()
+		case reply := <-ctl.reloads:
+			reply <- reload()
 		}
+	}
+	if ctl.stopping != nil {
+		close(ctl.stopping) // reload requests from now on are refused
 	}
 	srv.Shutdown(ctl.Current().Grace)
 	stopEngine()

@@ -271,7 +271,10 @@ func fieldErr(field, format string, a ...any) error {
 // reads after the field's name. The final word on the type's own fields
 // (url_path, expected_codes, domain_name, credentials, …) is probe.New's.
 func (h *HealthMonitor) Resolve(poolProtocol string, s Settings) (*Monitor, error) {
-	m := &Monitor{Name: h.Name, Type: h.Type, AdminStateUp: h.AdminStateUp == nil || *h.AdminStateUp, Tags: h.Tags}
+	// Octavia's client takes --type http; the type is stored and shown
+	// upper case, as Octavia's API returns it.
+	typ := strings.ToUpper(h.Type)
+	m := &Monitor{Name: h.Name, Type: typ, AdminStateUp: h.AdminStateUp == nil || *h.AdminStateUp, Tags: h.Tags}
 	if len(h.Name) > maxName {
 		return nil, fieldErr("name", "is %d characters long; the limit is %d", len(h.Name), maxName)
 	}
@@ -280,7 +283,7 @@ func (h *HealthMonitor) Resolve(poolProtocol string, s Settings) (*Monitor, erro
 			return nil, fieldErr("tags", "[%d] is %d characters long; the limit is %d", i, len(tag), maxName)
 		}
 	}
-	t, err := resolveType(h.Type, poolProtocol, s)
+	t, err := resolveType(typ, poolProtocol, s)
 	if err != nil {
 		return nil, err
 	}
@@ -350,11 +353,6 @@ func resolveType(name, poolProtocol string, s Settings) (monitorType, error) {
 	}
 	t, ok := lookupType(name)
 	if !ok {
-		if up := strings.ToUpper(name); up != name {
-			if _, ok := lookupType(up); ok || up == TypeSCTP {
-				return monitorType{}, fieldErr("type", "%q must be upper case: write %q", name, up)
-			}
-		}
 		return monitorType{}, fieldErr("type", "%q is not supported (want one of %s)", name, strings.Join(TypeNames(), ", "))
 	}
 	switch {
@@ -463,7 +461,7 @@ func (h *HealthMonitor) resolveDB(m *Monitor) error {
 	m.Database, m.Query, m.SSLMode = h.Database, h.Query, h.SSLMode
 	switch {
 	case m.User == "":
-		return fieldErr("user", "is required for type %s", h.Type)
+		return fieldErr("user", "is required for type %s", m.Type)
 	case m.PasswordFile != "" && m.PasswordEnv != "":
 		return fieldErr("password_file", "and password_env are both set; set one of them")
 	case m.PasswordFile != "":

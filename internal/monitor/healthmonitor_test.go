@@ -35,7 +35,8 @@ func TestResolveRules(t *testing.T) {
 	}{
 		{"type required", func(h *HealthMonitor) { h.Type = "" }, "", nil, "type", "is required"},
 		{"sctp refused", func(h *HealthMonitor) { h.Type = "SCTP" }, "", nil, "type", "SCTP is not supported"},
-		{"lower case type", func(h *HealthMonitor) { h.Type = "tls-hello" }, "", nil, "type", `write "TLS-HELLO"`},
+		{"lower case sctp refused", func(h *HealthMonitor) { h.Type = "sctp" }, "", nil, "type", "SCTP is not supported"},
+		{"unknown type", func(h *HealthMonitor) { h.Type = "smtp" }, "", nil, "type", `"SMTP" is not supported`},
 		{"delay required", func(h *HealthMonitor) { h.Delay = Seconds{} }, "", nil, "delay", "is required"},
 		{"timeout zero", func(h *HealthMonitor) { h.Timeout = Seconds{Raw: "0", Set: true} }, "", nil, "timeout", "must be positive, got 0s"},
 		{"timeout over delay", func(h *HealthMonitor) { h.Timeout = Seconds{Raw: "6", Set: true} }, "", nil, "timeout", "longer than delay"},
@@ -107,6 +108,28 @@ func TestResolveDefaultsAndKinds(t *testing.T) {
 		http := typ == TypeHTTP || typ == TypeHTTPS
 		if http != (m.HTTPMethod == "GET" && m.URLPath == "/" && m.ExpectedCodes == "200") {
 			t.Errorf("%s: http defaults %q %q %q", typ, m.HTTPMethod, m.URLPath, m.ExpectedCodes)
+		}
+	}
+}
+
+// TestTypeAnyCase: Octavia's client takes --type http, so the YAML takes
+// the type in any case and stores it upper case, as Octavia shows it.
+func TestTypeAnyCase(t *testing.T) {
+	for typ, want := range map[string]string{"http": TypeHTTP, "Tls-Hello": TypeTLSHello, "pgsql": TypePgSQL, "TCP": TypeTCP} {
+		h := base(typ)
+		h.User = "health"
+		if want != TypePgSQL {
+			h.User = ""
+		}
+		m, err := h.Resolve(ProtocolTCP, DefaultSettings())
+		if err != nil {
+			t.Fatalf("type %q: %v", typ, err)
+		}
+		if m.Type != want {
+			t.Errorf("type %q stored as %q, want %q", typ, m.Type, want)
+		}
+		if got := m.Octavia("p", time.Time{}, time.Time{}, "ONLINE").Type; got != want {
+			t.Errorf("type %q shown as %q, want %q", typ, got, want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"encoding/json"
 	"maps"
 	"time"
 
@@ -150,11 +151,21 @@ type PoolStatus struct {
 
 // HealthMonitorStatus is a pool's monitor in the tree.
 type HealthMonitorStatus struct {
-	ID                 string `json:"id,omitempty"`
-	Name               string `json:"name,omitempty"`
-	Type               string `json:"type,omitempty"`
-	OperatingStatus    string `json:"operating_status,omitempty"`
-	ProvisioningStatus string `json:"provisioning_status,omitempty"`
+	ID                 string `json:"id"`
+	Name               string `json:"name"`
+	Type               string `json:"type"`
+	OperatingStatus    string `json:"operating_status"`
+	ProvisioningStatus string `json:"provisioning_status"`
+}
+
+// MarshalJSON writes {} for a pool without a monitor, and every field,
+// "name": "" included, for a monitor, as Octavia does.
+func (h HealthMonitorStatus) MarshalJSON() ([]byte, error) {
+	if h == (HealthMonitorStatus{}) {
+		return []byte("{}"), nil
+	}
+	type plain HealthMonitorStatus
+	return json.Marshal(plain(h))
 }
 
 // MemberStatus is one member in the tree.

@@ -132,3 +132,20 @@ vitals_lb_member_up{member="b",pool="web"} 0
 		h.stop(t)
 	})
 }
+
+// TestHealthMonitorStatusJSON: a pool without a monitor shows {}, and an
+// unnamed monitor shows "name": "" as Octavia does, not no name at all.
+func TestHealthMonitorStatusJSON(t *testing.T) {
+	none, err := json.Marshal(HealthMonitorStatus{})
+	if err != nil || string(none) != "{}" {
+		t.Errorf("no monitor: %s %v, want {}", none, err)
+	}
+	b, err := json.Marshal(HealthMonitorStatus{ID: "hm1", Type: TypeHTTP, OperatingStatus: "ONLINE", ProvisioningStatus: Active})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"id":"hm1","name":"","type":"HTTP","operating_status":"ONLINE","provisioning_status":"ACTIVE"}`
+	if string(b) != want {
+		t.Errorf("unnamed monitor: %s, want %s", b, want)
+	}
+}
