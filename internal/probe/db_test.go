@@ -30,12 +30,11 @@ func wantResult(t *testing.T, r Result, st Status, reason string) {
 }
 
 // wantTimeout fails the test unless r is a timeout during the named step
-// that took about its timeout: not less, and not more than a small margin
-// (runBounded already enforces a generous one).
+// that took at least its timeout and not more than a generous 2 s margin.
 func wantTimeout(t *testing.T, r Result, timeout time.Duration, stepName string) {
 	t.Helper()
 	wantResult(t, r, Fail, "timeout after "+timeout.String()+" during "+stepName)
-	if limit := timeout + 500*time.Millisecond; r.Latency < timeout || r.Latency > limit {
+	if limit := timeout + 2*time.Second; r.Latency < timeout || r.Latency > limit {
 		t.Errorf("latency %s, want %s to %s", r.Latency, timeout, limit)
 	}
 }

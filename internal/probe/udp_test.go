@@ -102,9 +102,10 @@ func TestUDP(t *testing.T) {
 				want = fmt.Sprintf(want, s.Address)
 			}
 			checkReason(t, r.Reason, want)
-			// Silence is judged inside the timeout, not after it.
-			if r.Latency > timeout {
-				t.Errorf("probe took %s, more than its timeout %s", r.Latency, timeout)
+			// Silence is judged at the timeout, not long after it (a
+			// generous margin: a loaded machine wakes the probe late).
+			if limit := timeout + 2*time.Second; r.Latency > limit {
+				t.Errorf("probe took %s, more than its timeout %s plus 2s", r.Latency, timeout)
 			}
 		})
 	}
