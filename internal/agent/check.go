@@ -29,6 +29,10 @@ type check struct {
 	// cancel stops the run loop started by the agent; set under the
 	// agent's lock before the loop starts.
 	cancel context.CancelFunc
+	// first is closed once the first run is recorded, a result or a
+	// checker error (see Agent.awaitFirstRound).
+	first     chan struct{}
+	firstOnce sync.Once
 
 	// mu serialises writers to tracker (the run loop, or --once); readers
 	// only load snap.
@@ -57,21 +61,31 @@ func newCheck(cfg CheckConfig) (*check, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newCheckWith(cfg, p)
+}
+
+// newCheckWith builds a check of cfg that runs p.
+func newCheckWith(cfg CheckConfig, p probe.Prober) (*check, error) {
 	tr, err := health.NewTracker(cfg.Rise, cfg.Fall)
 	if err != nil {
 		return nil, err
 	}
-	c := &check{cfg: cfg, prober: p, tracker: tr}
+	c := &check{cfg: cfg, prober: p, tracker: tr, first: make(chan struct{})}
 	c.snap.Store(&snapshot{})
 	return c, nil
 }
 
-// run probes every interval, start to start, until ctx ends. The first run
-// comes after a random jitter within min(interval, 1s), so that checks
-// configured together do not all fire at once. Runs never overlap: a run
-// that ends late pushes the next one back rather than piling up.
-func (c *check) run(ctx context.Context) {
-	jitter := time.Duration(rand.Int64N(int64(min(c.cfg.Interval, time.Second))))
+// run probes every interval, start to start, until ctx ends. With spread,
+// the first run comes after a random jitter within min(interval, 1s), so
+// that checks added together by a reload do not all fire at once; without
+// it, at once (the agent's first round, which its listener waits for).
+// Runs never overlap: a run that ends late pushes the next one back rather
+// than piling up.
+func (c *check) run(ctx context.Context, spread bool) {
+	var jitter time.Duration
+	if spread {
+		jitter = time.Duration(rand.Int64N(int64(min(c.cfg.Interval, time.Second))))
+	}
 	next := time.Now().Add(jitter)
 	timer := time.NewTimer(jitter)
 	defer timer.Stop()
@@ -130,6 +144,7 @@ func (c *check) record(r probe.Result) {
 		s.LastErr = r
 		c.snap.Store(&s)
 		c.mu.Unlock()
+		c.firstOnce.Do(func() { close(c.first) })
 		if c.onCheckerError != nil {
 			c.onCheckerError(c.cfg.Name, r)
 		}
@@ -143,6 +158,7 @@ func (c *check) record(r probe.Result) {
 	}
 	c.snap.Store(s)
 	c.mu.Unlock()
+	c.firstOnce.Do(func() { close(c.first) })
 	if c.onResult != nil {
 		c.onResult(c.cfg.Name, r)
 	}
