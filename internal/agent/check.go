@@ -34,10 +34,11 @@ type check struct {
 	first     chan struct{}
 	firstOnce sync.Once
 
-	// mu serialises writers to tracker (the run loop, or --once); readers
-	// only load snap.
+	// mu serialises writers to tracker (the run loop, or --once) and
+	// guards history; readers of the latest run only load snap.
 	mu      sync.Mutex
 	tracker *health.Tracker
+	history health.History // every recent run, checker errors included
 	snap    atomic.Pointer[snapshot]
 }
 
@@ -49,6 +50,8 @@ type snapshot struct {
 	Runs   uint64       // number of runs so far
 	Passes int          // consecutive passes (warns count as passes)
 	Fails  int          // consecutive failures
+	// Progress is how far the check is toward its next change of state.
+	Progress health.Progress
 	// CheckerErrors counts the runs that were checker errors, which Runs,
 	// Result, State, Passes and Fails leave out; LastErr is the latest run
 	// when it was one, zero once a run completes again.
@@ -137,6 +140,7 @@ func (c *check) runOnce(ctx context.Context) probe.Result {
 // the check keeps its result and state, and the error is only counted.
 func (c *check) record(r probe.Result) {
 	c.mu.Lock()
+	c.history.Add(r.Outcome(), r.Start, r.Latency)
 	old := c.snap.Load()
 	if r.IsCheckerError() {
 		s := *old
@@ -152,7 +156,8 @@ func (c *check) record(r probe.Result) {
 	}
 	changed := c.tracker.Observe(r.Status != probe.Fail)
 	passes, fails := c.tracker.Counts()
-	s := &snapshot{Result: r, State: c.tracker.State(), Since: old.Since, Runs: old.Runs + 1, Passes: passes, Fails: fails, CheckerErrors: old.CheckerErrors}
+	s := &snapshot{Result: r, State: c.tracker.State(), Since: old.Since, Runs: old.Runs + 1, Passes: passes, Fails: fails,
+		Progress: c.tracker.Progress(), CheckerErrors: old.CheckerErrors}
 	if changed {
 		s.Since = r.Start.Add(r.Latency)
 	}
@@ -165,6 +170,13 @@ func (c *check) record(r probe.Result) {
 	if changed && c.onTransition != nil {
 		c.onTransition(c, old.State, s.State, r)
 	}
+}
+
+// historyEntries returns the recent runs, oldest first.
+func (c *check) historyEntries() []health.HistoryEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.history.Entries()
 }
 
 // View is what an endpoint reports for one check at one moment.
@@ -180,6 +192,9 @@ type View struct {
 	// LastCheckerError is the latest run when it was a checker error,
 	// which Status and Reason leave out; zero otherwise.
 	LastCheckerError probe.Result
+	// Progress is how far the check is toward its next change of state;
+	// zero before the first run.
+	Progress health.Progress
 }
 
 // view judges the cached snapshot at time now.
@@ -188,7 +203,7 @@ func (c *check) view(now time.Time) View {
 	v := View{
 		Name: c.cfg.Name, Type: c.cfg.Type, Critical: c.cfg.IsCritical(),
 		Latency: s.Result.Latency, Time: s.Result.Start, Since: s.Since,
-		Reason: s.Result.Reason, LastCheckerError: s.LastErr,
+		Reason: s.Result.Reason, LastCheckerError: s.LastErr, Progress: s.Progress,
 	}
 	// A result is as fresh as the latest run: a checker error keeps it
 	// standing, since the check still runs and only could not reach the
