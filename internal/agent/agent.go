@@ -117,7 +117,7 @@ func (a *Agent) Apply(cfg *Config) error {
 	a.rt.Store(rt)
 	if a.runCtx != nil {
 		for _, c := range started {
-			a.launch(c)
+			a.launch(c, true)
 		}
 	}
 	if old != nil {
@@ -132,13 +132,14 @@ func (a *Agent) Apply(cfg *Config) error {
 	return nil
 }
 
-// launch starts c's goroutine under the agent's run context. a.mu is held.
-func (a *Agent) launch(c *check) {
+// launch starts c's goroutine under the agent's run context, its first
+// run after a jitter when spread (see check.run). a.mu is held.
+func (a *Agent) launch(c *check, spread bool) {
 	ctx, cancel := context.WithCancel(a.runCtx)
 	c.cancel = cancel
 	a.wg.Go(func() {
 		defer c.close()
-		c.run(ctx)
+		c.run(ctx, spread)
 	})
 }
 
@@ -149,14 +150,17 @@ func (a *Agent) transition(c *check, old, new health.State, r probe.Result) {
 }
 
 // Run starts the checks and serves HTTP on the configured listeners until
-// ctx ends, then shuts down gracefully (see Serve).
+// ctx ends, then shuts down gracefully (see Serve). The health listener
+// opens once the first round of checks is done (see Serve).
 func (a *Agent) Run(ctx context.Context) error {
-	cfg := a.rt.Load().cfg
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
-	}
-	return a.Serve(ctx, ln)
+	return a.serve(ctx, func() (net.Listener, error) {
+		addr := a.rt.Load().cfg.Listen
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("listen %s: %w", addr, err)
+		}
+		return ln, nil
+	})
 }
 
 // Serve runs the checks and serves HTTP on ln, plus the agent-check port,
@@ -165,7 +169,23 @@ func (a *Agent) Run(ctx context.Context) error {
 // configured shutdown_delay while still serving, so load balancers take
 // the node out before it goes; then Serve stops the listeners (letting
 // requests in flight finish) and the checks, and returns nil.
+//
+// The first round of checks runs at once, and nothing is answered on ln or
+// the agent-check port until it is done, or until the longest check
+// timeout (plus firstRoundSlack) has passed: so a probe never sees "not
+// yet checked" from a healthy backend. Run opens its listener only then;
+// a listener passed to Serve holds the connections meanwhile in its
+// backlog. The admin socket is served from the start.
 func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
+	return a.serve(ctx, func() (net.Listener, error) { return ln, nil })
+}
+
+// firstRoundSlack is added to the longest check timeout to bound the wait
+// for the first round of checks: a check ends within its timeout, and the
+// slack covers scheduling and recording it.
+const firstRoundSlack = 500 * time.Millisecond
+
+func (a *Agent) serve(ctx context.Context, listen func() (net.Listener, error)) error {
 	cfg := a.rt.Load().cfg
 	// Bind the admin socket before any check runs: ListenUnix sets the
 	// process-wide umask for the bind, which a child started meanwhile by
@@ -183,8 +203,9 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	runCtx, stopChecks := context.WithCancel(context.WithoutCancel(ctx))
 	a.mu.Lock()
 	a.runCtx, a.wg = runCtx, &wg
-	for _, c := range a.rt.Load().checks {
-		a.launch(c)
+	first := a.rt.Load().checks
+	for _, c := range first {
+		a.launch(c, false)
 	}
 	a.mu.Unlock()
 	defer func() {
@@ -214,31 +235,82 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 			}
 		}()
 	}
-	serve(a.httpServer(a), adminhttp.Limit(ln, a.healthConns), cfg.TLS != nil)
-	a.log.Info("agent listening", "addr", ln.Addr().String(), "checks", len(cfg.Checks), "tls", cfg.TLS != nil)
-	closers, err := a.openSideListeners(serveCtx, cfg, adminLn, serve)
+	closers, err := a.openAdmin(adminLn, serve)
 	defer func() {
 		for _, c := range closers {
 			c.Close()
 		}
 	}()
-	if err != nil {
+	closeAll := func() {
 		for _, srv := range servers {
 			srv.Close()
 		}
+	}
+	if err != nil {
+		closeAll()
+		return err
+	}
+	if !a.awaitFirstRound(ctx, first) {
+		closeAll()
+		return nil // ended before serving: nothing to shut down gracefully
+	}
+	ln, err := listen()
+	if err != nil {
+		closeAll()
+		return err
+	}
+	serve(a.httpServer(a), adminhttp.Limit(ln, a.healthConns), cfg.TLS != nil)
+	a.log.Info("agent listening", "addr", ln.Addr().String(), "checks", len(cfg.Checks), "tls", cfg.TLS != nil)
+	side, err := a.openSideListeners(serveCtx, cfg, serve)
+	closers = append(closers, side...)
+	if err != nil {
+		closeAll()
 		return err
 	}
 
 	select {
 	case err := <-errc:
-		for _, srv := range servers {
-			srv.Close()
-		}
+		closeAll()
 		return err
 	case <-ctx.Done():
 	}
 	a.shutdown(cfg, servers)
 	return nil
+}
+
+// awaitFirstRound waits until every check in checks has recorded its first
+// run, or the longest of their timeouts plus firstRoundSlack has passed,
+// and logs which. It returns false when ctx ended first.
+func (a *Agent) awaitFirstRound(ctx context.Context, checks []*check) bool {
+	var bound time.Duration
+	for _, c := range checks {
+		bound = max(bound, c.cfg.Timeout)
+	}
+	bound += firstRoundSlack
+	start := time.Now()
+	timer := time.NewTimer(bound)
+	defer timer.Stop()
+	for _, c := range checks {
+		select {
+		case <-c.first:
+		case <-ctx.Done():
+			return false
+		case <-timer.C:
+			var pending []string
+			for _, c := range checks {
+				select {
+				case <-c.first:
+				default:
+					pending = append(pending, c.cfg.Name)
+				}
+			}
+			a.log.Warn("first round of checks not done within the longest timeout; listening anyway, pending checks answer \"not yet checked\"",
+				"bound", bound, "pending", pending)
+			return true
+		}
+	}
+	a.log.Info("first round of checks done", "checks", len(checks), "took", time.Since(start).Round(time.Millisecond))
+	return true
 }
 
 // shutdown answers 503 for the shutdown delay, then closes the servers.
@@ -261,14 +333,21 @@ func (a *Agent) shutdown(cfg *Config, servers []*http.Server) {
 	}
 }
 
-// openSideListeners opens the agent-check port and the metrics listener, and
-// serves the admin socket adminLn (nil: none), as configured. It returns
-// what must be closed at the end.
-func (a *Agent) openSideListeners(ctx context.Context, cfg *Config, adminLn net.Listener, serve func(*http.Server, net.Listener, bool)) ([]io.Closer, error) {
-	var closers []io.Closer
-	if adminLn != nil {
-		closers = append(closers, adminLn)
+// openAdmin serves the admin socket adminLn (nil: none) and returns what
+// must be closed at the end.
+func (a *Agent) openAdmin(adminLn net.Listener, serve func(*http.Server, net.Listener, bool)) ([]io.Closer, error) {
+	if adminLn == nil {
+		return nil, nil
 	}
+	serve(a.httpServer(a.adminHandler()), adminhttp.Limit(adminLn, a.sideConns), false)
+	a.log.Info("admin socket listening", "path", adminLn.Addr().String())
+	return []io.Closer{adminLn}, nil
+}
+
+// openSideListeners opens the agent-check port and the metrics listener,
+// as configured. It returns what must be closed at the end.
+func (a *Agent) openSideListeners(ctx context.Context, cfg *Config, serve func(*http.Server, net.Listener, bool)) ([]io.Closer, error) {
+	var closers []io.Closer
 	if ac := cfg.AgentCheck; ac != nil {
 		l, err := net.Listen("tcp", ac.Listen)
 		if err != nil {
@@ -285,10 +364,6 @@ func (a *Agent) openSideListeners(ctx context.Context, cfg *Config, adminLn net.
 		}
 		serve(a.httpServer(a.metrics.handler()), adminhttp.Limit(l, a.sideConns), false)
 		a.log.Info("metrics listening", "addr", l.Addr().String())
-	}
-	if adminLn != nil {
-		serve(a.httpServer(a.adminHandler()), adminhttp.Limit(adminLn, a.sideConns), false)
-		a.log.Info("admin socket listening", "path", cfg.AdminSocket)
 	}
 	return closers, nil
 }

@@ -29,11 +29,16 @@ type check struct {
 	// cancel stops the run loop started by the agent; set under the
 	// agent's lock before the loop starts.
 	cancel context.CancelFunc
+	// first is closed once the first run is recorded, a result or a
+	// checker error (see Agent.awaitFirstRound).
+	first     chan struct{}
+	firstOnce sync.Once
 
-	// mu serialises writers to tracker (the run loop, or --once); readers
-	// only load snap.
+	// mu serialises writers to tracker (the run loop, or --once) and
+	// guards history; readers of the latest run only load snap.
 	mu      sync.Mutex
 	tracker *health.Tracker
+	history health.History // every recent run, checker errors included
 	snap    atomic.Pointer[snapshot]
 }
 
@@ -45,6 +50,8 @@ type snapshot struct {
 	Runs   uint64       // number of runs so far
 	Passes int          // consecutive passes (warns count as passes)
 	Fails  int          // consecutive failures
+	// Progress is how far the check is toward its next change of state.
+	Progress health.Progress
 	// CheckerErrors counts the runs that were checker errors, which Runs,
 	// Result, State, Passes and Fails leave out; LastErr is the latest run
 	// when it was one, zero once a run completes again.
@@ -61,21 +68,31 @@ func newCheck(cfg CheckConfig) (*check, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newCheckWith(cfg, p)
+}
+
+// newCheckWith builds a check of cfg that runs p.
+func newCheckWith(cfg CheckConfig, p probe.Prober) (*check, error) {
 	tr, err := health.NewTracker(cfg.Rise, cfg.Fall)
 	if err != nil {
 		return nil, err
 	}
-	c := &check{cfg: cfg, prober: p, tracker: tr}
+	c := &check{cfg: cfg, prober: p, tracker: tr, first: make(chan struct{})}
 	c.snap.Store(&snapshot{})
 	return c, nil
 }
 
-// run probes every interval, start to start, until ctx ends. The first run
-// comes after a random jitter within min(interval, 1s), so that checks
-// configured together do not all fire at once. Runs never overlap: a run
-// that ends late pushes the next one back rather than piling up.
-func (c *check) run(ctx context.Context) {
-	jitter := time.Duration(rand.Int64N(int64(min(c.cfg.Interval, time.Second))))
+// run probes every interval, start to start, until ctx ends. With spread,
+// the first run comes after a random jitter within min(interval, 1s), so
+// that checks added together by a reload do not all fire at once; without
+// it, at once (the agent's first round, which its listener waits for).
+// Runs never overlap: a run that ends late pushes the next one back rather
+// than piling up.
+func (c *check) run(ctx context.Context, spread bool) {
+	var jitter time.Duration
+	if spread {
+		jitter = time.Duration(rand.Int64N(int64(min(c.cfg.Interval, time.Second))))
+	}
 	next := time.Now().Add(jitter)
 	timer := time.NewTimer(jitter)
 	defer timer.Stop()
@@ -127,6 +144,7 @@ func (c *check) runOnce(ctx context.Context) probe.Result {
 // the check keeps its result and state, and the error is only counted.
 func (c *check) record(r probe.Result) {
 	c.mu.Lock()
+	c.history.Add(r.Outcome(), r.Start, r.Latency)
 	old := c.snap.Load()
 	if r.IsCheckerError() {
 		s := *old
@@ -134,6 +152,7 @@ func (c *check) record(r probe.Result) {
 		s.LastErr = r
 		c.snap.Store(&s)
 		c.mu.Unlock()
+		c.firstOnce.Do(func() { close(c.first) })
 		if c.onCheckerError != nil {
 			c.onCheckerError(c.cfg.Name, r)
 		}
@@ -141,7 +160,8 @@ func (c *check) record(r probe.Result) {
 	}
 	changed := c.tracker.Observe(r.Status != probe.Fail)
 	passes, fails := c.tracker.Counts()
-	s := &snapshot{Result: r, State: c.tracker.State(), Since: old.Since, Runs: old.Runs + 1, Passes: passes, Fails: fails, CheckerErrors: old.CheckerErrors, DB: r.DB}
+	s := &snapshot{Result: r, State: c.tracker.State(), Since: old.Since, Runs: old.Runs + 1, Passes: passes, Fails: fails,
+		Progress: c.tracker.Progress(), CheckerErrors: old.CheckerErrors, DB: r.DB}
 	if s.DB == nil && s.State == health.Up {
 		s.DB = old.DB
 	}
@@ -150,12 +170,20 @@ func (c *check) record(r probe.Result) {
 	}
 	c.snap.Store(s)
 	c.mu.Unlock()
+	c.firstOnce.Do(func() { close(c.first) })
 	if c.onResult != nil {
 		c.onResult(c.cfg.Name, r)
 	}
 	if changed && c.onTransition != nil {
 		c.onTransition(c, old.State, s.State, r)
 	}
+}
+
+// historyEntries returns the recent runs, oldest first.
+func (c *check) historyEntries() []health.HistoryEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.history.Entries()
 }
 
 // View is what an endpoint reports for one check at one moment.
@@ -175,6 +203,9 @@ type View struct {
 	// snapshot.DB); nil before the first run, when stale, and for other
 	// kinds.
 	DB *probe.DBState
+	// Progress is how far the check is toward its next change of state;
+	// zero before the first run.
+	Progress health.Progress
 }
 
 // view judges the cached snapshot at time now.
@@ -183,7 +214,7 @@ func (c *check) view(now time.Time) View {
 	v := View{
 		Name: c.cfg.Name, Type: c.cfg.Type, Critical: c.cfg.IsCritical(),
 		Latency: s.Result.Latency, Time: s.Result.Start, Since: s.Since,
-		Reason: s.Result.Reason, LastCheckerError: s.LastErr, DB: s.DB,
+		Reason: s.Result.Reason, LastCheckerError: s.LastErr, DB: s.DB, Progress: s.Progress,
 	}
 	// A result is as fresh as the latest run: a checker error keeps it
 	// standing, since the check still runs and only could not reach the

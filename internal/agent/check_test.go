@@ -9,7 +9,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"vitals/internal/health"
 	"vitals/internal/probe"
 )
 
@@ -73,12 +72,10 @@ func testCheck(t *testing.T, cfg CheckConfig, p probe.Prober) *check {
 	if cfg.MaxAge == 0 {
 		cfg.MaxAge = 2*cfg.Interval + cfg.Timeout
 	}
-	tr, err := health.NewTracker(cfg.Rise, cfg.Fall)
+	c, err := newCheckWith(cfg, p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &check{cfg: cfg, prober: p, tracker: tr}
-	c.snap.Store(&snapshot{})
 	return c
 }
 
@@ -100,7 +97,7 @@ func TestScheduleStartToStartWithoutOverlap(t *testing.T) {
 				ctx, cancel := context.WithCancel(t.Context())
 				begin := time.Now()
 				done := make(chan struct{})
-				go func() { c.run(ctx); close(done) }()
+				go func() { c.run(ctx, true); close(done) }()
 				time.Sleep(20 * time.Second)
 				cancel()
 				<-done
@@ -135,7 +132,7 @@ func TestFirstRunsAreSpread(t *testing.T) {
 		for i := range probers {
 			probers[i] = &fakeProber{status: probe.Pass}
 			c := testCheck(t, CheckConfig{Interval: 10 * time.Second}, probers[i])
-			wg.Go(func() { c.run(ctx) })
+			wg.Go(func() { c.run(ctx, true) })
 		}
 		time.Sleep(1500 * time.Millisecond)
 		cancel()
@@ -163,7 +160,7 @@ func TestStaleResultFails(t *testing.T) {
 		c := testCheck(t, CheckConfig{Interval: time.Second, Spec: probe.Spec{Timeout: 500 * time.Millisecond}, MaxAge: 3 * time.Second}, fp)
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
-		go c.run(ctx)
+		go c.run(ctx, true)
 		time.Sleep(1500 * time.Millisecond)
 		if v := c.view(time.Now()); v.Status != probe.Pass {
 			t.Fatalf("healthy check reads %s (%s)", v.Status, v.Reason)

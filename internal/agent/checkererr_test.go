@@ -75,7 +75,7 @@ func TestCheckerErrorKeepsTheCheck(t *testing.T) {
 				c.onCheckerError = func(name string, r probe.Result) { errs = append(errs, r.CheckerError) }
 				ctx, cancel := context.WithCancel(t.Context())
 				done := make(chan struct{})
-				go func() { c.run(ctx); close(done) }()
+				go func() { c.run(ctx, true); close(done) }()
 				time.Sleep(time.Second) // past the first run's jitter
 				for i, want := range tt.want {
 					synctest.Wait()
@@ -136,7 +136,7 @@ checks:
 		c.prober = &scriptProber{script: "pe"}
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan struct{})
-		go func() { c.run(ctx); close(done) }()
+		go func() { c.run(ctx, true); close(done) }()
 		// The first run (a pass) comes within 1s, after a random jitter j;
 		// the checker errors follow at j+1s, j+2s, …: 23 or 24 by 25s.
 		time.Sleep(25 * time.Second)
@@ -252,7 +252,7 @@ checks:
 	c := a.rt.Load().byName["db"]
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
-	go func() { c.run(ctx); close(done) }()
+	go func() { c.run(ctx, true); close(done) }()
 	defer func() { cancel(); <-done }()
 	waitFor := func(what string, ok func(*snapshot) bool) *snapshot {
 		t.Helper()

@@ -21,9 +21,6 @@ import (
 // when an endpoint is configured at /status.
 
 type pageState struct {
-	mu   sync.Mutex
-	hist statuspage.History
-
 	once   sync.Once
 	events *statuspage.Broadcaster // /status/events
 }
@@ -66,10 +63,12 @@ func (a *Agent) serveStatusPage(w http.ResponseWriter, req *http.Request, rt *ap
 
 func (a *Agent) statusSnapshot() statuspage.Page {
 	rt := a.rt.Load()
-	a.page.mu.Lock()
-	defer a.page.mu.Unlock()
-	if a.page.hist == nil {
-		a.page.hist = statuspage.History{}
+	admin := "enabled"
+	switch st := a.State(); {
+	case st.Maintenance:
+		admin = "maintenance"
+	case st.Drain:
+		admin = "drain"
 	}
 	out := statuspage.Page{Kind: "agent", Name: rt.cfg.Listen, Time: time.Now()}
 	out.CheckerErrors = statuspage.CheckerErrorsNotice(a.errs.snapshot())
@@ -91,7 +90,8 @@ func (a *Agent) statusSnapshot() statuspage.Page {
 		}
 		p := statuspage.Pool{Name: ep.Path, Status: st, Monitor: fmt.Sprintf("answers HTTP %d now", code), Members: []statuspage.Member{}}
 		for _, v := range rep.Checks {
-			m := statuspage.Member{Name: v.Name, Address: v.Type, Status: viewStatus(v), Since: v.Since}
+			m := statuspage.Member{Name: v.Name, Address: v.Type, Status: viewStatus(v), Since: v.Since, AdminState: admin,
+				Progress: statuspage.ProgressOf(v.Progress)}
 			if !v.Time.IsZero() {
 				m.Last = &statuspage.Check{Status: strings.ToUpper(v.Status.String()), LatencyMS: float64(v.Latency.Microseconds()) / 1000, Reason: v.Reason, Time: v.Time}
 			}
@@ -100,7 +100,10 @@ func (a *Agent) statusSnapshot() statuspage.Page {
 				// its result, and the page says why.
 				m.Last = &statuspage.Check{Status: statuspage.CheckLocal, LatencyMS: float64(e.Latency.Microseconds()) / 1000, Reason: e.Reason, Time: e.Start}
 			}
-			m.History = a.page.hist.Add(v.Name, m.Last)
+			m.History = []statuspage.Check{}
+			if c := rt.byName[v.Name]; c != nil {
+				m.History = statuspage.HistoryChecks(c.historyEntries())
+			}
 			p.Members = append(p.Members, m)
 		}
 		out.Pools = append(out.Pools, p)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"vitals/internal/probe"
 	"vitals/internal/statuspage"
 )
 
@@ -105,5 +106,43 @@ func TestStatusEventsCap(t *testing.T) {
 	}
 	if got != statuspage.DefaultMaxSubscribers {
 		t.Errorf("vitals_agent_event_subscribers %v, want %d", got, statuspage.DefaultMaxSubscribers)
+	}
+}
+
+// TestStatusPageHistory: the agent's page holds every one of 20
+// consecutive runs of a check, in order, although it is built only once,
+// after them; and shows how far the check is toward its next change of
+// state.
+func TestStatusPageHistory(t *testing.T) {
+	cfg, err := Parse("a.yaml", []byte("listen: 127.0.0.1:0\nadmin_socket: \"off\"\nstate_file: \"off\"\nchecks:\n  - name: m\n    type: file\n    path: /nonexistent-vitals\n    rise: 2\n    fall: 3\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := a.rt.Load().checks[0]
+	fp := &fakeProber{}
+	c.prober = fp
+	const pattern = "PWFPFFFPPFWPFFFFPPFF" // 20 runs, ending 2 failures into a fall of 3
+	want := map[byte]string{'P': "PASS", 'W': "WARN", 'F': "FAIL"}
+	status := map[byte]probe.Status{'P': probe.Pass, 'W': probe.Warn, 'F': probe.Fail}
+	var starts []time.Time
+	for i := range len(pattern) {
+		fp.set(status[pattern[i]], "")
+		starts = append(starts, c.runOnce(t.Context()).Start)
+	}
+	m := a.statusSnapshot().Pools[0].Members[0]
+	if len(m.History) != len(pattern) {
+		t.Fatalf("history holds %d runs, want all %d: %+v", len(m.History), len(pattern), m.History)
+	}
+	for i, h := range m.History {
+		if h.Status != want[pattern[i]] || !h.Time.Equal(starts[i].Truncate(time.Millisecond)) {
+			t.Errorf("run %d: %s at %s, want %s at %s", i, h.Status, h.Time, want[pattern[i]], starts[i])
+		}
+	}
+	if m.Progress == nil || m.Progress.Text != "2 of 3 failures" || m.Progress.Toward != "ERROR" || m.AdminState != "enabled" {
+		t.Errorf("progress %+v, admin state %q; want 2 of 3 failures toward ERROR, enabled", m.Progress, m.AdminState)
 	}
 }

@@ -97,6 +97,12 @@ func TestStatusPageBrowser(t *testing.T) {
 	if tcpB2 != "ONLINE" {
 		t.Errorf("b2 in the TCP-monitored pool is %q while hung; want ONLINE (a TCP check cannot see the hang)", tcpB2)
 	}
+	// The member's details render: how far b2 is toward ONLINE again, its
+	// weight and admin state, since when it is ERROR, its bytes.
+	waitJS("b2's details in the agent-monitored pool", `(() => { const r = document.querySelector('tr[data-pool="`+HTTPPool+`"][data-member="b2"]');
+		return !!r && /^\d+ of 2 passes$/.test(r.querySelector("td.progress").textContent)
+			&& r.querySelector(".conf").textContent === "weight 1 · enabled"
+			&& r.querySelector("td.since").textContent !== "" && /B/.test(r.querySelector("td.bytes").textContent); })()`, 5*time.Second)
 	time.Sleep(1500 * time.Millisecond) // let a few timeline cells turn red
 	var png []byte
 	if err := chromedp.Run(bctx, chromedp.FullScreenshot(&png, 100)); err != nil {

@@ -102,3 +102,42 @@ func (t *Tracker) SetThresholds(rise, fall int) error {
 	t.rise, t.fall = rise, fall
 	return nil
 }
+
+// Progress is how far a tracker is toward its next change of state.
+type Progress struct {
+	// Toward is the state the target changes to once Count reaches Need:
+	// Down for an Up target (counting failures), Up for a Down one
+	// (counting passes). Unknown before the first result, which decides
+	// at once; Count and Need are then 0.
+	Toward      State
+	Count, Need int
+}
+
+// String returns e.g. "2 of 3 failures" or "1 of 2 passes"; "" before the
+// first result.
+func (p Progress) String() string {
+	what := "passes"
+	switch {
+	case p.Toward == Unknown:
+		return ""
+	case p.Toward == Down && p.Need == 1:
+		what = "failure"
+	case p.Toward == Down:
+		what = "failures"
+	case p.Need == 1:
+		what = "pass"
+	}
+	return fmt.Sprintf("%d of %d %s", p.Count, p.Need, what)
+}
+
+// Progress returns how far the tracker is toward its next change of
+// state, with the current thresholds.
+func (t *Tracker) Progress() Progress {
+	switch t.state {
+	case Up:
+		return Progress{Toward: Down, Count: t.fails, Need: t.fall}
+	case Down:
+		return Progress{Toward: Up, Count: t.passes, Need: t.rise}
+	}
+	return Progress{}
+}

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,9 +30,6 @@ type statusPage struct {
 	mode func(*http.Request) string // what the page may change for a request
 
 	events *statuspage.Broadcaster // /events, one stream of snapshots per admin mode
-
-	mu   sync.Mutex
-	hist statuspage.History // by member ID
 }
 
 // The event streams' series, registered with the admin handler's registry
@@ -42,7 +38,7 @@ type statusPage struct {
 //	vitals_lb_event_subscribers                 open /events streams
 //	vitals_lb_event_subscribers_dropped_total   streams dropped because a message's write timed out
 func newStatusPage(cfg func() *Config, eng *monitor.Engine, g prometheus.Gatherer, mode func(*http.Request) string) *statusPage {
-	p := &statusPage{cfg: cfg, eng: eng, g: g, mode: mode, hist: statuspage.History{}}
+	p := &statusPage{cfg: cfg, eng: eng, g: g, mode: mode}
 	opt := statuspage.Options{
 		Subscribers: prometheus.NewGauge(prometheus.GaugeOpts{Name: "vitals_lb_event_subscribers", Help: "Open /events streams of the status page."}),
 		Dropped:     prometheus.NewCounter(prometheus.CounterOpts{Name: "vitals_lb_event_subscribers_dropped_total", Help: "/events streams dropped because a message was not taken within the write timeout."}),
@@ -79,8 +75,8 @@ func (p *statusPage) register(mux *http.ServeMux) {
 	})
 }
 
-// snapshot builds the page's data and records new checks in the history.
-// admin is the page's Admin mode.
+// snapshot builds the page's data. admin is the page's Admin mode. Each
+// member's history is the engine's: every check, recorded as it finished.
 func (p *statusPage) snapshot(admin string) statuspage.Page {
 	cfg := p.cfg()
 	snap := p.eng.Status()
@@ -95,8 +91,7 @@ func (p *statusPage) snapshot(admin string) statuspage.Page {
 			Sessions: met[metKey{"vitals_lb_listener_connections_total", l.Label(), ""}],
 		})
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	hist := p.eng.History()
 	for _, ps := range snap.Pools {
 		pp := statuspage.Pool{ID: ps.ID, Name: ps.Name, Status: ps.Status.String(), Members: []statuspage.Member{}}
 		if ps.Monitor != nil {
@@ -109,10 +104,14 @@ func (p *statusPage) snapshot(admin string) statuspage.Page {
 			}
 			active := met[metKey{"vitals_lb_member_connections_active", ps.Name, label}]
 			sessions := met[metKey{"vitals_lb_member_connections_total", ps.Name, label}]
-			up := ms.AdminStateUp
+			bytesIn := met[metKey{"vitals_lb_member_bytes_in_total", ps.Name, label}]
+			bytesOut := met[metKey{"vitals_lb_member_bytes_out_total", ps.Name, label}]
+			up, weight, backup := ms.AdminStateUp, ms.Weight, ms.Backup
 			pm := statuspage.Member{
-				ID: ms.ID, AdminStateUp: &up, Name: label, Address: net.JoinHostPort(ms.Address, strconv.Itoa(ms.ProtocolPort)), Target: ms.Target,
-				Status: ms.Status.String(), Since: ms.Since, Active: &active, Sessions: &sessions,
+				ID: ms.ID, AdminStateUp: &up, AdminState: adminState(ms.Member), Weight: &weight, Backup: &backup,
+				Name: label, Address: net.JoinHostPort(ms.Address, strconv.Itoa(ms.ProtocolPort)), Target: ms.Target,
+				Status: ms.Status.String(), Since: ms.Since, Progress: statuspage.ProgressOf(ms.Progress),
+				Active: &active, Sessions: &sessions, BytesIn: &bytesIn, BytesOut: &bytesOut,
 			}
 			if !ms.Last.Start.IsZero() {
 				pm.Last = &statuspage.Check{Status: strings.ToUpper(ms.Last.Status.String()), LatencyMS: float64(ms.Last.Latency.Microseconds()) / 1000, Reason: ms.Last.Reason, Time: ms.Last.Start}
@@ -122,12 +121,24 @@ func (p *statusPage) snapshot(admin string) statuspage.Page {
 				// status, and the page says why.
 				pm.Last = &statuspage.Check{Status: statuspage.CheckLocal, LatencyMS: float64(e.Latency.Microseconds()) / 1000, Reason: e.Reason, Time: e.Start}
 			}
-			pm.History = p.hist.Add(ms.ID, pm.Last)
+			pm.History = statuspage.HistoryChecks(hist[ms.ID])
 			pp.Members = append(pp.Members, pm)
 		}
 		out.Pools = append(out.Pools, pp)
 	}
 	return out
+}
+
+// adminState is the member's admin state as the load balancer knows it:
+// disabled (admin_state_up false), drain (weight 0) or enabled.
+func adminState(m monitor.Member) string {
+	switch {
+	case !m.AdminStateUp:
+		return "disabled"
+	case m.Weight == 0:
+		return "drain"
+	}
+	return "enabled"
 }
 
 type metKey struct{ name, a, b string }
@@ -143,7 +154,8 @@ func (p *statusPage) gather() map[metKey]float64 {
 		name := mf.GetName()
 		switch name {
 		case "vitals_lb_listener_connections_active", "vitals_lb_listener_connections_total",
-			"vitals_lb_member_connections_active", "vitals_lb_member_connections_total":
+			"vitals_lb_member_connections_active", "vitals_lb_member_connections_total",
+			"vitals_lb_member_bytes_in_total", "vitals_lb_member_bytes_out_total":
 		default:
 			continue
 		}

@@ -27,6 +27,7 @@ const CheckerErrorLogEvery = 10 * time.Second
 func (e *Engine) checkerError(ctx context.Context, m *member, r probe.Result, gen uint64) {
 	m.checkerErrors++
 	m.lastErr = r
+	m.history.Add(r.Outcome(), r.Start, r.Latency)
 	e.checkerErrs[r.CheckerError]++
 	e.errUnlogged[r.CheckerError]++
 	now := time.Now()

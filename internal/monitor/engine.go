@@ -179,6 +179,9 @@ type member struct {
 	lastErr       probe.Result
 	status        health.OperatingStatus
 	since         time.Time
+	// history holds every recent check, checker errors included, all
+	// generations: fixed in size, kept in the member itself.
+	history health.History
 }
 
 // New returns an engine with no pools.
@@ -395,6 +398,7 @@ func (e *Engine) checked(ctx context.Context, m *member, r probe.Result) {
 	}
 	m.last = r
 	m.lastErr = probe.Result{}
+	m.history.Add(r.Outcome(), r.Start, r.Latency)
 	m.pool.duration.observe(r.Latency)
 	e.checks++
 	ev, pool := e.setStatus(m, r.Reason, r.Start.Add(r.Latency))

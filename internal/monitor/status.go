@@ -48,6 +48,10 @@ type MemberSnapshot struct {
 	// Passes and Fails are the consecutive passes and failures seen most
 	// recently; at most one is non-zero.
 	Passes, Fails int
+	// Progress is how far the member is toward its next transition, by
+	// the monitor's max_retries and max_retries_down; zero when it is not
+	// checked or not yet checked.
+	Progress health.Progress
 	// Last is the latest check; zero before the first.
 	Last probe.Result
 	// CheckerErrors counts the attempts that were checker errors, which
@@ -80,12 +84,25 @@ func (e *Engine) Status() Snapshot {
 				CheckerErrors: m.checkerErrors, LastCheckerError: m.lastErr}
 			if m.tracker != nil {
 				ms.Passes, ms.Fails = m.tracker.Counts()
+				ms.Progress = m.tracker.Progress()
 			}
 			ps.Members[j] = ms
 		}
 		s.Pools[i] = ps
 	}
 	return s
+}
+
+// History returns the recent checks of every member, by member ID, oldest
+// first (see health.History): every check, as it finished, not a sample.
+func (e *Engine) History() map[string][]health.HistoryEntry {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make(map[string][]health.HistoryEntry, len(e.byID))
+	for id, m := range e.byID {
+		out[id] = m.history.Entries()
+	}
+	return out
 }
 
 // Pool returns the pool with the given ID or name, or nil.

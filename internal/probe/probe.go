@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"vitals/internal/health"
 )
 
 // Status is the outcome of one check. The zero value is Fail, so a Result
@@ -83,6 +85,19 @@ type Result struct {
 // IsCheckerError reports whether r is a checker error rather than a
 // verdict on the target.
 func (r Result) IsCheckerError() bool { return r.CheckerError != "" }
+
+// Outcome is r as a health.History records it.
+func (r Result) Outcome() health.Outcome {
+	switch {
+	case r.IsCheckerError():
+		return health.OutcomeCheckerError
+	case r.Status == Pass:
+		return health.OutcomePass
+	case r.Status == Warn:
+		return health.OutcomeWarn
+	}
+	return health.OutcomeFail
+}
 
 // MarshalJSON adds the latency in milliseconds as latency_ms.
 func (r Result) MarshalJSON() ([]byte, error) {

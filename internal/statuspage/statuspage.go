@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"vitals/internal/health"
 )
 
 //go:embed status.html
@@ -53,17 +55,57 @@ type Pool struct {
 
 // Member is one member (or agent check).
 type Member struct {
-	ID           string    `json:"id,omitempty"`
-	AdminStateUp *bool     `json:"admin_state_up,omitempty"`
-	Name         string    `json:"name"`
-	Address      string    `json:"address"`
-	Target       string    `json:"target,omitempty"`
-	Status       string    `json:"operating_status"`
-	Since        time.Time `json:"since"`
-	Last         *Check    `json:"last,omitempty"`
-	History      []Check   `json:"history"`
-	Active       *float64  `json:"active_connections,omitempty"`
-	Sessions     *float64  `json:"sessions,omitempty"`
+	ID           string `json:"id,omitempty"`
+	AdminStateUp *bool  `json:"admin_state_up,omitempty"`
+	// AdminState is the operator's state as the process knows it:
+	// "enabled", "disabled" (admin_state_up false) or "drain" (weight 0)
+	// for an lb member; "enabled", "drain" or "maintenance" for the
+	// agent's checks (the agent's state).
+	AdminState string `json:"admin_state,omitempty"`
+	// Weight and Backup are an lb member's; nil for the agent.
+	Weight  *int   `json:"weight,omitempty"`
+	Backup  *bool  `json:"backup,omitempty"`
+	Name    string `json:"name"`
+	Address string `json:"address"`
+	Target  string `json:"target,omitempty"`
+	Status  string `json:"operating_status"`
+	// Since is when the member entered Status: its last transition.
+	Since time.Time `json:"since"`
+	// Progress is how far the member is toward its next transition; nil
+	// when it is not checked or not yet checked.
+	Progress *Progress `json:"progress,omitempty"`
+	Last     *Check    `json:"last,omitempty"`
+	// History is every recent check, oldest first (HistoryChecks).
+	History  []Check  `json:"history"`
+	Active   *float64 `json:"active_connections,omitempty"`
+	Sessions *float64 `json:"sessions,omitempty"`
+	// BytesIn and BytesOut are an lb member's bytes from clients and to
+	// clients; nil for the agent.
+	BytesIn  *float64 `json:"bytes_in,omitempty"`
+	BytesOut *float64 `json:"bytes_out,omitempty"`
+}
+
+// Progress is how far a member is toward its next transition.
+type Progress struct {
+	// Toward is the status it changes to: ERROR (counting failures) or
+	// ONLINE (counting passes).
+	Toward string `json:"toward"`
+	Count  int    `json:"count"`
+	Need   int    `json:"need"`
+	// Text says it for a human: "2 of 3 failures", "1 of 2 passes".
+	Text string `json:"text"`
+}
+
+// ProgressOf is p for the page; nil before the first result.
+func ProgressOf(p health.Progress) *Progress {
+	toward := "ONLINE"
+	switch p.Toward {
+	case health.Unknown:
+		return nil
+	case health.Down:
+		toward = "ERROR"
+	}
+	return &Progress{Toward: toward, Count: p.Count, Need: p.Need, Text: p.String()}
 }
 
 // Check is one check result.
@@ -74,25 +116,25 @@ type Check struct {
 	Time      time.Time `json:"time"`
 }
 
-// HistoryLen is how many recent checks the page shows per member.
-const HistoryLen = 40
-
-// History keeps recent checks per member, fed by snapshots: a check is
-// new when its time differs from the last one kept. Not safe for
-// concurrent use; callers lock.
-type History map[string][]Check
-
-// Add records c for key when it is new, and returns the key's history.
-func (h History) Add(key string, c *Check) []Check {
-	cur := h[key]
-	if c != nil && (len(cur) == 0 || !cur[len(cur)-1].Time.Equal(c.Time)) {
-		cur = append(cur, *c)
-		if len(cur) > HistoryLen {
-			cur = cur[len(cur)-HistoryLen:]
+// HistoryChecks is a member's history for the page, oldest first: every
+// check the checking process recorded (health.History), each with its
+// status (PASS, WARN, FAIL, or CheckLocal for a checker error), start and
+// latency; reasons are kept only for the latest check (Member.Last).
+func HistoryChecks(es []health.HistoryEntry) []Check {
+	out := make([]Check, len(es))
+	for i, e := range es {
+		st := CheckLocal
+		switch e.Outcome {
+		case health.OutcomePass:
+			st = "PASS"
+		case health.OutcomeWarn:
+			st = "WARN"
+		case health.OutcomeFail:
+			st = "FAIL"
 		}
-		h[key] = cur
+		out[i] = Check{Status: st, LatencyMS: float64(e.Latency.Microseconds()) / 1000, Time: e.Start}
 	}
-	return append([]Check{}, cur...)
+	return out
 }
 
 // ServeHTML serves the page; events is the URL of its event stream and
