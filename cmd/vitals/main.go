@@ -9,8 +9,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
+
+	"vitals/internal/buildinfo"
 )
 
 // Exit codes shared by every subcommand.
@@ -44,6 +45,7 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	buildinfo.Set(version)
 	if len(args) == 0 {
 		usage(stderr)
 		return exitUsage
@@ -52,6 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "-h", "-help", "--help", "help":
 		usage(stdout)
 		return exitOK
+	case "-version", "--version":
+		return runVersion(ctx, args[1:], stdout, stderr)
 	}
 	for _, c := range commands {
 		if c.name == args[0] {
@@ -73,22 +77,17 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "run 'vitals COMMAND -h' for a command's flags")
 }
 
-// version is set at build time with -ldflags "-X main.version=...". When
-// unset, the module's build information is used.
+// version is set at build time with -ldflags "-X main.version=..." (the
+// Makefile stamps `git describe --tags --always --dirty`) and handed to
+// buildinfo, which falls back to the go command's build information.
 var version = ""
 
-func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) int {
-	v := version
-	if v == "" {
-		v = "devel"
-		if bi, ok := debug.ReadBuildInfo(); ok {
-			for _, s := range bi.Settings {
-				if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-					v = "devel-" + s.Value[:12]
-				}
-			}
-		}
+// runVersion prints the version: `vitals version`, `vitals --version`.
+func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintf(stderr, "vitals version: takes no arguments, got %q\n", args[0])
+		return exitUsage
 	}
-	fmt.Fprintln(stdout, "vitals", v)
+	fmt.Fprintln(stdout, "vitals", buildinfo.Version())
 	return exitOK
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"vitals/internal/buildinfo"
 	"vitals/internal/probe"
 )
 
@@ -25,6 +26,8 @@ import (
 //	vitals_agent_event_subscribers_dropped_total     streams dropped because a message was not taken in time
 //	vitals_agent_http_requests_total{path,code}      probes answered, by path and status code
 //	vitals_agent_checker_errors_total{reason}        runs that could not be attempted for a local reason (emfile, …)
+//
+// and vitals_build_info{version,goversion,revision} (internal/buildinfo), as on the lb.
 type metrics struct {
 	reg         *prometheus.Registry
 	latency     *prometheus.HistogramVec
@@ -79,6 +82,7 @@ func newMetrics() *metrics {
 		m.checkerErrs.WithLabelValues(r) // exported from zero
 	}
 	m.reg.MustRegister(m.latency, m.runs, m.transitions, m.requests, m.checkerErrs, viewCollector{m})
+	m.reg.MustRegister(buildinfo.Collector())
 	m.h = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	return m
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"vitals/internal/adminhttp"
+	"vitals/internal/buildinfo"
 	"vitals/internal/monitor"
 )
 
@@ -49,6 +50,7 @@ func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o RunOptions) e
 	ctl := newControl(srv, log)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(eng.Collector(), srv.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(buildinfo.Collector())
 	handler := newAdminHandler(ctl.Current, ctl, eng, reg)
 
 	// Listen before the engine starts: the umask dance in ListenUnix must
