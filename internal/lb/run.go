@@ -16,6 +16,7 @@ import (
 	"vitals/internal/adminhttp"
 	"vitals/internal/buildinfo"
 	"vitals/internal/monitor"
+	"vitals/internal/sdnotify"
 )
 
 // RunOptions are Run's optional hooks.
@@ -25,6 +26,10 @@ type RunOptions struct {
 	Reload <-chan struct{}
 	// Load reads the configuration again; required with Reload.
 	Load func() (*Config, error)
+	// Notify tells systemd (Type=notify) when the lb is ready, reloading
+	// and stopping; the main loop feeds its watchdog. Nil: not under
+	// systemd.
+	Notify *sdnotify.Notifier
 }
 
 // Run monitors cfg's members, proxies its listeners' connections to
@@ -105,6 +110,13 @@ func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o RunOptions) e
 	engDone := make(chan error, 1)
 	go func() { engDone <- eng.Run(engCtx) }()
 
+	// The listeners and the admin endpoint are open: ready.
+	if err := o.Notify.Ready(fmt.Sprintf("serving %d listeners, %d pools", len(cfg.LoadBalancer.Listeners), len(cfg.LoadBalancer.Pools))); err != nil {
+		log.Warn("cannot tell systemd the lb is ready", "err", err)
+	}
+	watchdog, stopWatchdog := o.Notify.WatchdogTicker()
+	defer stopWatchdog()
+
 	var engErr error
 loop:
 	for {
@@ -114,7 +126,10 @@ loop:
 		case err := <-engDone:
 			engErr = err
 			break loop
+		case <-watchdog: // only this loop feeds systemd's watchdog
+			o.Notify.Watchdog()
 		case <-o.Reload:
+			o.Notify.Reloading()
 			prev := ctl.Current().Admin
 			next, err := o.Load()
 			if err == nil {
@@ -122,8 +137,10 @@ loop:
 			}
 			if err != nil {
 				log.Error("reload failed; the running configuration stays", "err", err)
+				o.Notify.Ready("reload failed; the running configuration stays")
 				continue
 			}
+			o.Notify.Ready(fmt.Sprintf("configuration reloaded: %d listeners, %d pools", len(next.LoadBalancer.Listeners), len(next.LoadBalancer.Pools)))
 			budget.Resize(descriptorReserve(next, adminCap))
 			if next.Admin.Socket != prev.Socket || next.Admin.Listen != prev.Listen {
 				log.Warn("reload: admin endpoint address changes need a restart", "socket", next.Admin.Socket, "listen", next.Admin.Listen)
@@ -131,6 +148,7 @@ loop:
 			log.Info("configuration reloaded", "file", next.File, "listeners", len(next.LoadBalancer.Listeners), "pools", len(next.LoadBalancer.Pools))
 		}
 	}
+	o.Notify.Stopping("closing listeners; established sessions have the shutdown grace to finish")
 	srv.Shutdown(ctl.Current().Grace)
 	stopEngine()
 	if engErr == nil {
