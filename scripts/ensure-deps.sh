@@ -14,6 +14,11 @@ have haproxy || missing+=(haproxy)
 have redis-server || missing+=(redis-server)
 { have chromium && have chromedriver; } || missing+=(chromium chromium-driver)
 { have nft || [ -x /usr/sbin/nft ]; } || missing+=(nftables)
+# systemd-analyze verifies the units; the package test installs the .deb
+# with dpkg and looks up its man page with man.
+have systemd-analyze || missing+=(systemd)
+have dpkg-deb || missing+=(dpkg)
+have man || missing+=(man-db)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 
