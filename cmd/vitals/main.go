@@ -82,9 +82,23 @@ func usage(w io.Writer) {
 // buildinfo, which falls back to the go command's build information.
 var version = ""
 
+const versionUsage = `usage: vitals version
+       vitals --version
+
+Prints the version of this build: ` + "`git describe --tags --always --dirty`" + ` of
+the checkout it was built from when built with make, else the module version
+or VCS revision the go command recorded, else "devel". The metrics of the
+agent and the lb show it as vitals_build_info, their status pages in the
+footer.`
+
 // runVersion prints the version: `vitals version`, `vitals --version`.
 func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
+		switch args[0] {
+		case "-h", "-help", "--help":
+			fmt.Fprintln(stdout, versionUsage)
+			return exitOK
+		}
 		fmt.Fprintf(stderr, "vitals version: takes no arguments, got %q\n", args[0])
 		return exitUsage
 	}
