@@ -16,6 +16,11 @@ have redis-server || missing+=(redis-server)
 { have nft || [ -x /usr/sbin/nft ]; } || missing+=(nftables)
 have promtool || missing+=(prometheus)   # promtool check metrics on /metrics (no server is started)
 have zsh || missing+=(zsh) # the zsh completion test
+# systemd-analyze verifies the units; the package test installs the .deb
+# with dpkg and looks up its man page with man.
+have systemd-analyze || missing+=(systemd)
+have dpkg-deb || missing+=(dpkg)
+have man || missing+=(man-db)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -149,6 +149,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitCodeOf(rep)
 	}
 	a.SetReloader(load)
+	a.SetNotifier(systemdNotifier(log))
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

@@ -160,7 +160,7 @@ func runLB(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}()
 	configPath := *o.config
 	load := func() (*lb.Config, error) { return lb.LoadFile(configPath) }
-	if err := lb.RunWith(ctx, cfg, log, lb.RunOptions{Reload: reload, Load: load}); err != nil {
+	if err := lb.RunWith(ctx, cfg, log, lb.RunOptions{Reload: reload, Load: load, Notify: systemdNotifier(log)}); err != nil {
 		fmt.Fprintf(stderr, "vitals lb: %v\n", err)
 		return exitFail
 	}

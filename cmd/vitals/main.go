@@ -10,8 +10,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
+
+	"vitals/internal/buildinfo"
 )
 
 // Exit codes shared by every subcommand.
@@ -60,6 +61,7 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	buildinfo.Set(version)
 	if len(args) == 0 {
 		usage(stderr)
 		return exitUsage
@@ -68,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "-h", "-help", "--help", "help":
 		usage(stdout)
 		return exitOK
+	case "-version", "--version":
+		return runVersion(ctx, args[1:], stdout, stderr)
 	}
 	for _, c := range commands {
 		if c.name == args[0] {
@@ -89,22 +93,31 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "run 'vitals COMMAND -h' for a command's flags")
 }
 
-// version is set at build time with -ldflags "-X main.version=...". When
-// unset, the module's build information is used.
+// version is set at build time with -ldflags "-X main.version=..." (the
+// Makefile stamps `git describe --tags --always --dirty`) and handed to
+// buildinfo, which falls back to the go command's build information.
 var version = ""
 
-func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) int {
-	v := version
-	if v == "" {
-		v = "devel"
-		if bi, ok := debug.ReadBuildInfo(); ok {
-			for _, s := range bi.Settings {
-				if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-					v = "devel-" + s.Value[:12]
-				}
-			}
+const versionUsage = `usage: vitals version
+       vitals --version
+
+Prints the version of this build: ` + "`git describe --tags --always --dirty`" + ` of
+the checkout it was built from when built with make, else the module version
+or VCS revision the go command recorded, else "devel". The metrics of the
+agent and the lb show it as vitals_build_info, their status pages in the
+footer.`
+
+// runVersion prints the version: `vitals version`, `vitals --version`.
+func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "-h", "-help", "--help":
+			fmt.Fprintln(stdout, versionUsage)
+			return exitOK
 		}
+		fmt.Fprintf(stderr, "vitals version: takes no arguments, got %q\n", args[0])
+		return exitUsage
 	}
-	fmt.Fprintln(stdout, "vitals", v)
+	fmt.Fprintln(stdout, "vitals", buildinfo.Version())
 	return exitOK
 }

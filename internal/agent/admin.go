@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -36,15 +37,18 @@ func (a *Agent) Reload() error {
 	if load == nil {
 		return errors.New("this agent has no configuration file to reload")
 	}
+	a.notify.Reloading()
 	cfg, err := load()
 	if err == nil {
 		err = a.Apply(cfg)
 	}
 	if err != nil {
 		a.log.Error("reload rejected; the old configuration keeps serving", "err", err)
+		a.notify.Ready("reload rejected; the old configuration keeps serving")
 		return err
 	}
 	a.log.Info("configuration reloaded", "checks", len(cfg.Checks))
+	a.notify.Ready(fmt.Sprintf("configuration reloaded: %d checks", len(cfg.Checks)))
 	return nil
 }
 

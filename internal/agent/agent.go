@@ -19,6 +19,7 @@ import (
 	"vitals/internal/adminhttp"
 	"vitals/internal/health"
 	"vitals/internal/probe"
+	"vitals/internal/sdnotify"
 )
 
 // Agent runs the checks of one configuration and serves their results. Its
@@ -45,6 +46,10 @@ type Agent struct {
 	reload func() (*Config, error)
 
 	page pageState // the status page's check history
+
+	// notify tells systemd when the agent is ready, reloading or
+	// stopping, and feeds its watchdog (nil: not under systemd).
+	notify *sdnotify.Notifier
 
 	// healthConns caps the connections the health listener holds at
 	// once, sideConns each of the other listeners; Serve sets both from
@@ -131,6 +136,11 @@ func (a *Agent) Apply(cfg *Config) error {
 	a.metrics.configure(rt.checks)
 	return nil
 }
+
+// SetNotifier makes the agent tell systemd (Type=notify) when it is
+// ready, reloading and stopping, and feed its watchdog from Serve's main
+// loop. Call it before Run.
+func (a *Agent) SetNotifier(n *sdnotify.Notifier) { a.notify = n }
 
 // launch starts c's goroutine under the agent's run context, its first
 // run after a jitter when spread (see check.run). a.mu is held.
@@ -268,12 +278,24 @@ func (a *Agent) serve(ctx context.Context, listen func() (net.Listener, error)) 
 		return err
 	}
 
-	select {
-	case err := <-errc:
-		closeAll()
-		return err
-	case <-ctx.Done():
+	if err := a.notify.Ready(fmt.Sprintf("serving %d checks on %s", len(cfg.Checks), ln.Addr())); err != nil {
+		a.log.Warn("cannot tell systemd the agent is ready", "err", err)
 	}
+	watchdog, stopWatchdog := a.notify.WatchdogTicker()
+	defer stopWatchdog()
+wait:
+	for {
+		select {
+		case err := <-errc:
+			closeAll()
+			return err
+		case <-watchdog: // only this loop feeds systemd's watchdog
+			a.notify.Watchdog()
+		case <-ctx.Done():
+			break wait
+		}
+	}
+	a.notify.Stopping("answering 503 until the shutdown delay ends")
 	a.shutdown(cfg, servers)
 	return nil
 }

@@ -5,8 +5,11 @@ package agent_test
 // The deployment files and the README's install section and recipes stay
 // true and complete:
 //
-//	6 systemd-analyze verify passes on deploy/systemd/vitals-agent.service, and
-//	  the unit's paths and user appear in the README's install section   TestDeploySystemdUnit
+//	6 systemd-analyze verify passes on deploy/systemd/vitals-agent.service and
+//	  vitals-lb.service, and the agent unit's paths and user appear in the
+//	  README's install section                                            TestDeploySystemdUnit
+//	  both units are Type=notify with a watchdog and the syscall filter,
+//	  and systemd-analyze security rates them at most 3.2                TestDeploySystemdSecurity
 //	7 the README embeds deploy/haproxy/postgres-agent.cfg (which the interop
 //	  test runs) and the other deploy files verbatim                     TestDeployReadmeEmbedsFiles
 //	  every deploy/examples/*.yaml loads                                  TestDeployExamples
@@ -41,6 +44,7 @@ const (
 	repoRoot    = "../.."
 	readmePath  = repoRoot + "/README.md"
 	unitPath    = repoRoot + "/deploy/systemd/vitals-agent.service"
+	lbUnitPath  = repoRoot + "/deploy/systemd/vitals-lb.service"
 	examplesDir = repoRoot + "/deploy/examples"
 )
 
@@ -124,28 +128,84 @@ func TestDeploySystemdUnit(t *testing.T) {
 	})
 
 	t.Run("systemd-analyze", func(t *testing.T) {
-		testenv.Need(t, "systemd-analyze")
-		sa, err := testenv.LookPath("systemd-analyze")
-		if err != nil {
-			t.Fatal(err)
-		}
 		bin := buildVitals(t)
-		const exec0 = "ExecStart=/usr/local/bin/vitals "
-		if n := strings.Count(unit, exec0); n != 1 {
-			t.Fatalf("%s: %q occurs %d times, want once", unitPath, exec0, n)
-		}
-		path := filepath.Join(t.TempDir(), "vitals-agent.service")
-		writeFile(t, path, strings.Replace(unit, exec0, "ExecStart="+bin+" ", 1))
-		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, sa, "verify", path)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err = cmd.Run()
-		if err != nil || stderr.Len() > 0 {
-			t.Errorf("systemd-analyze verify %s: %v\nstdout: %s\nstderr: %s", path, err, stdout.String(), stderr.String())
+		for _, p := range []string{unitPath, lbUnitPath} {
+			path := unitWithBinary(t, p, bin)
+			if out, err := systemdAnalyze(t, "verify", path); err != nil {
+				t.Errorf("systemd-analyze verify %s: %v\n%s", path, err, out)
+			}
 		}
 	})
+}
+
+// unitWithBinary writes the unit at p to a temporary file with its one
+// ExecStart binary, /usr/local/bin/vitals, replaced by bin (systemd-analyze
+// wants the binary to exist) and returns the file's path.
+func unitWithBinary(t *testing.T, p, bin string) string {
+	t.Helper()
+	unit := readRepoFile(t, p)
+	const exec0 = "ExecStart=/usr/local/bin/vitals "
+	if n := strings.Count(unit, exec0); n != 1 {
+		t.Fatalf("%s: %q occurs %d times, want once", p, exec0, n)
+	}
+	path := filepath.Join(t.TempDir(), filepath.Base(p))
+	writeFile(t, path, strings.Replace(unit, exec0, "ExecStart="+bin+" ", 1))
+	return path
+}
+
+// systemdAnalyze runs systemd-analyze with args; anything on stderr is an
+// error too (verify reports problems there and still exits 0).
+func systemdAnalyze(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	testenv.Need(t, "systemd-analyze")
+	sa, err := testenv.LookPath("systemd-analyze")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, sa, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	if err == nil && stderr.Len() > 0 {
+		err = errors.New("messages on stderr")
+	}
+	return "stdout: " + stdout.String() + "\nstderr: " + stderr.String(), err
+}
+
+// exposureRE reads systemd-analyze security's verdict.
+var exposureRE = regexp.MustCompile(`Overall exposure level for \S+: ([0-9.]+)`)
+
+// TestDeploySystemdSecurity: both units run as Type=notify with a
+// watchdog, keep the syscall filter and the hidden /proc, and
+// systemd-analyze security (offline, on the files) rates their exposure
+// at most 3.2, the agent unit's rating before these settings.
+func TestDeploySystemdSecurity(t *testing.T) {
+	const maxExposure = 3.2
+	bin := buildVitals(t)
+	for _, p := range []string{unitPath, lbUnitPath} {
+		t.Run(filepath.Base(p), func(t *testing.T) {
+			unit := readRepoFile(t, p)
+			for _, must := range []string{"Type=notify", "NotifyAccess=main", "WatchdogSec=", "SystemCallFilter=@system-service",
+				"ProtectProc=invisible", "ExecReload=/bin/kill -HUP $MAINPID", "User=vitals", "RuntimeDirectoryPreserve=yes"} {
+				if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(must)).MatchString(unit) {
+					t.Errorf("%s has no line %q", p, must)
+				}
+			}
+			out, err := systemdAnalyze(t, "security", "--offline=true", unitWithBinary(t, p, bin))
+			m := exposureRE.FindStringSubmatch(out)
+			if m == nil {
+				t.Fatalf("systemd-analyze security: %v; no verdict in\n%s", err, out)
+			}
+			var score float64
+			fmt.Sscan(m[1], &score)
+			if score > maxExposure {
+				t.Errorf("%s: exposure %.1f, want at most %.1f\n%s", p, score, maxExposure, out)
+			}
+			t.Logf("%s: exposure %.1f", filepath.Base(p), score)
+		})
+	}
 }
 
 // embedRE finds the README's verbatim copies of repository files:

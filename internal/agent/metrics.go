@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"vitals/internal/buildinfo"
 	"vitals/internal/probe"
 )
 
@@ -30,6 +31,8 @@ import (
 //	vitals_agent_check_role{check,role}              1 for the role the latest run read (rolemetrics.go)
 //	vitals_agent_check_replication_lag_bytes{check}  PostgreSQL: WAL received but not yet replayed
 //	vitals_agent_check_replication_lag_seconds{check} replay delay (MySQL: Seconds_Behind_Source)
+//
+// and vitals_build_info{version,goversion,revision} (internal/buildinfo), as on the lb.
 type metrics struct {
 	reg         *prometheus.Registry
 	latency     *prometheus.HistogramVec
@@ -85,6 +88,7 @@ func newMetrics() *metrics {
 	}
 	m.reg.MustRegister(m.latency, m.runs, m.transitions, m.requests, m.checkerErrs, viewCollector{m})
 	m.reg.MustRegister(roleCollector{m}) // rolemetrics.go
+	m.reg.MustRegister(buildinfo.Collector())
 	m.h = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	return m
 }

@@ -14,7 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"vitals/internal/adminhttp"
+	"vitals/internal/buildinfo"
 	"vitals/internal/monitor"
+	"vitals/internal/sdnotify"
 )
 
 // RunOptions are Run's optional hooks.
@@ -24,6 +26,10 @@ type RunOptions struct {
 	Reload <-chan struct{}
 	// Load reads the configuration again; required with Reload.
 	Load func() (*Config, error)
+	// Notify tells systemd (Type=notify) when the lb is ready, reloading
+	// and stopping; the main loop feeds its watchdog. Nil: not under
+	// systemd.
+	Notify *sdnotify.Notifier
 }
 
 // Run monitors cfg's members, proxies its listeners' connections to
@@ -52,6 +58,7 @@ func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o RunOptions) e
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(eng.Collector(), srv.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(buildinfo.Collector())
 	handler := newAdminHandler(ctl.Current, ctl, eng, reg)
 
 	// Listen before the engine starts: the umask dance in ListenUnix must
@@ -107,8 +114,10 @@ func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o RunOptions) e
 	go func() { engDone <- eng.Run(engCtx) }()
 
 	// reload re-reads the configuration (SIGHUP, POST /reload) and
-	// applies it, or logs why not and keeps the running one.
+	// applies it, or logs why not and keeps the running one; systemd
+	// hears RELOADING=1, then READY=1 either way.
 	reload := func() error {
+		o.Notify.Reloading()
 		prev := ctl.Current().Admin
 		next, err := o.Load()
 		if err == nil {
@@ -116,8 +125,10 @@ func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o RunOptions) e
 		}
 		if err != nil {
 			log.Error("reload failed; the running configuration stays", "err", err)
+			o.Notify.Ready("reload failed; the running configuration stays")
 			return err
 		}
+		o.Notify.Ready(fmt.Sprintf("configuration reloaded: %d listeners, %d pools", len(next.LoadBalancer.Listeners), len(next.LoadBalancer.Pools)))
 		budget.Resize(descriptorReserve(next, adminCap))
 		if next.Admin.Socket != prev.Socket || next.Admin.Listen != prev.Listen {
 			log.Warn("reload: admin endpoint address changes need a restart", "socket", next.Admin.Socket, "listen", next.Admin.Listen)
@@ -125,6 +136,14 @@ func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o RunOptions) e
 		log.Info("configuration reloaded", "file", next.File, "listeners", len(next.LoadBalancer.Listeners), "pools", len(next.LoadBalancer.Pools))
 		return nil
 	}
+
+	// The listeners and the admin endpoint are open: ready.
+	if err := o.Notify.Ready(fmt.Sprintf("serving %d listeners, %d pools", len(cfg.LoadBalancer.Listeners), len(cfg.LoadBalancer.Pools))); err != nil {
+		log.Warn("cannot tell systemd the lb is ready", "err", err)
+	}
+	watchdog, stopWatchdog := o.Notify.WatchdogTicker()
+	defer stopWatchdog()
+
 	var engErr error
 loop:
 	for {
@@ -134,6 +153,8 @@ loop:
 		case err := <-engDone:
 			engErr = err
 			break loop
+		case <-watchdog: // only this loop feeds systemd's watchdog
+			o.Notify.Watchdog()
 		case <-o.Reload:
 			reload()
 		case reply := <-ctl.reloads:
@@ -143,6 +164,7 @@ loop:
 	if ctl.stopping != nil {
 		close(ctl.stopping) // reload requests from now on are refused
 	}
+	o.Notify.Stopping("closing listeners; established sessions have the shutdown grace to finish")
 	srv.Shutdown(ctl.Current().Grace)
 	stopEngine()
 	if engErr == nil {

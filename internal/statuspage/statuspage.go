@@ -7,10 +7,12 @@ package statuspage
 import (
 	_ "embed"
 	"encoding/json"
+	"html/template"
 	"net/http"
 	"strings"
 	"time"
 
+	"vitals/internal/buildinfo"
 	"vitals/internal/health"
 )
 
@@ -148,5 +150,7 @@ func ServeHTML(w http.ResponseWriter, events string, controls bool) {
 	if !controls {
 		attrs += ` data-nodemo="1"`
 	}
-	w.Write([]byte(strings.Replace(page, `<div id="pools">`, `<div id="pools" `+attrs+`>`, 1)))
+	html := strings.Replace(page, `<div id="pools">`, `<div id="pools" `+attrs+`>`, 1)
+	html = strings.Replace(html, "{{version}}", template.HTMLEscapeString(buildinfo.Version()), 1)
+	w.Write([]byte(html))
 }

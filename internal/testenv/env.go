@@ -34,6 +34,10 @@ var binPackages = map[string]string{
 	"redis-server":       "redis-server",
 	"redis-cli":          "redis-tools",
 	"haproxy":            "haproxy",
+	"systemd-analyze":    "systemd",
+	"dpkg":               "dpkg",
+	"dpkg-deb":           "dpkg",
+	"man":                "man-db",
 	"nft":                "nftables",
 	"promtool":           "prometheus",
 }
