@@ -162,15 +162,8 @@ func newResultPrinter(w io.Writer, asJSON bool) func(probe.Result) {
 	}
 	return func(r probe.Result) {
 		fmt.Fprintf(w, "%s %-4s %10s %s\n", r.Start.Format("2006-01-02T15:04:05.000Z07:00"),
-			strings.ToUpper(r.Status.String()), formatMS(r.Latency), r.Reason)
+			strings.ToUpper(r.Status.String()), probe.FormatMS(r.Latency), r.Reason)
 	}
-}
-
-// formatMS writes a latency in milliseconds with three decimals (whole
-// microseconds), the unit of the JSON output's latency_ms: 0.946ms,
-// 7.000ms, 1000.000ms.
-func formatMS(d time.Duration) string {
-	return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 3, 64) + "ms"
 }
 
 // specFlags defines one flag per Spec field that has a help tag, named as

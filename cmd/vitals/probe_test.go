@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"vitals/internal/testenv"
 )
@@ -147,20 +146,6 @@ func TestProbeTypeAnyCase(t *testing.T) {
 	code, out, errOut := runCLI(t, "probe", "EXEC", "--", "/bin/true")
 	if code != probeExitPass || !strings.Contains(out, " PASS ") {
 		t.Errorf("probe EXEC: exit %d, %q, %q", code, out, errOut)
-	}
-}
-
-func TestFormatMS(t *testing.T) {
-	for d, want := range map[time.Duration]string{
-		946 * time.Microsecond:  "0.946ms",
-		7 * time.Millisecond:    "7.000ms",
-		1620 * time.Microsecond: "1.620ms",
-		1500 * time.Nanosecond:  "0.001ms",
-		2 * time.Second:         "2000.000ms",
-	} {
-		if got := formatMS(d); got != want {
-			t.Errorf("formatMS(%s) = %s, want %s", d, got, want)
-		}
 	}
 }
 

@@ -139,7 +139,7 @@ func (r Report) Lines() []string {
 func (v View) statusLine() string {
 	lat := "-"
 	if !v.Time.IsZero() {
-		lat = v.Latency.Round(10 * time.Microsecond).String()
+		lat = probe.FormatMS(v.Latency)
 	}
 	crit := ""
 	if !v.Critical {
