@@ -83,7 +83,7 @@ func connLines(t *testing.T, logs *testenv.SyncBuffer) []connLine {
 func TestConnectionLog(t *testing.T) {
 	echo := startBackend(t, "echo") // greets "echo\n", then echoes
 	bye := startBackend(t, "bye")
-	bye.handle = func(c net.Conn) { io.WriteString(c, "bye now\n") } // answers and closes
+	bye.setHandle(func(c net.Conn) { io.WriteString(c, "bye now\n") }) // answers and closes
 	gone := startBackend(t, "gone")
 	gone.kill() // refuses: nothing listens on its port any more
 	ports := [4]int{}

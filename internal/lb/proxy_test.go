@@ -72,6 +72,7 @@ func (b *backend) serve() {
 		b.total.Add(1)
 		b.mu.Lock()
 		b.conns[c] = true
+		handle := b.handle // set under b.mu (setHandle)
 		b.mu.Unlock()
 		b.wg.Go(func() {
 			defer func() {
@@ -87,8 +88,8 @@ func (b *backend) serve() {
 				}
 				b.headers <- h
 			}
-			if b.handle != nil {
-				b.handle(c)
+			if handle != nil {
+				handle(c)
 				return
 			}
 			if !b.silent {
@@ -104,6 +105,14 @@ func (b *backend) serve() {
 }
 
 // kill closes the listener and every connection: the backend is gone.
+// setHandle makes the backend run h on each connection it accepts from
+// now on, instead of greeting and echoing.
+func (b *backend) setHandle(h func(net.Conn)) {
+	b.mu.Lock()
+	b.handle = h
+	b.mu.Unlock()
+}
+
 func (b *backend) kill() {
 	b.ln.Close()
 	b.mu.Lock()
