@@ -259,7 +259,9 @@ const (
 func MonitorTypes() []MonitorType { return slices.Clone(monitorTypes) }
 
 // MonitorTypeNames returns the names of the monitor types.
-func MonitorTypeNames() []string { return names(monitorTypes, func(t MonitorType) string { return t.Name }) }
+func MonitorTypeNames() []string {
+	return names(monitorTypes, func(t MonitorType) string { return t.Name })
+}
 
 // LookupMonitorType returns the monitor type with the given name.
 func LookupMonitorType(name string) (MonitorType, bool) {
