@@ -10,6 +10,7 @@ import (
 
 	"vitals/internal/octavia"
 	"vitals/internal/store"
+	"vitals/internal/store/sqlstore"
 )
 
 // TestConcurrentWriters runs 20 writers creating and deleting members of
@@ -28,7 +29,7 @@ func TestConcurrentWriters(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s2.Close()
-	handles := []*DB{s, s2}
+	handles := []*sqlstore.DB{s, s2}
 	tr := newTree()
 	update(t, s, tr.create)
 	update(t, s, func(tx store.Tx) error { return tx.DeleteMember(tr.member.ID) })

@@ -8,9 +8,10 @@ import (
 
 	"vitals/internal/octavia"
 	"vitals/internal/store"
+	"vitals/internal/store/sqlstore"
 )
 
-func openTemp(t *testing.T) (*DB, string) {
+func openTemp(t *testing.T) (*sqlstore.DB, string) {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "lb.db")
 	s, err := Open(t.Context(), file)

@@ -3,8 +3,10 @@ package sqlite
 import (
 	"database/sql"
 	"errors"
+	"io/fs"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -33,14 +35,29 @@ func TestPersistenceAcrossReopen(t *testing.T) {
 	}
 }
 
-func schemaVersions(t *testing.T, file string) []int {
+// rawDB opens the file with the store's settings but without the store.
+func rawDB(t *testing.T, file string) *sql.DB {
 	t.Helper()
 	db, err := sql.Open("sqlite", dsn(file))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	rows, err := db.QueryContext(t.Context(), `SELECT version FROM schema_migrations ORDER BY version`)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func countObjects(t *testing.T, file, name string) int {
+	t.Helper()
+	var n int
+	if err := rawDB(t, file).QueryRowContext(t.Context(), `SELECT COUNT(*) FROM sqlite_master WHERE name = ?`, name).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func schemaVersions(t *testing.T, file string) []int {
+	t.Helper()
+	rows, err := rawDB(t, file).QueryContext(t.Context(), `SELECT version FROM schema_migrations ORDER BY version`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,9 +82,9 @@ func TestMigrationsIdempotent(t *testing.T) {
 		}
 		s.Close()
 	}
-	ms, err := loadMigrations(migrationFS)
-	if err != nil {
-		t.Fatal(err)
+	ms, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil || len(ms) == 0 {
+		t.Fatal(ms, err)
 	}
 	if got := schemaVersions(t, file); len(got) != len(ms) || got[len(got)-1] != len(ms) {
 		t.Fatalf("schema_migrations = %v after reopening, want 1..%d once each", got, len(ms))
@@ -100,11 +117,10 @@ func TestMigrationUpgradeKeepsData(t *testing.T) {
 	if got := tr.read(t.Context(), t, s); !reflect.DeepEqual(got, tr) {
 		t.Fatalf("data changed by the upgrade")
 	}
-	var n int
-	if err := s.db.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM sqlite_master WHERE name = 'members_address'`).Scan(&n); err != nil || n != 1 {
-		t.Fatalf("second statement of a migration not run: %d, %v", n, err)
-	}
 	s.Close()
+	if n := countObjects(t, file, "members_address"); n != 1 {
+		t.Fatalf("second statement of a migration not run: %d", n)
+	}
 	if got := schemaVersions(t, file); !reflect.DeepEqual(got, []int{1, 2}) {
 		t.Fatalf("versions %v, want [1 2]", got)
 	}
@@ -126,9 +142,9 @@ func TestMigrationUpgradeKeepsData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	if err := s.db.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM sqlite_master WHERE name = 'half'`).Scan(&n); err != nil || n != 0 {
-		t.Fatalf("table from the failed migration: %d, %v", n, err)
+	s.Close()
+	if n := countObjects(t, file, "half"); n != 0 {
+		t.Fatalf("table from the failed migration: %d", n)
 	}
 
 	// The binary with one migration refuses the newer file.
@@ -143,29 +159,50 @@ func TestMigrationUpgradeKeepsData(t *testing.T) {
 	}
 }
 
-func TestMigrationFilesChecked(t *testing.T) {
-	for name, fsys := range map[string]fstest.MapFS{
-		"gap":      {"migrations/0001_a.sql": {}, "migrations/0003_c.sql": {}},
-		"bad name": {"migrations/first.sql": {}},
-		"repeat":   {"migrations/0001_a.sql": {}, "migrations/0001_b.sql": {}},
-	} {
-		if _, err := loadMigrations(fsys); err == nil {
-			t.Errorf("%s: accepted", name)
-		}
+func TestPragmas(t *testing.T) {
+	_, file := openTemp(t)
+	db := rawDB(t, file)
+	var mode string
+	var fk, busy int
+	if err := db.QueryRowContext(t.Context(), `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal_mode %q, %v", mode, err)
+	}
+	if err := db.QueryRowContext(t.Context(), `PRAGMA foreign_keys`).Scan(&fk); err != nil || fk != 1 {
+		t.Errorf("foreign_keys %d, %v", fk, err)
+	}
+	if err := db.QueryRowContext(t.Context(), `PRAGMA busy_timeout`).Scan(&busy); err != nil || busy != int(busyTimeout.Milliseconds()) {
+		t.Errorf("busy_timeout %d, %v", busy, err)
 	}
 }
 
-func TestPragmas(t *testing.T) {
-	s, _ := openTemp(t)
-	var mode string
-	var fk, busy int
-	if err := s.db.QueryRowContext(t.Context(), `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
-		t.Errorf("journal_mode %q, %v", mode, err)
+// TestSchemaDeclaresConstraints checks that the schema's named unique
+// constraints are exactly store.Constraints, column for column.
+func TestSchemaDeclaresConstraints(t *testing.T) {
+	_, file := openTemp(t)
+	rows, err := rawDB(t, file).QueryContext(t.Context(), `SELECT name, sql FROM sqlite_master WHERE type = 'table'`)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := s.db.QueryRowContext(t.Context(), `PRAGMA foreign_keys`).Scan(&fk); err != nil || fk != 1 {
-		t.Errorf("foreign_keys %d, %v", fk, err)
+	defer rows.Close()
+	re := regexp.MustCompile(`CONSTRAINT (\w+) UNIQUE \(([^)]*)\)`)
+	var found []store.Constraint
+	for rows.Next() {
+		var table, ddl string
+		if err := rows.Scan(&table, &ddl); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range re.FindAllStringSubmatch(ddl, -1) {
+			found = append(found, store.Constraint{Name: m[1], Table: table, Columns: strings.Split(m[2], ", ")})
+		}
 	}
-	if err := s.db.QueryRowContext(t.Context(), `PRAGMA busy_timeout`).Scan(&busy); err != nil || busy != int(busyTimeout.Milliseconds()) {
-		t.Errorf("busy_timeout %d, %v", busy, err)
+	want := store.Constraints()
+	if len(found) != len(want) {
+		t.Fatalf("schema has %d named unique constraints, store declares %d", len(found), len(want))
+	}
+	for _, f := range found {
+		c, ok := store.LookupConstraint(f.Table, f.Columns)
+		if !ok || c.Name != f.Name {
+			t.Errorf("schema constraint %s on %s%v is not declared in store", f.Name, f.Table, f.Columns)
+		}
 	}
 }

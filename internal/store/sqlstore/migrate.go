@@ -1,9 +1,7 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
-	"database/sql"
-	"embed"
 	"fmt"
 	"io/fs"
 	"path"
@@ -15,9 +13,6 @@ import (
 	"vitals/internal/store"
 )
 
-//go:embed migrations/*.sql
-var migrationFS embed.FS
-
 // migration is one schema step: migrations/NNNN_name.sql.
 type migration struct {
 	version int
@@ -25,9 +20,9 @@ type migration struct {
 	sql     string
 }
 
-// loadMigrations reads NNNN_name.sql files in version order; versions
+// LoadMigrations reads NNNN_name.sql files in version order; versions
 // must run 1, 2, 3 … without gaps.
-func loadMigrations(fsys fs.FS) ([]migration, error) {
+func LoadMigrations(fsys fs.FS) ([]migration, error) {
 	files, err := fs.Glob(fsys, "migrations/*.sql")
 	if err != nil {
 		return nil, err
@@ -56,9 +51,11 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 }
 
 // migrate applies the migrations the database lacks, each in its own
-// transaction together with its schema_migrations row, and refuses a
+// transaction together with its schema_migrations row (so a failed
+// migration leaves nothing behind), and refuses a
 // database that has a version this binary does not know.
-func migrate(ctx context.Context, db *sql.DB, file string, ms []migration) error {
+func (s *DB) migrate(ctx context.Context, ms []migration) error {
+	db, file := s.db, s.name
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		name       TEXT NOT NULL,
@@ -77,17 +74,17 @@ func migrate(ctx context.Context, db *sql.DB, file string, ms []migration) error
 			return nil
 		}
 		m := ms[have]
-		if err := applyMigration(ctx, db, m); err != nil {
+		if err := s.apply(ctx, m); err != nil {
 			return fmt.Errorf("%s: migration %04d_%s: %w", file, m.version, m.name, err)
 		}
 	}
 }
 
-// applyMigration runs one migration in a write transaction. A concurrent
-// opener that applied it first makes the insert conflict; then the
-// transaction is rolled back and migrate reads the version anew.
-func applyMigration(ctx context.Context, db *sql.DB, m migration) error {
-	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: see dsn
+// apply runs one migration in a write transaction. If a concurrent
+// opener applied it first, it does nothing and migrate reads the version
+// anew.
+func (s *DB) apply(ctx context.Context, m migration) error {
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -102,7 +99,7 @@ func applyMigration(ctx context.Context, db *sql.DB, m migration) error {
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`),
 		m.version, m.name, time.Now().UTC().Format(timeLayout)); err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 // txn is a store.Tx over one SQL transaction.
 type txn struct {
+	s        *DB
 	ctx      context.Context
 	tx       *sql.Tx
 	rev      int64
