@@ -15,7 +15,7 @@ func CheckMonitorPool(h *HealthMonitor, poolProtocol string, s Settings) error {
 		if poolProtocol == ProtocolUDP {
 			var fit []string
 			for _, mt := range monitorTypes {
-				if slices.Contains(mt.PoolProtocols, ProtocolUDP) {
+				if mt.Supported && slices.Contains(mt.PoolProtocols, ProtocolUDP) {
 					fit = append(fit, mt.Name)
 				}
 			}

@@ -319,7 +319,7 @@ func TestCheckMonitorPool(t *testing.T) {
 		field, msg           string
 	}{
 		{"UDP-CONNECT on TCP", MonitorUDPConnect, ProtocolTCP, nil, "type", "Validation failure: The UDP-CONNECT type is only supported for pools of type UDP."},
-		{"PING on UDP", MonitorPing, ProtocolUDP, nil, "type", "Validation failure: The associated pool protocol is UDP, so only a HTTP/TCP/UDP-CONNECT/SCTP health monitor is supported."},
+		{"PING on UDP", MonitorPing, ProtocolUDP, nil, "type", "Validation failure: The associated pool protocol is UDP, so only a HTTP/TCP/UDP-CONNECT health monitor is supported."},
 		{"UDP-CONNECT delay", MonitorUDPConnect, ProtocolUDP, func(h *HealthMonitor, _ *Settings) { h.Delay, h.Timeout = 2*time.Second, time.Second }, "delay", "Validation failure: The request delay value 2 should be larger than 3 for UDP-CONNECT health monitor type."},
 		{"PING disabled", MonitorPing, ProtocolTCP, func(_ *HealthMonitor, s *Settings) { s.AllowPing = false }, "type", "The selected type is not allowed in this deployment: PING"},
 	}
