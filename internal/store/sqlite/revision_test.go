@@ -198,3 +198,22 @@ func TestWait(t *testing.T) {
 		t.Fatal("Close did not wake Wait")
 	}
 }
+
+func TestReadSnapshot(t *testing.T) {
+	s, _ := openTemp(t)
+	a, b := newTree(), newTree()
+	update(t, s, a.create)
+	update(t, s, b.create)
+	snap, err := store.Read(t.Context(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Revision != 2 || len(snap.LoadBalancers) != 2 || len(snap.Listeners) != 2 || len(snap.Pools) != 2 ||
+		len(snap.Members) != 2 || len(snap.HealthMonitors) != 2 {
+		t.Fatalf("snapshot: revision %d, %d/%d/%d/%d/%d objects", snap.Revision, len(snap.LoadBalancers), len(snap.Listeners),
+			len(snap.Pools), len(snap.Members), len(snap.HealthMonitors))
+	}
+	if snap.Members[0].ID != a.member.ID && snap.Members[1].ID != a.member.ID {
+		t.Errorf("snapshot lost member %s", a.member.ID)
+	}
+}
