@@ -79,13 +79,6 @@ func (c *control) apply(file *Config) error {
 	return nil
 }
 
-// setMemberUp sets the admin_state_up of the member found by ID or name in
-// the pool found by ID or name, and returns the pool and member as they
-// now run.
-func (c *control) setMemberUp(poolRef, memberRef string, up bool) (*Pool, *Member, error) {
-	return c.setMember(poolRef, memberRef, &up, nil)
-}
-
 // setMember applies a run-time change of a member's admin_state_up and
 // weight (nil: unchanged), and returns the pool and member as they now
 // run.
