@@ -1,0 +1,219 @@
+package lbyaml
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"time"
+
+	"vitals/internal/octavia"
+	"vitals/internal/store"
+)
+
+// Changes counts what Import wrote.
+type Changes struct {
+	Created, Updated, Deleted int
+}
+
+// Any reports whether Import wrote anything.
+func (c Changes) Any() bool { return c.Created+c.Updated+c.Deleted > 0 }
+
+// Import makes the store hold t's load balancers exactly as t describes
+// them, in one Update transaction: the file is the truth for the load
+// balancers it names, and the store keeps everything else.
+//
+//   - Objects are matched by ID (lb's derived IDs, stable across loads).
+//   - An object missing from the store is created PENDING_CREATE, in
+//     tree order (created_at a microsecond apart, so the store lists
+//     them in file order).
+//   - An object whose configuration differs is updated and set
+//     PENDING_UPDATE; its operating_status, created_at and the statuses
+//     of its unchanged neighbours stay.
+//   - An object that is the same but for statuses and timestamps is not
+//     written: importing the same file twice writes nothing the second
+//     time, and the revision does not move.
+//   - Listeners, pools, members and monitors of an imported load balancer
+//     that t no longer has are deleted. Other load balancers are not
+//     touched.
+//
+// The controller (internal/controller) then applies the new revision and
+// settles the PENDING_* statuses.
+func Import(ctx context.Context, s store.Store, t store.Snapshot) (Changes, error) {
+	var ch Changes
+	err := s.Update(ctx, func(tx store.Tx) error {
+		ch = Changes{}
+		im := importer{tx: tx, ch: &ch, created: time.Now().UTC().Truncate(time.Microsecond)}
+		return im.run(t)
+	})
+	if err != nil {
+		return Changes{}, err
+	}
+	return ch, nil
+}
+
+type importer struct {
+	tx      store.Tx
+	ch      *Changes
+	created time.Time // the next created_at given to a new object
+}
+
+func (im *importer) run(t store.Snapshot) error {
+	if err := im.prune(t); err != nil {
+		return err
+	}
+	tx := im.tx
+	for i := range t.LoadBalancers {
+		if err := sync(im, &t.LoadBalancers[i], lbMeta, tx.LoadBalancer, tx.CreateLoadBalancer, tx.UpdateLoadBalancer); err != nil {
+			return err
+		}
+	}
+	for i := range t.Pools {
+		if err := sync(im, &t.Pools[i], poolMeta, tx.Pool, tx.CreatePool, tx.UpdatePool); err != nil {
+			return err
+		}
+	}
+	for i := range t.HealthMonitors {
+		if err := sync(im, &t.HealthMonitors[i], monitorMeta, tx.HealthMonitor, tx.CreateHealthMonitor, tx.UpdateHealthMonitor); err != nil {
+			return err
+		}
+	}
+	for i := range t.Members {
+		if err := sync(im, &t.Members[i], memberMeta, tx.Member, tx.CreateMember, tx.UpdateMember); err != nil {
+			return err
+		}
+	}
+	for i := range t.Listeners {
+		if err := sync(im, &t.Listeners[i], listenerMeta, tx.Listener, tx.CreateListener, tx.UpdateListener); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prune deletes what the imported load balancers have in the store and t
+// does not, children first, so that unique ports and addresses are free
+// before the creates.
+func (im *importer) prune(t store.Snapshot) error {
+	keep := map[string]bool{}
+	for _, x := range t.Listeners {
+		keep[x.ID] = true
+	}
+	for _, x := range t.Pools {
+		keep[x.ID] = true
+	}
+	for _, x := range t.Members {
+		keep[x.ID] = true
+	}
+	for _, x := range t.HealthMonitors {
+		keep[x.ID] = true
+	}
+	del := func(id string, fn func(string) error) error {
+		if keep[id] {
+			return nil
+		}
+		im.ch.Deleted++
+		return fn(id)
+	}
+	tx := im.tx
+	for _, l := range t.LoadBalancers {
+		if _, err := tx.LoadBalancer(l.ID); err != nil {
+			if isNotFound(err) {
+				continue
+			}
+			return err
+		}
+		listeners, err := tx.Listeners(l.ID)
+		if err != nil {
+			return err
+		}
+		for _, x := range listeners {
+			if err := del(x.ID, tx.DeleteListener); err != nil {
+				return err
+			}
+		}
+		pools, err := tx.Pools(l.ID)
+		if err != nil {
+			return err
+		}
+		for _, p := range pools {
+			if !keep[p.ID] {
+				// The schema deletes its members and monitor with it.
+				if err := del(p.ID, tx.DeletePool); err != nil {
+					return err
+				}
+				continue
+			}
+			members, err := tx.Members(p.ID)
+			if err != nil {
+				return err
+			}
+			for _, x := range members {
+				if err := del(x.ID, tx.DeleteMember); err != nil {
+					return err
+				}
+			}
+			monitors, err := tx.HealthMonitors(p.ID)
+			if err != nil {
+				return err
+			}
+			for _, x := range monitors {
+				if err := del(x.ID, tx.DeleteHealthMonitor); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// sync creates x or updates it when its configuration differs from the
+// stored one.
+func sync[T any](im *importer, x *T, meta func(*T) *octavia.Meta, get func(string) (T, error), create, update func(*T) error) error {
+	want := *x
+	m := meta(&want)
+	old, err := get(m.ID)
+	switch {
+	case isNotFound(err):
+		m.ProvisioningStatus = octavia.ProvisioningPendingCreate
+		m.CreatedAt, m.UpdatedAt = im.created, im.created
+		im.created = im.created.Add(time.Microsecond)
+		im.ch.Created++
+		return create(&want)
+	case err != nil:
+		return err
+	case SameConfig(old, want, meta):
+		return nil
+	}
+	om := meta(&old)
+	m.ProvisioningStatus = octavia.ProvisioningPendingUpdate
+	m.OperatingStatus = om.OperatingStatus
+	im.ch.Updated++
+	return update(&want)
+}
+
+// SameConfig reports whether a and b configure the same thing: equal but
+// for their statuses and timestamps, an empty list being the same as
+// none.
+func SameConfig[T any](a, b T, meta func(*T) *octavia.Meta) bool {
+	for _, x := range []*T{&a, &b} {
+		m := meta(x)
+		m.ProvisioningStatus, m.OperatingStatus = "", ""
+		m.CreatedAt, m.UpdatedAt = time.Time{}, time.Time{}
+		if len(m.Tags) == 0 {
+			m.Tags = nil
+		}
+		if l, ok := any(x).(*octavia.Listener); ok && len(l.AllowedCIDRs) == 0 {
+			l.AllowedCIDRs = nil
+		}
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+// The Meta of each resource, for the generic helpers.
+func lbMeta(x *octavia.LoadBalancer) *octavia.Meta       { return &x.Meta }
+func listenerMeta(x *octavia.Listener) *octavia.Meta     { return &x.Meta }
+func poolMeta(x *octavia.Pool) *octavia.Meta             { return &x.Meta }
+func memberMeta(x *octavia.Member) *octavia.Meta         { return &x.Meta }
+func monitorMeta(x *octavia.HealthMonitor) *octavia.Meta { return &x.Meta }

@@ -1,0 +1,395 @@
+package lbyaml
+
+import (
+	"errors"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"vitals/internal/lb"
+	"vitals/internal/octavia"
+	"vitals/internal/store"
+	"vitals/internal/store/sqlite"
+)
+
+// ValidFiles are every valid lb config in the repository: lb's testdata,
+// the deployed example and this package's every-field file. The
+// controller's tests use the same list.
+var ValidFiles = []string{
+	"../lb/testdata/valid.yaml",
+	"../lb/testdata/hm-type-lowercase.yaml",
+	"../../deploy/lb/lb.yaml",
+	"testdata/every-field.yaml",
+}
+
+// setEnv sets the environment the valid files name (password_env).
+func setEnv(t *testing.T) {
+	t.Setenv("VITALS_PG_PASSWORD", "secret")
+	t.Setenv("LBYAML_TEST_PASSWORD", "secret")
+}
+
+func openMemory(t *testing.T) store.Store {
+	t.Helper()
+	s, err := sqlite.OpenMemory(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestLoadMapsEveryObject checks counts, IDs and the links between
+// objects against lb's own view of the file.
+func TestLoadMapsEveryObject(t *testing.T) {
+	setEnv(t)
+	for _, f := range ValidFiles {
+		t.Run(f, func(t *testing.T) {
+			c, tr, err := LoadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := c.LoadBalancer
+			if len(tr.LoadBalancers) != 1 || tr.LoadBalancers[0].ID != l.ID || tr.LoadBalancers[0].Name != l.Name {
+				t.Fatalf("load balancers = %+v, want one with ID %s", tr.LoadBalancers, l.ID)
+			}
+			if len(tr.Listeners) != len(l.Listeners) || len(tr.Pools) != len(l.Pools) {
+				t.Fatalf("%d listeners, %d pools; want %d, %d", len(tr.Listeners), len(tr.Pools), len(l.Listeners), len(l.Pools))
+			}
+			members, monitors := 0, 0
+			for i, p := range l.Pools {
+				if tr.Pools[i].ID != p.ID || tr.Pools[i].LoadBalancerID != l.ID {
+					t.Errorf("pool %d: ID %s lb %s, want %s %s", i, tr.Pools[i].ID, tr.Pools[i].LoadBalancerID, p.ID, l.ID)
+				}
+				for _, m := range p.Members {
+					got := tr.Members[members]
+					if got.ID != m.ID || got.PoolID != p.ID || got.Address != m.Address {
+						t.Errorf("member %d = %s in %s at %s, want %s in %s at %s", members, got.ID, got.PoolID, got.Address, m.ID, p.ID, m.Address)
+					}
+					members++
+				}
+				if p.Monitor != nil {
+					if got := tr.HealthMonitors[monitors]; got.ID != p.Monitor.ID || got.PoolID != p.ID || got.Type != p.Monitor.Type {
+						t.Errorf("monitor = %s on %s type %s, want %s on %s type %s", got.ID, got.PoolID, got.Type, p.Monitor.ID, p.ID, p.Monitor.Type)
+					}
+					monitors++
+				}
+			}
+			if len(tr.Members) != members || len(tr.HealthMonitors) != monitors {
+				t.Errorf("%d members, %d monitors; want %d, %d", len(tr.Members), len(tr.HealthMonitors), members, monitors)
+			}
+			for i, ls := range l.Listeners {
+				want := ""
+				for _, p := range l.Pools {
+					if p.Name == ls.DefaultPool {
+						want = p.ID
+					}
+				}
+				if got := tr.Listeners[i]; got.ID != ls.ID || got.DefaultPoolID != want {
+					t.Errorf("listener %d = %s → %q, want %s → %q", i, got.ID, got.DefaultPoolID, ls.ID, want)
+				}
+			}
+			for _, x := range tr.Members {
+				if x.ProvisioningStatus != octavia.ProvisioningPendingCreate || x.OperatingStatus != octavia.OperatingOffline {
+					t.Errorf("member %s statuses %s/%s, want PENDING_CREATE/OFFLINE", x.ID, x.ProvisioningStatus, x.OperatingStatus)
+				}
+			}
+		})
+	}
+}
+
+// TestLoadIDsStable loads each file twice: the same IDs both times.
+func TestLoadIDsStable(t *testing.T) {
+	setEnv(t)
+	for _, f := range ValidFiles {
+		_, a, err := LoadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, b, err := LoadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(ids(a), ids(b)) {
+			t.Errorf("%s: IDs differ between two loads:\n%v\n%v", f, ids(a), ids(b))
+		}
+		if n := len(ids(a)); n < 3 {
+			t.Errorf("%s: only %d IDs", f, n)
+		}
+	}
+}
+
+func ids(t store.Snapshot) []string {
+	var out []string
+	for _, x := range t.LoadBalancers {
+		out = append(out, x.ID)
+	}
+	for _, x := range t.Listeners {
+		out = append(out, x.ID)
+	}
+	for _, x := range t.Pools {
+		out = append(out, x.ID)
+	}
+	for _, x := range t.Members {
+		out = append(out, x.ID)
+	}
+	for _, x := range t.HealthMonitors {
+		out = append(out, x.ID)
+	}
+	return out
+}
+
+// configOnly clears what the store sets (timestamps) and what the
+// controller owns (statuses), so that trees compare by configuration.
+func configOnly(t store.Snapshot) store.Snapshot {
+	t.Revision = 0
+	t.LoadBalancers, t.Listeners, t.Pools = slices.Clone(t.LoadBalancers), slices.Clone(t.Listeners), slices.Clone(t.Pools)
+	t.Members, t.HealthMonitors = slices.Clone(t.Members), slices.Clone(t.HealthMonitors)
+	clear := func(m *octavia.Meta) {
+		m.CreatedAt, m.UpdatedAt = time.Time{}, time.Time{}
+		m.ProvisioningStatus, m.OperatingStatus = "", ""
+		if len(m.Tags) == 0 {
+			m.Tags = nil
+		}
+	}
+	for i := range t.LoadBalancers {
+		clear(&t.LoadBalancers[i].Meta)
+	}
+	for i := range t.Listeners {
+		clear(&t.Listeners[i].Meta)
+		if len(t.Listeners[i].AllowedCIDRs) == 0 {
+			t.Listeners[i].AllowedCIDRs = nil
+		}
+	}
+	for i := range t.Pools {
+		clear(&t.Pools[i].Meta)
+	}
+	for i := range t.Members {
+		clear(&t.Members[i].Meta)
+	}
+	for i := range t.HealthMonitors {
+		clear(&t.HealthMonitors[i].Meta)
+	}
+	return t
+}
+
+// TestImportRoundTrip imports each file into an in-memory store and reads
+// it back: the same tree, in file order, every object PENDING_CREATE.
+func TestImportRoundTrip(t *testing.T) {
+	setEnv(t)
+	for _, f := range ValidFiles {
+		t.Run(f, func(t *testing.T) {
+			_, tr, err := LoadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := openMemory(t)
+			ch, err := Import(t.Context(), s, tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := len(ids(tr)); ch != (Changes{Created: want}) {
+				t.Errorf("changes = %+v, want %d created", ch, want)
+			}
+			got, err := store.Read(t.Context(), s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Revision != 1 {
+				t.Errorf("revision = %d, want 1", got.Revision)
+			}
+			if a, b := configOnly(got), configOnly(tr); !reflect.DeepEqual(a, b) {
+				t.Errorf("read back:\n%+v\nwant:\n%+v", a, b)
+			}
+			for _, x := range got.Pools {
+				if x.ProvisioningStatus != octavia.ProvisioningPendingCreate {
+					t.Errorf("pool %s is %s, want PENDING_CREATE", x.Name, x.ProvisioningStatus)
+				}
+			}
+		})
+	}
+}
+
+// TestImportTwiceWritesNothing: the second import of the same file finds
+// nothing to change and leaves the revision where it was, even after the
+// controller has settled the statuses.
+func TestImportTwiceWritesNothing(t *testing.T) {
+	setEnv(t)
+	_, tr, err := LoadFile("../lb/testdata/valid.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openMemory(t)
+	if _, err := Import(t.Context(), s, tr); err != nil {
+		t.Fatal(err)
+	}
+	// What a controller does: settle one status.
+	if err := s.Update(t.Context(), func(tx store.Tx) error {
+		p, err := tx.Pool(tr.Pools[0].ID)
+		if err != nil {
+			return err
+		}
+		p.ProvisioningStatus, p.OperatingStatus = octavia.ProvisioningActive, octavia.OperatingOnline
+		return tx.UpdatePool(&p)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := s.Revision(t.Context())
+	_, again, err := LoadFile("../lb/testdata/valid.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := Import(t.Context(), s, again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := s.Revision(t.Context())
+	if ch.Any() || after != before {
+		t.Errorf("second import: changes %+v, revision %d → %d; want none", ch, before, after)
+	}
+	p := readPool(t, s, tr.Pools[0].ID)
+	if p.ProvisioningStatus != octavia.ProvisioningActive || p.OperatingStatus != octavia.OperatingOnline {
+		t.Errorf("pool statuses = %s/%s, want ACTIVE/ONLINE kept", p.ProvisioningStatus, p.OperatingStatus)
+	}
+}
+
+func readPool(t *testing.T, s store.Store, id string) (p octavia.Pool) {
+	t.Helper()
+	if err := s.View(t.Context(), func(tx store.Tx) (err error) { p, err = tx.Pool(id); return err }); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestImportChangedFile re-imports an edited file: one revision with the
+// changed object PENDING_UPDATE (operating status kept), the removed ones
+// gone, the new one PENDING_CREATE, and another load balancer untouched.
+func TestImportChangedFile(t *testing.T) {
+	setEnv(t)
+	const base = `
+loadbalancer:
+  name: lb1
+  listeners:
+    - {name: web, protocol: TCP, protocol_port: 8080, default_pool: web}
+  pools:
+    - name: web
+      lb_algorithm: ROUND_ROBIN
+      healthmonitor: {type: TCP, delay: 5, timeout: 3, max_retries: 2}
+      members:
+        - {name: a, address: 127.0.0.1, protocol_port: 9001}
+        - {name: b, address: 127.0.0.1, protocol_port: 9002}
+`
+	edited := strings.NewReplacer("ROUND_ROBIN", "LEAST_CONNECTIONS",
+		"        - {name: b, address: 127.0.0.1, protocol_port: 9002}\n", "        - {name: c, address: 127.0.0.1, protocol_port: 9003}\n",
+		"      healthmonitor: {type: TCP, delay: 5, timeout: 3, max_retries: 2}\n", "").Replace(base)
+	other := strings.ReplaceAll(base, "lb1", "lb2")
+
+	s := openMemory(t)
+	_, tr, err := Parse("base.yaml", []byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, tr2, err := Parse("other.yaml", []byte(other))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range []store.Snapshot{tr, tr2} {
+		if _, err := Import(t.Context(), s, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Update(t.Context(), func(tx store.Tx) error {
+		p, err := tx.Pool(tr.Pools[0].ID)
+		if err != nil {
+			return err
+		}
+		p.ProvisioningStatus, p.OperatingStatus = octavia.ProvisioningActive, octavia.OperatingDegraded
+		return tx.UpdatePool(&p)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := s.Revision(t.Context())
+
+	_, tr3, err := Parse("edited.yaml", []byte(edited))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := Import(t.Context(), s, tr3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Deleted: member b and the monitor; created: member c; updated: the pool.
+	if want := (Changes{Created: 1, Updated: 1, Deleted: 2}); ch != want {
+		t.Errorf("changes = %+v, want %+v", ch, want)
+	}
+	if after, _ := s.Revision(t.Context()); after != before+1 {
+		t.Errorf("revision %d → %d, want one step", before, after)
+	}
+	snap, err := store.Read(t.Context(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := readPool(t, s, tr.Pools[0].ID)
+	if p.LBAlgorithm != "LEAST_CONNECTIONS" || p.ProvisioningStatus != octavia.ProvisioningPendingUpdate || p.OperatingStatus != octavia.OperatingDegraded {
+		t.Errorf("pool = %s %s/%s, want LEAST_CONNECTIONS PENDING_UPDATE/DEGRADED", p.LBAlgorithm, p.ProvisioningStatus, p.OperatingStatus)
+	}
+	var lb1Members []string
+	status := map[string]octavia.ProvisioningStatus{}
+	for _, m := range snap.Members {
+		if m.PoolID == p.ID {
+			lb1Members = append(lb1Members, m.Name)
+			status[m.Name] = m.ProvisioningStatus
+		}
+	}
+	if !reflect.DeepEqual(lb1Members, []string{"a", "c"}) || status["c"] != octavia.ProvisioningPendingCreate || status["a"] != octavia.ProvisioningPendingCreate {
+		t.Errorf("lb1's members = %v %v, want [a c], a unchanged and c PENDING_CREATE", lb1Members, status)
+	}
+	if len(snap.LoadBalancers) != 2 || len(snap.HealthMonitors) != 1 || snap.HealthMonitors[0].PoolID != tr2.Pools[0].ID {
+		t.Errorf("lb2 was touched: %d load balancers, monitors %+v", len(snap.LoadBalancers), snap.HealthMonitors)
+	}
+}
+
+// TestValidatorsDisagree lists what lb's file validation and the model's
+// validation judge differently. Each row is a known disagreement; when a
+// fix makes the two agree, the row fails and must go.
+func TestValidatorsDisagree(t *testing.T) {
+	setEnv(t)
+	const head = "loadbalancer:\n  name: lb1\n"
+	// lb accepts these files; the model refuses them (FromConfig returns
+	// a *ModelError). Import of such a file fails.
+	modelRefuses := map[string]string{
+		"listener timeout below a millisecond": head + "  listeners:\n    - {protocol: TCP, protocol_port: 80, timeout_client_data: 0.5}\n  pools:\n    - {name: p, lb_algorithm: ROUND_ROBIN}\n",
+		"monitor delay not whole milliseconds": head + "  pools:\n    - name: p\n      lb_algorithm: ROUND_ROBIN\n      healthmonitor: {type: TCP, delay: 100500us, timeout: 50ms, max_retries: 1}\n",
+	}
+	for name, y := range modelRefuses {
+		_, _, err := Parse(name+".yaml", []byte(y))
+		var me *ModelError
+		if !errors.As(err, &me) {
+			t.Errorf("%s: err = %v, want a *ModelError (lb accepts, the model refuses)", name, err)
+		}
+	}
+	// The model accepts these objects; lb's file format cannot say them
+	// or refuses them. They matter to the API (the controller must refuse
+	// to apply them with a clear error, or lb must learn them).
+	lbRefuses := map[string]string{
+		"http_version on a PING monitor (Octavia accepts it)": head + "  pools:\n    - name: p\n      lb_algorithm: ROUND_ROBIN\n      healthmonitor: {type: PING, delay: 2, timeout: 1, max_retries: 1, http_version: 1.0}\n",
+		"listener timeout over 24h (Octavia allows 24 days)":  head + "  listeners:\n    - {protocol: TCP, protocol_port: 80, timeout_client_data: 48h}\n  pools:\n    - {name: p, lb_algorithm: ROUND_ROBIN}\n",
+	}
+	for name, y := range lbRefuses {
+		var ce *lb.ConfigError
+		if _, err := lb.Parse(name+".yaml", []byte(y)); !errors.As(err, &ce) {
+			t.Errorf("%s: lb.Parse err = %v, want a *lb.ConfigError", name, err)
+		}
+	}
+	ping := octavia.NewHealthMonitor()
+	ping.PoolID, ping.Type, ping.Delay, ping.Timeout, ping.MaxRetries, ping.HTTPVersion = octavia.NewID(), octavia.MonitorPing, 2*time.Second, time.Second, 1, "1.0"
+	if err := ping.Validate(); err != nil {
+		t.Errorf("model refuses http_version on PING: %v", err)
+	}
+	ls := octavia.NewListener()
+	ls.LoadBalancerID, ls.Protocol, ls.ProtocolPort, ls.TimeoutClientData = octavia.NewID(), octavia.ProtocolTCP, 80, 48*time.Hour
+	if err := ls.Validate(); err != nil {
+		t.Errorf("model refuses a 48h timeout: %v", err)
+	}
+}
