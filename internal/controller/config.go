@@ -35,7 +35,7 @@ func ToConfig(snap store.Snapshot, base *lb.Config) (*lb.Config, error) {
 		return nil, errors.New("controller: no base configuration (the process settings)")
 	}
 	out := *base
-	lbs := live(snap.LoadBalancers, func(x *octavia.LoadBalancer) *octavia.Meta { return &x.Meta })
+	lbs := live(snap.LoadBalancers, lbMeta)
 	switch len(lbs) {
 	case 0:
 		out.LoadBalancer = &lb.LoadBalancer{AdminStateUp: ptr(true), VIPAddress: "0.0.0.0"}
@@ -52,13 +52,13 @@ func ToConfig(snap store.Snapshot, base *lb.Config) (*lb.Config, error) {
 	out.LoadBalancer = l
 
 	monitors := map[string]octavia.HealthMonitor{}
-	for _, h := range live(snap.HealthMonitors, func(x *octavia.HealthMonitor) *octavia.Meta { return &x.Meta }) {
+	for _, h := range live(snap.HealthMonitors, monitorMeta) {
 		monitors[h.PoolID] = h
 	}
-	members := live(snap.Members, func(x *octavia.Member) *octavia.Meta { return &x.Meta })
+	members := live(snap.Members, memberMeta)
 	poolNames := map[string]string{} // pool ID → name
 	nameCount := map[string]int{}
-	for _, mp := range live(snap.Pools, func(x *octavia.Pool) *octavia.Meta { return &x.Meta }) {
+	for _, mp := range live(snap.Pools, poolMeta) {
 		if mp.LoadBalancerID != ml.ID {
 			continue
 		}
@@ -96,7 +96,7 @@ func ToConfig(snap store.Snapshot, base *lb.Config) (*lb.Config, error) {
 		nameCount[mp.Name]++
 	}
 
-	for _, ms := range live(snap.Listeners, func(x *octavia.Listener) *octavia.Meta { return &x.Meta }) {
+	for _, ms := range live(snap.Listeners, listenerMeta) {
 		if ms.LoadBalancerID != ml.ID {
 			continue
 		}

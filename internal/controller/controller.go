@@ -1,0 +1,315 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"sync"
+	"time"
+
+	"vitals/internal/lb"
+	"vitals/internal/octavia"
+	"vitals/internal/store"
+)
+
+// Controller reconciles a store into the running load balancer: for each
+// new revision it reads a snapshot, converts it (ToConfig), hands it to
+// Apply, and writes provisioning_status back.
+//
+// It owns provisioning_status. After Apply succeeds every object that is
+// not ACTIVE becomes ACTIVE, and objects PENDING_DELETE are deleted; after
+// ToConfig or Apply fails, the objects PENDING_* become ERROR and the
+// previous configuration keeps running (Current does not change). A
+// failed configuration is not retried until the configuration in the
+// store changes again.
+//
+// Its own status writes bump the revision too; it recognizes them because
+// the configuration (everything but statuses and timestamps, and but the
+// objects being deleted) is the same as the one it last applied, and then
+// it does not call Apply again.
+type Controller struct {
+	// Store is the source of truth. Required.
+	Store store.Store
+	// Base carries the process settings that are not in the store
+	// (admin, api_settings, monitor, shutdown_grace); see ToConfig.
+	// Required.
+	Base *lb.Config
+	// Apply runs a configuration: lb's apply path (lb.Server.Apply and
+	// the engine's Update behind it). It must leave the running
+	// configuration as it was when it fails. Required.
+	Apply func(*lb.Config) error
+	// Log receives one line per apply; nil discards.
+	Log *slog.Logger
+	// Reconciled, when set, is called after each round, in Run's
+	// goroutine.
+	Reconciled func(Round)
+
+	mu      sync.Mutex
+	current *lb.Config
+
+	last    *store.Snapshot // the configuration last given to Apply
+	lastErr error           // what that gave
+}
+
+// Round is what one reconcile did.
+type Round struct {
+	// Revision is the snapshot's revision.
+	Revision int64
+	// Applied reports whether Apply was called (false when only statuses
+	// changed since the last apply).
+	Applied bool
+	// Err is the conversion's or Apply's error, for an Applied round.
+	Err error
+	// Settled counts the objects whose provisioning_status was written
+	// (or that were deleted after PENDING_DELETE).
+	Settled int
+}
+
+// Current returns the configuration last applied successfully; nil before
+// the first.
+func (c *Controller) Current() *lb.Config {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.current
+}
+
+// Run reconciles the store's current revision, then each new one, until
+// ctx ends; it returns ctx's error, or the store's when reading fails.
+func (c *Controller) Run(ctx context.Context) error {
+	var rev int64 = -1
+	for {
+		next, err := c.Store.Wait(ctx, rev)
+		if err != nil {
+			return err
+		}
+		r, err := c.reconcile(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("controller: %w", err)
+		}
+		if c.Reconciled != nil {
+			c.Reconciled(r)
+		}
+		// Wait past what the round saw; a write after the snapshot (its
+		// own status write included) brings the next round.
+		rev = max(next, r.Revision)
+	}
+}
+
+// reconcile runs one round on a fresh snapshot.
+func (c *Controller) reconcile(ctx context.Context) (Round, error) {
+	snap, err := store.Read(ctx, c.Store)
+	if err != nil {
+		return Round{}, err
+	}
+	r := Round{Revision: snap.Revision}
+	content := configOnly(snap)
+	if c.last == nil || !reflect.DeepEqual(*c.last, content) {
+		r.Applied = true
+		cfg, err := ToConfig(snap, c.Base)
+		if err == nil {
+			err = c.Apply(cfg)
+		}
+		if err == nil {
+			c.mu.Lock()
+			c.current = cfg
+			c.mu.Unlock()
+		}
+		c.last, c.lastErr, r.Err = &content, err, err
+		c.log(snap, err)
+	}
+	r.Settled, err = c.settle(ctx, snap, c.lastErr)
+	return r, err
+}
+
+func (c *Controller) log(snap store.Snapshot, err error) {
+	if c.Log == nil {
+		return
+	}
+	if err != nil {
+		c.Log.Error("controller: applying the configuration failed; the previous one keeps running", "revision", snap.Revision, "err", err)
+		return
+	}
+	c.Log.Info("controller: configuration applied", "revision", snap.Revision,
+		"loadbalancers", len(snap.LoadBalancers), "listeners", len(snap.Listeners), "pools", len(snap.Pools), "members", len(snap.Members))
+}
+
+// settle writes the outcome of the last apply into the statuses of the
+// snapshot's objects, in one transaction. An object changed since the
+// snapshot was read is left alone: the next round settles it.
+func (c *Controller) settle(ctx context.Context, snap store.Snapshot, applyErr error) (int, error) {
+	if !needsSettling(snap, applyErr) {
+		return 0, nil
+	}
+	n := 0
+	err := c.Store.Update(ctx, func(tx store.Tx) error {
+		n = 0
+		// Children first, so that deleting a parent never hides a child's
+		// status write.
+		steps := []func() (int, error){
+			func() (int, error) {
+				return settleAll(snap.HealthMonitors, monitorMeta, tx.HealthMonitor, tx.UpdateHealthMonitor, tx.DeleteHealthMonitor, applyErr)
+			},
+			func() (int, error) {
+				return settleAll(snap.Members, memberMeta, tx.Member, tx.UpdateMember, tx.DeleteMember, applyErr)
+			},
+			func() (int, error) {
+				return settleAll(snap.Listeners, listenerMeta, tx.Listener, tx.UpdateListener, tx.DeleteListener, applyErr)
+			},
+			func() (int, error) {
+				return settleAll(snap.Pools, poolMeta, tx.Pool, tx.UpdatePool, tx.DeletePool, applyErr)
+			},
+			func() (int, error) {
+				return settleAll(snap.LoadBalancers, lbMeta, tx.LoadBalancer, tx.UpdateLoadBalancer, tx.DeleteLoadBalancer, applyErr)
+			},
+		}
+		for _, step := range steps {
+			k, err := step()
+			n += k
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// target is the status an object in status s gets after the last apply;
+// ok is false when it keeps s.
+func target(s octavia.ProvisioningStatus, applyErr error) (t octavia.ProvisioningStatus, ok bool) {
+	pending := s == octavia.ProvisioningPendingCreate || s == octavia.ProvisioningPendingUpdate || s == octavia.ProvisioningPendingDelete
+	switch {
+	case applyErr != nil && pending:
+		return octavia.ProvisioningError, true
+	case applyErr == nil && s != octavia.ProvisioningActive:
+		return octavia.ProvisioningActive, true
+	}
+	return s, false
+}
+
+func needsSettling(snap store.Snapshot, applyErr error) bool {
+	any := false
+	check := func(m *octavia.Meta) {
+		if _, ok := target(m.ProvisioningStatus, applyErr); ok {
+			any = true
+		}
+	}
+	for i := range snap.LoadBalancers {
+		check(&snap.LoadBalancers[i].Meta)
+	}
+	for i := range snap.Listeners {
+		check(&snap.Listeners[i].Meta)
+	}
+	for i := range snap.Pools {
+		check(&snap.Pools[i].Meta)
+	}
+	for i := range snap.Members {
+		check(&snap.Members[i].Meta)
+	}
+	for i := range snap.HealthMonitors {
+		check(&snap.HealthMonitors[i].Meta)
+	}
+	return any
+}
+
+// settleAll settles each object of one kind: it re-reads the object and
+// writes its new status only when the object is still as the snapshot
+// had it; a PENDING_DELETE object is deleted after a good apply.
+func settleAll[T any](xs []T, meta func(*T) *octavia.Meta, get func(string) (T, error), update func(*T) error, del func(string) error, applyErr error) (int, error) {
+	n := 0
+	for i := range xs {
+		snapped := xs[i]
+		m := meta(&snapped)
+		to, ok := target(m.ProvisioningStatus, applyErr)
+		if !ok {
+			continue
+		}
+		now, err := get(m.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // deleted meanwhile, or with its parent
+		}
+		if err != nil {
+			return n, err
+		}
+		nm := meta(&now)
+		if nm.ProvisioningStatus != m.ProvisioningStatus || !sameConfig(now, snapped, meta) {
+			continue // changed since the snapshot: the next round has it
+		}
+		if m.ProvisioningStatus == octavia.ProvisioningPendingDelete && applyErr == nil {
+			if err := del(m.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return n, err
+			}
+			n++
+			continue
+		}
+		nm.ProvisioningStatus = to
+		if err := update(&now); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// sameConfig reports whether a and b are equal but for statuses and
+// timestamps.
+func sameConfig[T any](a, b T, meta func(*T) *octavia.Meta) bool {
+	for _, x := range []*T{&a, &b} {
+		clearMeta(meta(x))
+		if l, ok := any(x).(*octavia.Listener); ok && len(l.AllowedCIDRs) == 0 {
+			l.AllowedCIDRs = nil
+		}
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+func clearMeta(m *octavia.Meta) {
+	m.ProvisioningStatus, m.OperatingStatus = "", ""
+	m.CreatedAt, m.UpdatedAt = time.Time{}, time.Time{}
+	if len(m.Tags) == 0 {
+		m.Tags = nil
+	}
+}
+
+// configOnly is the configuration in snap: the objects not being deleted,
+// without statuses and timestamps.
+func configOnly(snap store.Snapshot) store.Snapshot {
+	out := store.Snapshot{
+		LoadBalancers:  live(snap.LoadBalancers, lbMeta),
+		Listeners:      live(snap.Listeners, listenerMeta),
+		Pools:          live(snap.Pools, poolMeta),
+		Members:        live(snap.Members, memberMeta),
+		HealthMonitors: live(snap.HealthMonitors, monitorMeta),
+	}
+	for i := range out.LoadBalancers {
+		clearMeta(&out.LoadBalancers[i].Meta)
+	}
+	for i := range out.Listeners {
+		clearMeta(&out.Listeners[i].Meta)
+		if len(out.Listeners[i].AllowedCIDRs) == 0 {
+			out.Listeners[i].AllowedCIDRs = nil
+		}
+	}
+	for i := range out.Pools {
+		clearMeta(&out.Pools[i].Meta)
+	}
+	for i := range out.Members {
+		clearMeta(&out.Members[i].Meta)
+	}
+	for i := range out.HealthMonitors {
+		clearMeta(&out.HealthMonitors[i].Meta)
+	}
+	return out
+}
+
+// The Meta of each resource, for the generic helpers.
+func lbMeta(x *octavia.LoadBalancer) *octavia.Meta       { return &x.Meta }
+func listenerMeta(x *octavia.Listener) *octavia.Meta     { return &x.Meta }
+func poolMeta(x *octavia.Pool) *octavia.Meta             { return &x.Meta }
+func memberMeta(x *octavia.Member) *octavia.Meta         { return &x.Meta }
+func monitorMeta(x *octavia.HealthMonitor) *octavia.Meta { return &x.Meta }
