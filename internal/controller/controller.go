@@ -100,6 +100,11 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 }
 
+// Reconcile runs one round now: for a start-up that must fail when the
+// first configuration cannot be applied (check Round.Err), before Run.
+// It must not run concurrently with Run.
+func (c *Controller) Reconcile(ctx context.Context) (Round, error) { return c.reconcile(ctx) }
+
 // reconcile runs one round on a fresh snapshot.
 func (c *Controller) reconcile(ctx context.Context) (Round, error) {
 	snap, err := store.Read(ctx, c.Store)

@@ -293,3 +293,47 @@ func TestRunPendingDelete(t *testing.T) {
 		t.Errorf("Apply called %d times, want 3", n)
 	}
 }
+
+// TestReconcileAtStart: one synchronous round before Run reports a first
+// configuration that cannot be applied, and Run then does not apply the
+// same configuration again.
+func TestReconcileAtStart(t *testing.T) {
+	base, err := lb.Parse("base.yaml", []byte(lbFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, tr, err := lbyaml.Parse("lb.yaml", []byte(lbFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openMemory(t)
+	if _, err := lbyaml.Import(t.Context(), s, tr); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{failPort: 18080}
+	rounds := make(chan Round, 10)
+	c := &Controller{Store: s, Base: base, Apply: rec.apply, Reconciled: func(r Round) { rounds <- r }}
+	r, err := c.Reconcile(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Err == nil || !r.Applied || r.Settled != 5 || c.Current() != nil {
+		t.Fatalf("first round = %+v, current %v; want a failed apply that marks 5 objects ERROR", r, c.Current())
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	select {
+	case r := <-rounds:
+		if r.Applied || r.Revision != 2 {
+			t.Errorf("Run's first round = %+v, want revision 2 without an apply", r)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no round within 10s")
+	}
+	cancel()
+	<-done
+	if n := rec.count(); n != 1 {
+		t.Errorf("Apply called %d times, want 1", n)
+	}
+}

@@ -352,44 +352,72 @@ loadbalancer:
 
 // TestValidatorsDisagree lists what lb's file validation and the model's
 // validation judge differently. Each row is a known disagreement; when a
-// fix makes the two agree, the row fails and must go.
+// fix makes the two agree, its row fails and must go.
 func TestValidatorsDisagree(t *testing.T) {
 	setEnv(t)
 	const head = "loadbalancer:\n  name: lb1\n"
-	// lb accepts these files; the model refuses them (FromConfig returns
-	// a *ModelError). Import of such a file fails.
+	monitor := func(fields string) string {
+		return head + "  pools:\n    - name: p\n      lb_algorithm: ROUND_ROBIN\n      healthmonitor: {type: HTTP, max_retries: 1, " + fields + "}\n"
+	}
+	listener := func(fields string) string {
+		return head + "  listeners:\n    - {protocol: TCP, protocol_port: 80, " + fields + "}\n  pools:\n    - {name: p, lb_algorithm: ROUND_ROBIN}\n"
+	}
+	// lb accepts these files and the model refuses them: FromConfig
+	// returns a *ModelError, so such a file cannot be imported.
 	modelRefuses := map[string]string{
-		"listener timeout below a millisecond": head + "  listeners:\n    - {protocol: TCP, protocol_port: 80, timeout_client_data: 0.5}\n  pools:\n    - {name: p, lb_algorithm: ROUND_ROBIN}\n",
-		"monitor delay not whole milliseconds": head + "  pools:\n    - name: p\n      lb_algorithm: ROUND_ROBIN\n      healthmonitor: {type: TCP, delay: 100500us, timeout: 50ms, max_retries: 1}\n",
+		"listener timeout not whole milliseconds": listener("timeout_member_data: 1.5"),
+		"monitor timeout not whole milliseconds":  monitor("delay: 5, timeout: 1500us"),
+		"monitor timeout under a millisecond":     monitor("delay: 1, timeout: 0.0001"),
+		"monitor delay over 24 days (lb: no cap)": monitor("delay: 3000000, timeout: 1"),
 	}
 	for name, y := range modelRefuses {
+		if _, err := lb.Parse(name+".yaml", []byte(y)); err != nil {
+			t.Errorf("%s: lb refuses it now (%v): drop the row", name, err)
+			continue
+		}
 		_, _, err := Parse(name+".yaml", []byte(y))
 		var me *ModelError
 		if !errors.As(err, &me) {
-			t.Errorf("%s: err = %v, want a *ModelError (lb accepts, the model refuses)", name, err)
+			t.Errorf("%s: err = %v, want a *ModelError: the model accepts it now, drop the row", name, err)
 		}
 	}
-	// The model accepts these objects; lb's file format cannot say them
-	// or refuses them. They matter to the API (the controller must refuse
-	// to apply them with a clear error, or lb must learn them).
-	lbRefuses := map[string]string{
-		"http_version on a PING monitor (Octavia accepts it)": head + "  pools:\n    - name: p\n      lb_algorithm: ROUND_ROBIN\n      healthmonitor: {type: PING, delay: 2, timeout: 1, max_retries: 1, http_version: 1.0}\n",
-		"listener timeout over 24h (Octavia allows 24 days)":  head + "  listeners:\n    - {protocol: TCP, protocol_port: 80, timeout_client_data: 48h}\n  pools:\n    - {name: p, lb_algorithm: ROUND_ROBIN}\n",
+
+	// The model accepts these values and lb refuses them. They matter to
+	// the API: until the two agree, the controller's conversion
+	// (controller.ToConfig, through monitor.HealthMonitor.Resolve) fails
+	// on them and the objects go ERROR, where Octavia would answer 400 or
+	// run them.
+	hm := func(edit func(*octavia.HealthMonitor)) error {
+		h := octavia.NewHealthMonitor()
+		h.PoolID, h.Type, h.Delay, h.Timeout, h.MaxRetries = octavia.NewID(), octavia.MonitorHTTP, 2*time.Second, time.Second, 1
+		edit(&h)
+		return h.Validate()
 	}
-	for name, y := range lbRefuses {
+	lbRefuses := []struct {
+		name  string
+		yaml  string
+		model error
+	}{
+		{"http_version on a PING monitor (Octavia accepts it on every type)",
+			head + "  pools:\n    - name: p\n      lb_algorithm: ROUND_ROBIN\n      healthmonitor: {type: PING, delay: 2, timeout: 1, max_retries: 1, http_version: 1.0}\n",
+			hm(func(h *octavia.HealthMonitor) { h.Type, h.HTTPVersion = octavia.MonitorPing, "1.0" })},
+		{"url_path with a fragment", monitor(`delay: 2, timeout: 1, url_path: "/a#b"`), hm(func(h *octavia.HealthMonitor) { h.URLPath = "/a#b" })},
+		{"url_path not ASCII", monitor(`delay: 2, timeout: 1, url_path: "/é"`), hm(func(h *octavia.HealthMonitor) { h.URLPath = "/é" })},
+		{"expected_codes out of 100-599", monitor(`delay: 2, timeout: 1, expected_codes: "600"`), hm(func(h *octavia.HealthMonitor) { h.ExpectedCodes = "600" })},
+		{"expected_codes range reversed", monitor(`delay: 2, timeout: 1, expected_codes: "204-200"`), hm(func(h *octavia.HealthMonitor) { h.ExpectedCodes = "204-200" })},
+		{"listener timeout over 24h (Octavia allows 24 days)", listener("timeout_client_data: 48h"), func() error {
+			l := octavia.NewListener()
+			l.LoadBalancerID, l.Protocol, l.ProtocolPort, l.TimeoutClientData = octavia.NewID(), octavia.ProtocolTCP, 80, 48*time.Hour
+			return l.Validate()
+		}()},
+	}
+	for _, tt := range lbRefuses {
 		var ce *lb.ConfigError
-		if _, err := lb.Parse(name+".yaml", []byte(y)); !errors.As(err, &ce) {
-			t.Errorf("%s: lb.Parse err = %v, want a *lb.ConfigError", name, err)
+		if _, err := lb.Parse("x.yaml", []byte(tt.yaml)); !errors.As(err, &ce) {
+			t.Errorf("%s: lb.Parse err = %v, want a *lb.ConfigError: lb accepts it now, drop the row", tt.name, err)
 		}
-	}
-	ping := octavia.NewHealthMonitor()
-	ping.PoolID, ping.Type, ping.Delay, ping.Timeout, ping.MaxRetries, ping.HTTPVersion = octavia.NewID(), octavia.MonitorPing, 2*time.Second, time.Second, 1, "1.0"
-	if err := ping.Validate(); err != nil {
-		t.Errorf("model refuses http_version on PING: %v", err)
-	}
-	ls := octavia.NewListener()
-	ls.LoadBalancerID, ls.Protocol, ls.ProtocolPort, ls.TimeoutClientData = octavia.NewID(), octavia.ProtocolTCP, 80, 48*time.Hour
-	if err := ls.Validate(); err != nil {
-		t.Errorf("model refuses a 48h timeout: %v", err)
+		if tt.model != nil {
+			t.Errorf("%s: the model refuses it now (%v): drop the row", tt.name, tt.model)
+		}
 	}
 }
