@@ -2,6 +2,7 @@ package lbyaml
 
 import (
 	"errors"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -419,5 +420,70 @@ func TestValidatorsDisagree(t *testing.T) {
 		if tt.model != nil {
 			t.Errorf("%s: the model refuses it now (%v): drop the row", tt.name, tt.model)
 		}
+	}
+}
+
+// TestImportIntoFile is what `vitals lb import lb.yaml --db PATH` will do:
+// import into a SQLite file, close it, open it again: the same tree, and
+// a second import of the same file writes nothing.
+func TestImportIntoFile(t *testing.T) {
+	setEnv(t)
+	path := filepath.Join(t.TempDir(), "lb.db")
+	_, tr, err := LoadFile("testdata/every-field.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Import(t.Context(), s, tr); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := store.Read(t.Context(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Revision != 1 || !reflect.DeepEqual(configOnly(got), configOnly(tr)) {
+		t.Errorf("after reopening: revision %d, tree\n%+v\nwant\n%+v", got.Revision, configOnly(got), configOnly(tr))
+	}
+	ch, err := Import(t.Context(), s, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rev, _ := s.Revision(t.Context()); ch.Any() || rev != 1 {
+		t.Errorf("second import: %+v, revision %d; want nothing written", ch, rev)
+	}
+}
+
+// TestImportAllOrNothing: a tree the store refuses half way (two members
+// on one address and port) writes nothing at all.
+func TestImportAllOrNothing(t *testing.T) {
+	setEnv(t)
+	_, tr, err := LoadFile("../lb/testdata/valid.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dup := tr.Members[0]
+	dup.ID = octavia.NewID()
+	tr.Members = append(tr.Members, dup)
+	s := openMemory(t)
+	if _, err := Import(t.Context(), s, tr); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("err = %v, want a conflict", err)
+	}
+	snap, err := store.Read(t.Context(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Revision != 0 || len(snap.LoadBalancers)+len(snap.Pools)+len(snap.Members) != 0 {
+		t.Errorf("a failed import left revision %d with %d load balancers, %d pools, %d members", snap.Revision, len(snap.LoadBalancers), len(snap.Pools), len(snap.Members))
 	}
 }
