@@ -48,6 +48,8 @@ type Controller struct {
 
 	mu      sync.Mutex
 	current *lb.Config
+	rebase  bool          // SetBase was called: apply even if the store is the same
+	poke    chan struct{} // wakes Run after SetBase
 
 	last    *store.Snapshot // the configuration last given to Apply
 	lastErr error           // what that gave
@@ -75,12 +77,37 @@ func (c *Controller) Current() *lb.Config {
 	return c.current
 }
 
-// Run reconciles the store's current revision, then each new one, until
-// ctx ends; it returns ctx's error, or the store's when reading fails.
+// SetBase replaces the process settings (Base), as a reload of the
+// settings file does, and makes the next round apply even if the store
+// did not change; a running Run wakes for it.
+func (c *Controller) SetBase(b *lb.Config) {
+	c.mu.Lock()
+	c.Base, c.rebase = b, true
+	poke := c.pokeLocked()
+	c.mu.Unlock()
+	select {
+	case poke <- struct{}{}:
+	default:
+	}
+}
+
+func (c *Controller) pokeLocked() chan struct{} {
+	if c.poke == nil {
+		c.poke = make(chan struct{}, 1)
+	}
+	return c.poke
+}
+
+// Run reconciles the store's current revision, then each new one (and
+// after each SetBase), until ctx ends; it returns ctx's error, or the
+// store's when reading fails.
 func (c *Controller) Run(ctx context.Context) error {
+	c.mu.Lock()
+	poke := c.pokeLocked()
+	c.mu.Unlock()
 	var rev int64 = -1
 	for {
-		next, err := c.Store.Wait(ctx, rev)
+		next, err := c.wait(ctx, rev, poke)
 		if err != nil {
 			return err
 		}
@@ -100,6 +127,25 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 }
 
+// wait is Store.Wait that also returns, with the revision after, when
+// SetBase pokes.
+func (c *Controller) wait(ctx context.Context, after int64, poke <-chan struct{}) (int64, error) {
+	waitCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-poke:
+			cancel()
+		case <-waitCtx.Done():
+		}
+	}()
+	rev, err := c.Store.Wait(waitCtx, after)
+	if err != nil && ctx.Err() == nil && waitCtx.Err() != nil {
+		return after, nil // poked
+	}
+	return rev, err
+}
+
 // Reconcile runs one round now: for a start-up that must fail when the
 // first configuration cannot be applied (check Round.Err), before Run.
 // It must not run concurrently with Run.
@@ -113,9 +159,13 @@ func (c *Controller) reconcile(ctx context.Context) (Round, error) {
 	}
 	r := Round{Revision: snap.Revision}
 	content := configOnly(snap)
-	if c.last == nil || !reflect.DeepEqual(*c.last, content) {
+	c.mu.Lock()
+	base, rebase := c.Base, c.rebase
+	c.rebase = false
+	c.mu.Unlock()
+	if rebase || c.last == nil || !reflect.DeepEqual(*c.last, content) {
 		r.Applied = true
-		cfg, err := ToConfig(snap, c.Base)
+		cfg, err := ToConfig(snap, base)
 		if err == nil {
 			err = c.Apply(cfg)
 		}

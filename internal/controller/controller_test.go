@@ -337,3 +337,25 @@ func TestReconcileAtStart(t *testing.T) {
 		t.Errorf("Apply called %d times, want 1", n)
 	}
 }
+
+// TestSetBase: new process settings (a reloaded settings file) are
+// applied at once although the store did not change.
+func TestSetBase(t *testing.T) {
+	h := start(t, 0)
+	h.expect(h.next(), 0, true, false, 0)
+	h.importYAML(lbFile)
+	h.expect(h.next(), 1, true, false, 5)
+	h.expect(h.next(), 2, false, false, 0)
+	nb, err := lb.Parse("new-base.yaml", []byte("shutdown_grace: 2s\n"+lbFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.ctl.SetBase(nb)
+	h.expect(h.next(), 2, true, false, 0)
+	if c := h.ctl.Current(); c.Grace != 2*time.Second || c.File != "new-base.yaml" {
+		t.Errorf("current grace %s from %s, want 2s from new-base.yaml", c.Grace, c.File)
+	}
+	if n := h.rec.count(); n != 3 {
+		t.Errorf("Apply called %d times, want 3", n)
+	}
+}
