@@ -39,10 +39,26 @@ func (c Changes) Any() bool { return c.Created+c.Updated+c.Deleted > 0 }
 // The controller (internal/controller) then applies the new revision and
 // settles the PENDING_* statuses.
 func Import(ctx context.Context, s store.Store, t store.Snapshot) (Changes, error) {
+	return doImport(ctx, s, t, false)
+}
+
+// Replace is Import that also deletes every load balancer (with all it
+// has) that t does not have, so that the store holds exactly t: file
+// mode's load and reload, where the file is the whole truth.
+func Replace(ctx context.Context, s store.Store, t store.Snapshot) (Changes, error) {
+	return doImport(ctx, s, t, true)
+}
+
+func doImport(ctx context.Context, s store.Store, t store.Snapshot, replace bool) (Changes, error) {
 	var ch Changes
 	err := s.Update(ctx, func(tx store.Tx) error {
 		ch = Changes{}
 		im := importer{tx: tx, ch: &ch, created: time.Now().UTC().Truncate(time.Microsecond)}
+		if replace {
+			if err := im.dropOthers(t); err != nil {
+				return err
+			}
+		}
 		return im.run(t)
 	})
 	if err != nil {
@@ -162,6 +178,50 @@ func (im *importer) prune(t store.Snapshot) error {
 				}
 			}
 		}
+	}
+	return nil
+}
+
+// dropOthers deletes the load balancers t does not have; Deleted counts
+// them with everything the schema deletes with them.
+func (im *importer) dropOthers(t store.Snapshot) error {
+	keep := map[string]bool{}
+	for _, l := range t.LoadBalancers {
+		keep[l.ID] = true
+	}
+	tx := im.tx
+	all, err := tx.LoadBalancers()
+	if err != nil {
+		return err
+	}
+	for _, l := range all {
+		if keep[l.ID] {
+			continue
+		}
+		listeners, err := tx.Listeners(l.ID)
+		if err != nil {
+			return err
+		}
+		pools, err := tx.Pools(l.ID)
+		if err != nil {
+			return err
+		}
+		n := 1 + len(listeners) + len(pools)
+		for _, p := range pools {
+			members, err := tx.Members(p.ID)
+			if err != nil {
+				return err
+			}
+			monitors, err := tx.HealthMonitors(p.ID)
+			if err != nil {
+				return err
+			}
+			n += len(members) + len(monitors)
+		}
+		if err := tx.DeleteLoadBalancer(l.ID); err != nil {
+			return err
+		}
+		im.ch.Deleted += n
 	}
 	return nil
 }

@@ -487,3 +487,45 @@ func TestImportAllOrNothing(t *testing.T) {
 		t.Errorf("a failed import left revision %d with %d load balancers, %d pools, %d members", snap.Revision, len(snap.LoadBalancers), len(snap.Pools), len(snap.Members))
 	}
 }
+
+// TestReplace: file mode's reload of a file whose load balancer was
+// renamed leaves only the new one; Import would have kept both.
+func TestReplace(t *testing.T) {
+	setEnv(t)
+	const y = "loadbalancer:\n  name: NAME\n  pools:\n    - name: p\n      lb_algorithm: ROUND_ROBIN\n      members:\n        - {address: 127.0.0.1, protocol_port: 80}\n"
+	_, a, err := Parse("a.yaml", []byte(strings.Replace(y, "NAME", "a", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, b, err := Parse("b.yaml", []byte(strings.Replace(y, "NAME", "b", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openMemory(t)
+	if _, err := Replace(t.Context(), s, a); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := Replace(t.Context(), s, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Changes{Created: 3, Deleted: 3}); ch != want {
+		t.Errorf("changes = %+v, want %+v", ch, want)
+	}
+	snap, err := store.Read(t.Context(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(configOnly(snap), configOnly(b)) {
+		t.Errorf("store = %+v, want exactly b", configOnly(snap))
+	}
+	if ch, err := Replace(t.Context(), s, b); err != nil || ch.Any() {
+		t.Errorf("replacing with the same tree: %+v, %v; want nothing", ch, err)
+	}
+	if _, err := Import(t.Context(), s, a); err != nil {
+		t.Fatal(err)
+	}
+	if snap, _ := store.Read(t.Context(), s); len(snap.LoadBalancers) != 2 {
+		t.Errorf("Import (merge) left %d load balancers, want 2", len(snap.LoadBalancers))
+	}
+}
