@@ -35,7 +35,7 @@ func ToConfig(snap store.Snapshot, base *lb.Config) (*lb.Config, error) {
 		return nil, errors.New("controller: no base configuration (the process settings)")
 	}
 	out := *base
-	lbs := live(snap.LoadBalancers, lbMeta)
+	lbs := live(snap.LoadBalancers)
 	switch len(lbs) {
 	case 0:
 		out.LoadBalancer = &lb.LoadBalancer{AdminStateUp: ptr(true), VIPAddress: "0.0.0.0"}
@@ -52,13 +52,13 @@ func ToConfig(snap store.Snapshot, base *lb.Config) (*lb.Config, error) {
 	out.LoadBalancer = l
 
 	monitors := map[string]octavia.HealthMonitor{}
-	for _, h := range live(snap.HealthMonitors, monitorMeta) {
+	for _, h := range live(snap.HealthMonitors) {
 		monitors[h.PoolID] = h
 	}
-	members := live(snap.Members, memberMeta)
+	members := live(snap.Members)
 	poolNames := map[string]string{} // pool ID → name
 	nameCount := map[string]int{}
-	for _, mp := range live(snap.Pools, poolMeta) {
+	for _, mp := range live(snap.Pools) {
 		if mp.LoadBalancerID != ml.ID {
 			continue
 		}
@@ -96,7 +96,7 @@ func ToConfig(snap store.Snapshot, base *lb.Config) (*lb.Config, error) {
 		nameCount[mp.Name]++
 	}
 
-	for _, ms := range live(snap.Listeners, listenerMeta) {
+	for _, ms := range live(snap.Listeners) {
 		if ms.LoadBalancerID != ml.ID {
 			continue
 		}
@@ -126,9 +126,9 @@ func ToConfig(snap store.Snapshot, base *lb.Config) (*lb.Config, error) {
 }
 
 // live returns the objects that are not being deleted.
-func live[T any](xs []T, meta func(*T) *octavia.Meta) []T {
+func live[T store.Resource](xs []T) []T {
 	return slices.DeleteFunc(slices.Clone(xs), func(x T) bool {
-		return meta(&x).ProvisioningStatus == octavia.ProvisioningPendingDelete
+		return store.MetaOf(&x).ProvisioningStatus == octavia.ProvisioningPendingDelete
 	})
 }
 

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"reflect"
 	"sync"
-	"time"
 
 	"vitals/internal/lb"
 	"vitals/internal/octavia"
@@ -207,19 +206,19 @@ func (c *Controller) settle(ctx context.Context, snap store.Snapshot, applyErr e
 		// status write.
 		steps := []func() (int, error){
 			func() (int, error) {
-				return settleAll(snap.HealthMonitors, monitorMeta, tx.HealthMonitor, tx.UpdateHealthMonitor, tx.DeleteHealthMonitor, applyErr)
+				return settleAll(snap.HealthMonitors, tx.HealthMonitor, tx.UpdateHealthMonitor, tx.DeleteHealthMonitor, applyErr)
 			},
 			func() (int, error) {
-				return settleAll(snap.Members, memberMeta, tx.Member, tx.UpdateMember, tx.DeleteMember, applyErr)
+				return settleAll(snap.Members, tx.Member, tx.UpdateMember, tx.DeleteMember, applyErr)
 			},
 			func() (int, error) {
-				return settleAll(snap.Listeners, listenerMeta, tx.Listener, tx.UpdateListener, tx.DeleteListener, applyErr)
+				return settleAll(snap.Listeners, tx.Listener, tx.UpdateListener, tx.DeleteListener, applyErr)
 			},
 			func() (int, error) {
-				return settleAll(snap.Pools, poolMeta, tx.Pool, tx.UpdatePool, tx.DeletePool, applyErr)
+				return settleAll(snap.Pools, tx.Pool, tx.UpdatePool, tx.DeletePool, applyErr)
 			},
 			func() (int, error) {
-				return settleAll(snap.LoadBalancers, lbMeta, tx.LoadBalancer, tx.UpdateLoadBalancer, tx.DeleteLoadBalancer, applyErr)
+				return settleAll(snap.LoadBalancers, tx.LoadBalancer, tx.UpdateLoadBalancer, tx.DeleteLoadBalancer, applyErr)
 			},
 		}
 		for _, step := range steps {
@@ -248,10 +247,10 @@ func target(s octavia.ProvisioningStatus, applyErr error) (t octavia.Provisionin
 }
 
 func needsSettling(snap store.Snapshot, applyErr error) bool {
-	any := false
+	found := false
 	check := func(m *octavia.Meta) {
 		if _, ok := target(m.ProvisioningStatus, applyErr); ok {
-			any = true
+			found = true
 		}
 	}
 	for i := range snap.LoadBalancers {
@@ -269,17 +268,17 @@ func needsSettling(snap store.Snapshot, applyErr error) bool {
 	for i := range snap.HealthMonitors {
 		check(&snap.HealthMonitors[i].Meta)
 	}
-	return any
+	return found
 }
 
 // settleAll settles each object of one kind: it re-reads the object and
 // writes its new status only when the object is still as the snapshot
 // had it; a PENDING_DELETE object is deleted after a good apply.
-func settleAll[T any](xs []T, meta func(*T) *octavia.Meta, get func(string) (T, error), update func(*T) error, del func(string) error, applyErr error) (int, error) {
+func settleAll[T store.Resource](xs []T, get func(string) (T, error), update func(*T) error, del func(string) error, applyErr error) (int, error) {
 	n := 0
 	for i := range xs {
 		snapped := xs[i]
-		m := meta(&snapped)
+		m := store.MetaOf(&snapped)
 		to, ok := target(m.ProvisioningStatus, applyErr)
 		if !ok {
 			continue
@@ -291,8 +290,8 @@ func settleAll[T any](xs []T, meta func(*T) *octavia.Meta, get func(string) (T, 
 		if err != nil {
 			return n, err
 		}
-		nm := meta(&now)
-		if nm.ProvisioningStatus != m.ProvisioningStatus || !sameConfig(now, snapped, meta) {
+		nm := store.MetaOf(&now)
+		if nm.ProvisioningStatus != m.ProvisioningStatus || !store.SameConfig(now, snapped) {
 			continue // changed since the snapshot: the next round has it
 		}
 		if m.ProvisioningStatus == octavia.ProvisioningPendingDelete && applyErr == nil {
@@ -311,60 +310,14 @@ func settleAll[T any](xs []T, meta func(*T) *octavia.Meta, get func(string) (T, 
 	return n, nil
 }
 
-// sameConfig reports whether a and b are equal but for statuses and
-// timestamps.
-func sameConfig[T any](a, b T, meta func(*T) *octavia.Meta) bool {
-	for _, x := range []*T{&a, &b} {
-		clearMeta(meta(x))
-		if l, ok := any(x).(*octavia.Listener); ok && len(l.AllowedCIDRs) == 0 {
-			l.AllowedCIDRs = nil
-		}
-	}
-	return reflect.DeepEqual(a, b)
-}
-
-func clearMeta(m *octavia.Meta) {
-	m.ProvisioningStatus, m.OperatingStatus = "", ""
-	m.CreatedAt, m.UpdatedAt = time.Time{}, time.Time{}
-	if len(m.Tags) == 0 {
-		m.Tags = nil
-	}
-}
-
 // configOnly is the configuration in snap: the objects not being deleted,
 // without statuses and timestamps.
 func configOnly(snap store.Snapshot) store.Snapshot {
-	out := store.Snapshot{
-		LoadBalancers:  live(snap.LoadBalancers, lbMeta),
-		Listeners:      live(snap.Listeners, listenerMeta),
-		Pools:          live(snap.Pools, poolMeta),
-		Members:        live(snap.Members, memberMeta),
-		HealthMonitors: live(snap.HealthMonitors, monitorMeta),
-	}
-	for i := range out.LoadBalancers {
-		clearMeta(&out.LoadBalancers[i].Meta)
-	}
-	for i := range out.Listeners {
-		clearMeta(&out.Listeners[i].Meta)
-		if len(out.Listeners[i].AllowedCIDRs) == 0 {
-			out.Listeners[i].AllowedCIDRs = nil
-		}
-	}
-	for i := range out.Pools {
-		clearMeta(&out.Pools[i].Meta)
-	}
-	for i := range out.Members {
-		clearMeta(&out.Members[i].Meta)
-	}
-	for i := range out.HealthMonitors {
-		clearMeta(&out.HealthMonitors[i].Meta)
-	}
-	return out
+	return store.ConfigOnly(store.Snapshot{
+		LoadBalancers:  live(snap.LoadBalancers),
+		Listeners:      live(snap.Listeners),
+		Pools:          live(snap.Pools),
+		Members:        live(snap.Members),
+		HealthMonitors: live(snap.HealthMonitors),
+	})
 }
-
-// The Meta of each resource, for the generic helpers.
-func lbMeta(x *octavia.LoadBalancer) *octavia.Meta       { return &x.Meta }
-func listenerMeta(x *octavia.Listener) *octavia.Meta     { return &x.Meta }
-func poolMeta(x *octavia.Pool) *octavia.Meta             { return &x.Meta }
-func memberMeta(x *octavia.Member) *octavia.Meta         { return &x.Meta }
-func monitorMeta(x *octavia.HealthMonitor) *octavia.Meta { return &x.Meta }

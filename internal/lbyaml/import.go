@@ -3,7 +3,6 @@ package lbyaml
 import (
 	"context"
 	"errors"
-	"reflect"
 	"time"
 
 	"vitals/internal/octavia"
@@ -79,27 +78,27 @@ func (im *importer) run(t store.Snapshot) error {
 	}
 	tx := im.tx
 	for i := range t.LoadBalancers {
-		if err := sync(im, &t.LoadBalancers[i], lbMeta, tx.LoadBalancer, tx.CreateLoadBalancer, tx.UpdateLoadBalancer); err != nil {
+		if err := sync(im, &t.LoadBalancers[i], tx.LoadBalancer, tx.CreateLoadBalancer, tx.UpdateLoadBalancer); err != nil {
 			return err
 		}
 	}
 	for i := range t.Pools {
-		if err := sync(im, &t.Pools[i], poolMeta, tx.Pool, tx.CreatePool, tx.UpdatePool); err != nil {
+		if err := sync(im, &t.Pools[i], tx.Pool, tx.CreatePool, tx.UpdatePool); err != nil {
 			return err
 		}
 	}
 	for i := range t.HealthMonitors {
-		if err := sync(im, &t.HealthMonitors[i], monitorMeta, tx.HealthMonitor, tx.CreateHealthMonitor, tx.UpdateHealthMonitor); err != nil {
+		if err := sync(im, &t.HealthMonitors[i], tx.HealthMonitor, tx.CreateHealthMonitor, tx.UpdateHealthMonitor); err != nil {
 			return err
 		}
 	}
 	for i := range t.Members {
-		if err := sync(im, &t.Members[i], memberMeta, tx.Member, tx.CreateMember, tx.UpdateMember); err != nil {
+		if err := sync(im, &t.Members[i], tx.Member, tx.CreateMember, tx.UpdateMember); err != nil {
 			return err
 		}
 	}
 	for i := range t.Listeners {
-		if err := sync(im, &t.Listeners[i], listenerMeta, tx.Listener, tx.CreateListener, tx.UpdateListener); err != nil {
+		if err := sync(im, &t.Listeners[i], tx.Listener, tx.CreateListener, tx.UpdateListener); err != nil {
 			return err
 		}
 	}
@@ -228,9 +227,9 @@ func (im *importer) dropOthers(t store.Snapshot) error {
 
 // sync creates x or updates it when its configuration differs from the
 // stored one.
-func sync[T any](im *importer, x *T, meta func(*T) *octavia.Meta, get func(string) (T, error), create, update func(*T) error) error {
+func sync[T store.Resource](im *importer, x *T, get func(string) (T, error), create, update func(*T) error) error {
 	want := *x
-	m := meta(&want)
+	m := store.MetaOf(&want)
 	old, err := get(m.ID)
 	switch {
 	case isNotFound(err):
@@ -241,39 +240,14 @@ func sync[T any](im *importer, x *T, meta func(*T) *octavia.Meta, get func(strin
 		return create(&want)
 	case err != nil:
 		return err
-	case SameConfig(old, want, meta):
+	case store.SameConfig(old, want):
 		return nil
 	}
-	om := meta(&old)
+	om := store.MetaOf(&old)
 	m.ProvisioningStatus = octavia.ProvisioningPendingUpdate
 	m.OperatingStatus = om.OperatingStatus
 	im.ch.Updated++
 	return update(&want)
 }
 
-// SameConfig reports whether a and b configure the same thing: equal but
-// for their statuses and timestamps, an empty list being the same as
-// none.
-func SameConfig[T any](a, b T, meta func(*T) *octavia.Meta) bool {
-	for _, x := range []*T{&a, &b} {
-		m := meta(x)
-		m.ProvisioningStatus, m.OperatingStatus = "", ""
-		m.CreatedAt, m.UpdatedAt = time.Time{}, time.Time{}
-		if len(m.Tags) == 0 {
-			m.Tags = nil
-		}
-		if l, ok := any(x).(*octavia.Listener); ok && len(l.AllowedCIDRs) == 0 {
-			l.AllowedCIDRs = nil
-		}
-	}
-	return reflect.DeepEqual(a, b)
-}
-
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
-
-// The Meta of each resource, for the generic helpers.
-func lbMeta(x *octavia.LoadBalancer) *octavia.Meta       { return &x.Meta }
-func listenerMeta(x *octavia.Listener) *octavia.Meta     { return &x.Meta }
-func poolMeta(x *octavia.Pool) *octavia.Meta             { return &x.Meta }
-func memberMeta(x *octavia.Member) *octavia.Meta         { return &x.Meta }
-func monitorMeta(x *octavia.HealthMonitor) *octavia.Meta { return &x.Meta }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -141,40 +140,6 @@ func ids(t store.Snapshot) []string {
 	return out
 }
 
-// configOnly clears what the store sets (timestamps) and what the
-// controller owns (statuses), so that trees compare by configuration.
-func configOnly(t store.Snapshot) store.Snapshot {
-	t.Revision = 0
-	t.LoadBalancers, t.Listeners, t.Pools = slices.Clone(t.LoadBalancers), slices.Clone(t.Listeners), slices.Clone(t.Pools)
-	t.Members, t.HealthMonitors = slices.Clone(t.Members), slices.Clone(t.HealthMonitors)
-	clear := func(m *octavia.Meta) {
-		m.CreatedAt, m.UpdatedAt = time.Time{}, time.Time{}
-		m.ProvisioningStatus, m.OperatingStatus = "", ""
-		if len(m.Tags) == 0 {
-			m.Tags = nil
-		}
-	}
-	for i := range t.LoadBalancers {
-		clear(&t.LoadBalancers[i].Meta)
-	}
-	for i := range t.Listeners {
-		clear(&t.Listeners[i].Meta)
-		if len(t.Listeners[i].AllowedCIDRs) == 0 {
-			t.Listeners[i].AllowedCIDRs = nil
-		}
-	}
-	for i := range t.Pools {
-		clear(&t.Pools[i].Meta)
-	}
-	for i := range t.Members {
-		clear(&t.Members[i].Meta)
-	}
-	for i := range t.HealthMonitors {
-		clear(&t.HealthMonitors[i].Meta)
-	}
-	return t
-}
-
 // TestImportRoundTrip imports each file into an in-memory store and reads
 // it back: the same tree, in file order, every object PENDING_CREATE.
 func TestImportRoundTrip(t *testing.T) {
@@ -200,7 +165,7 @@ func TestImportRoundTrip(t *testing.T) {
 			if got.Revision != 1 {
 				t.Errorf("revision = %d, want 1", got.Revision)
 			}
-			if a, b := configOnly(got), configOnly(tr); !reflect.DeepEqual(a, b) {
+			if a, b := store.ConfigOnly(got), store.ConfigOnly(tr); !reflect.DeepEqual(a, b) {
 				t.Errorf("read back:\n%+v\nwant:\n%+v", a, b)
 			}
 			for _, x := range got.Pools {
@@ -452,8 +417,8 @@ func TestImportIntoFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Revision != 1 || !reflect.DeepEqual(configOnly(got), configOnly(tr)) {
-		t.Errorf("after reopening: revision %d, tree\n%+v\nwant\n%+v", got.Revision, configOnly(got), configOnly(tr))
+	if got.Revision != 1 || !reflect.DeepEqual(store.ConfigOnly(got), store.ConfigOnly(tr)) {
+		t.Errorf("after reopening: revision %d, tree\n%+v\nwant\n%+v", got.Revision, store.ConfigOnly(got), store.ConfigOnly(tr))
 	}
 	ch, err := Import(t.Context(), s, tr)
 	if err != nil {
@@ -516,8 +481,8 @@ func TestReplace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(configOnly(snap), configOnly(b)) {
-		t.Errorf("store = %+v, want exactly b", configOnly(snap))
+	if !reflect.DeepEqual(store.ConfigOnly(snap), store.ConfigOnly(b)) {
+		t.Errorf("store = %+v, want exactly b", store.ConfigOnly(snap))
 	}
 	if ch, err := Replace(t.Context(), s, b); err != nil || ch.Any() {
 		t.Errorf("replacing with the same tree: %+v, %v; want nothing", ch, err)
