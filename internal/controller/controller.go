@@ -24,10 +24,11 @@ import (
 // failed configuration is not retried until the configuration in the
 // store changes again.
 //
-// Its own status writes bump the revision too; it recognizes them because
-// the configuration (everything but statuses and timestamps, and but the
-// objects being deleted) is the same as the one it last applied, and then
-// it does not call Apply again.
+// Its own status writes bump the revision too. It recognizes them because
+// the configuration is the same as the one it last applied (the
+// configuration: every object not PENDING_DELETE, without statuses and
+// timestamps), and then it does not call Apply again. For the same reason
+// an operating_status write by someone else applies nothing.
 type Controller struct {
 	// Store is the source of truth. Required.
 	Store store.Store
