@@ -228,7 +228,11 @@ func (m *Member) Validate() error {
 var (
 	// expectedCodesRE is Octavia's pattern for expected_codes.
 	expectedCodesRE = regexp.MustCompile(`^(\d{3}(\s*,\s*\d{3})*)$|^(\d{3}-\d{3})$`)
-	sslModes        = []string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+	// expectedCodesMixedRE is vitals' extension, which lb's YAML files
+	// have always accepted: a list that mixes codes and ranges, such as
+	// 200-204,301. Refusals still quote Octavia's pattern.
+	expectedCodesMixedRE = regexp.MustCompile(`^\d{3}(-\d{3})?(\s*,\s*\d{3}(-\d{3})?)*$`)
+	sslModes             = []string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
 )
 
 // Validate checks the health monitor's fields.
@@ -269,7 +273,7 @@ func (h *HealthMonitor) Validate() error {
 	if h.URLPath != "" && !validURLPath(h.URLPath) {
 		v.add(invalidInput("url_path", h.URLPath, reasonPath))
 	}
-	if h.ExpectedCodes != "" && !expectedCodesRE.MatchString(h.ExpectedCodes) {
+	if h.ExpectedCodes != "" && !expectedCodesRE.MatchString(h.ExpectedCodes) && !expectedCodesMixedRE.MatchString(h.ExpectedCodes) {
 		v.add(invalidInput("expected_codes", h.ExpectedCodes, "Value should match the pattern "+expectedCodesRE.String()))
 	}
 	if h.HTTPVersion != "" && !slices.Contains(httpVersions, h.HTTPVersion) {

@@ -147,6 +147,7 @@ func TestMonitorAccepted(t *testing.T) {
 		func(h *HealthMonitor) { h.HTTPVersion, h.DomainName = "1.1", "_srv.example.com." },
 		func(h *HealthMonitor) { h.ExpectedCodes = "200-204" },
 		func(h *HealthMonitor) { h.ExpectedCodes = "200, 202,204" },
+		func(h *HealthMonitor) { h.ExpectedCodes = "200-204,301" }, // vitals' extension, as lb's YAML accepts
 		func(h *HealthMonitor) { h.URLPath = "/health?full=1" },
 		func(h *HealthMonitor) { h.MaxRetries, h.MaxRetriesDown = 10, 1 },
 	} {

@@ -1,0 +1,167 @@
+package controller
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"vitals/internal/lb"
+	"vitals/internal/monitor"
+	"vitals/internal/octavia"
+	"vitals/internal/probe"
+	"vitals/internal/store"
+)
+
+// ToConfig converts a store snapshot into the *lb.Config that the running
+// lb applies (lb.Server.Apply, monitor.Engine.Update through lb's control),
+// the reverse of lbyaml.FromConfig. base carries what the model does not:
+// the process settings (admin, api_settings, monitor, shutdown_grace,
+// File, Loaded); they are copied as they are.
+//
+// The result is in the form lb.Parse returns: defaults applied, every
+// pointer field set, each monitor resolved (monitor.HealthMonitor.Resolve,
+// which also re-checks what probe.New checks, e.g. that a ca_file can be
+// read). The decode-only fields (the listener's Timeout* strings) are
+// left empty. Objects PENDING_DELETE are left out. Order is the store's
+// (created_at, then id), which is file order for an imported file.
+//
+// lb.Config carries one load balancer that names its pools: ToConfig
+// refuses (with an error naming the object) a snapshot with more than one
+// load balancer, a pool a listener uses whose name is empty or not unique,
+// and a listener protocol other than TCP. An empty store gives a load
+// balancer with nothing in it.
+func ToConfig(snap store.Snapshot, base *lb.Config) (*lb.Config, error) {
+	if base == nil {
+		return nil, errors.New("controller: no base configuration (the process settings)")
+	}
+	out := *base
+	lbs := live(snap.LoadBalancers)
+	switch len(lbs) {
+	case 0:
+		out.LoadBalancer = &lb.LoadBalancer{AdminStateUp: ptr(true), VIPAddress: "0.0.0.0"}
+		return &out, nil
+	case 1:
+	default:
+		return nil, fmt.Errorf("the store holds %d load balancers; vitals lb runs one per process for now", len(lbs))
+	}
+	ml := lbs[0]
+	l := &lb.LoadBalancer{ID: ml.ID, Name: ml.Name, AdminStateUp: ptr(ml.AdminStateUp), VIPAddress: ml.VIPAddress}
+	if l.VIPAddress == "" {
+		l.VIPAddress = "0.0.0.0"
+	}
+	out.LoadBalancer = l
+
+	monitors := map[string]octavia.HealthMonitor{}
+	for _, h := range live(snap.HealthMonitors) {
+		monitors[h.PoolID] = h
+	}
+	members := live(snap.Members)
+	poolNames := map[string]string{} // pool ID → name
+	nameCount := map[string]int{}
+	for _, mp := range live(snap.Pools) {
+		if mp.LoadBalancerID != ml.ID {
+			continue
+		}
+		p := lb.Pool{ID: mp.ID, Name: mp.Name, Protocol: mp.Protocol, LBAlgorithm: mp.LBAlgorithm, AdminStateUp: ptr(mp.AdminStateUp),
+			FailOpen: mp.FailOpen, OnMemberDown: mp.OnMemberDown}
+		if p.OnMemberDown == "" {
+			p.OnMemberDown = lb.ShutdownSessions
+		}
+		if h, ok := monitors[mp.ID]; ok {
+			raw := rawMonitor(&h)
+			m, err := raw.Resolve(monitorProtocol(mp.Protocol), base.Settings)
+			if err != nil {
+				var fe *probe.FieldError
+				if errors.As(err, &fe) {
+					err = fmt.Errorf("%s %s", fe.Field, fe.Msg)
+				}
+				return nil, fmt.Errorf("healthmonitor %s of pool %s: %w", h.ID, label(mp.Name, mp.ID), err)
+			}
+			m.ID = h.ID
+			p.HealthMonitor, p.Monitor = &raw, m
+		}
+		for _, mm := range members {
+			if mm.PoolID != mp.ID {
+				continue
+			}
+			m := lb.Member{ID: mm.ID, Name: mm.Name, Address: mm.Address, ProtocolPort: mm.ProtocolPort, Weight: ptr(mm.Weight),
+				Backup: mm.Backup, AdminStateUp: ptr(mm.AdminStateUp), MonitorAddress: mm.MonitorAddress}
+			if mm.MonitorPort != 0 {
+				m.MonitorPort = ptr(mm.MonitorPort)
+			}
+			p.Members = append(p.Members, m)
+		}
+		l.Pools = append(l.Pools, p)
+		poolNames[mp.ID] = mp.Name
+		nameCount[mp.Name]++
+	}
+
+	for _, ms := range live(snap.Listeners) {
+		if ms.LoadBalancerID != ml.ID {
+			continue
+		}
+		if ms.Protocol != octavia.ProtocolTCP {
+			return nil, fmt.Errorf("listener %s: protocol %s is not served; vitals lb listens on TCP", label(ms.Name, ms.ID), ms.Protocol)
+		}
+		ls := lb.Listener{ID: ms.ID, Name: ms.Name, Protocol: ms.Protocol, ProtocolPort: ms.ProtocolPort, Address: ms.BindAddress,
+			ConnectionLimit: ptr(ms.ConnectionLimit), AdminStateUp: ptr(ms.AdminStateUp),
+			ClientData: ms.TimeoutClientData, MemberConnect: ms.TimeoutMemberConnect, MemberData: ms.TimeoutMemberData,
+			ConnectionLog: ms.ConnectionLog}
+		if ls.Address == "" {
+			ls.Address = l.VIPAddress
+		}
+		if id := ms.DefaultPoolID; id != "" {
+			name, ok := poolNames[id]
+			switch {
+			case !ok:
+				return nil, fmt.Errorf("listener %s: default pool %s is not a pool of load balancer %s", label(ms.Name, ms.ID), id, ml.ID)
+			case name == "" || nameCount[name] > 1:
+				return nil, fmt.Errorf("listener %s: its default pool %s needs a name no other pool of the load balancer has (lb.Config refers to pools by name)", label(ms.Name, ms.ID), id)
+			}
+			ls.DefaultPool = name
+		}
+		l.Listeners = append(l.Listeners, ls)
+	}
+	return &out, nil
+}
+
+// live returns the objects that are not being deleted.
+func live[T store.Resource](xs []T) []T {
+	return slices.DeleteFunc(slices.Clone(xs), func(x T) bool {
+		return store.MetaOf(&x).ProvisioningStatus == octavia.ProvisioningPendingDelete
+	})
+}
+
+// rawMonitor writes h as a config would, for monitor.HealthMonitor.Resolve.
+func rawMonitor(h *octavia.HealthMonitor) monitor.HealthMonitor {
+	var tags []string
+	if len(h.Tags) > 0 {
+		tags = slices.Clone(h.Tags)
+	}
+	return monitor.HealthMonitor{
+		Name: h.Name, Type: h.Type, Delay: monitor.SecondsOf(h.Delay), Timeout: monitor.SecondsOf(h.Timeout),
+		MaxRetries: ptr(h.MaxRetries), MaxRetriesDown: ptr(h.MaxRetriesDown),
+		HTTPMethod: h.HTTPMethod, URLPath: h.URLPath, ExpectedCodes: h.ExpectedCodes,
+		HTTPVersion: monitor.HTTPVersion(h.HTTPVersion), DomainName: h.DomainName, CAFile: h.CAFile,
+		AdminStateUp: ptr(h.AdminStateUp), Tags: tags,
+		User: h.User, PasswordFile: h.PasswordFile, PasswordEnv: h.PasswordEnv, Database: h.Database, Query: h.Query, SSLMode: h.SSLMode,
+	}
+}
+
+// monitorProtocol is the protocol a pool's monitor checks: a PROXY pool's
+// members speak TCP (as lb's own validation decides).
+func monitorProtocol(poolProtocol string) string {
+	if poolProtocol == octavia.ProtocolProxy || poolProtocol == octavia.ProtocolProxyV2 {
+		return monitor.ProtocolTCP
+	}
+	return poolProtocol
+}
+
+func label(name, id string) string {
+	if name != "" {
+		return fmt.Sprintf("%q (%s)", name, id)
+	}
+	return id
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,203 @@
+package controller
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"vitals/internal/lb"
+	"vitals/internal/lbyaml"
+	"vitals/internal/monitor"
+	"vitals/internal/octavia"
+	"vitals/internal/store"
+	"vitals/internal/store/sqlite"
+)
+
+// validFiles are every valid lb config in the repository (as in lbyaml's
+// tests).
+var validFiles = []string{
+	"../lb/testdata/valid.yaml",
+	"../lb/testdata/hm-type-lowercase.yaml",
+	"../../deploy/lb/lb.yaml",
+	"../lbyaml/testdata/every-field.yaml",
+}
+
+func setEnv(t *testing.T) {
+	t.Setenv("VITALS_PG_PASSWORD", "secret")
+	t.Setenv("LBYAML_TEST_PASSWORD", "secret")
+}
+
+func openMemory(t *testing.T) store.Store {
+	t.Helper()
+	s, err := sqlite.OpenMemory(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// canonical returns a copy of c in the form ToConfig writes: each
+// optional pointer set to the value lb runs with (a nil weight is 1, a nil
+// admin_state_up true, ...), and the decode-only raw strings cleared.
+// Everything else, the resolved monitors included (unexported fields
+// too), is compared by reflect.DeepEqual.
+func canonical(c *lb.Config) *lb.Config {
+	out := *c
+	l := *c.LoadBalancer
+	out.LoadBalancer = &l
+	up := func(b *bool) *bool { return ptr(b == nil || *b) }
+	l.AdminStateUp = up(l.AdminStateUp)
+	l.Listeners = append([]lb.Listener(nil), l.Listeners...)
+	for i := range l.Listeners {
+		ls := &l.Listeners[i]
+		ls.AdminStateUp = up(ls.AdminStateUp)
+		ls.TimeoutClientData, ls.TimeoutMemberConnect, ls.TimeoutMemberData = monitor.Milliseconds{}, monitor.Milliseconds{}, monitor.Milliseconds{}
+	}
+	l.Pools = append([]lb.Pool(nil), l.Pools...)
+	for i := range l.Pools {
+		p := &l.Pools[i]
+		p.AdminStateUp = up(p.AdminStateUp)
+		p.HealthMonitor = nil
+		p.Members = append([]lb.Member(nil), p.Members...)
+		for j := range p.Members {
+			m := &p.Members[j]
+			m.AdminStateUp = up(m.AdminStateUp)
+			m.Weight = ptr(m.WeightOr1())
+		}
+	}
+	return &out
+}
+
+// roundTrip takes a file through lbyaml, a store and ToConfig.
+func roundTrip(t *testing.T, file string) (orig, back *lb.Config) {
+	t.Helper()
+	orig, tree, err := lbyaml.LoadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openMemory(t)
+	if _, err := lbyaml.Import(t.Context(), s, tree); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := store.Read(t.Context(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err = ToConfig(snap, orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return orig, back
+}
+
+// TestToConfigEqualsLoadFile: YAML → lbyaml → store → ToConfig gives
+// back, field by field, the *lb.Config that lb.LoadFile gives, for every
+// valid file: the model carries everything the lb runs from.
+func TestToConfigEqualsLoadFile(t *testing.T) {
+	setEnv(t)
+	for _, f := range validFiles {
+		t.Run(f, func(t *testing.T) {
+			orig, back := roundTrip(t, f)
+			want, got := canonical(orig), canonical(back)
+			if !reflect.DeepEqual(want.LoadBalancer, got.LoadBalancer) {
+				diff(t, "loadbalancer", reflect.ValueOf(*want.LoadBalancer), reflect.ValueOf(*got.LoadBalancer))
+			}
+			if !reflect.DeepEqual(want, got) {
+				t.Errorf("configs differ outside the load balancer")
+			}
+			// ToConfig writes the canonical form itself.
+			if !reflect.DeepEqual(back.LoadBalancer.Listeners, got.LoadBalancer.Listeners) {
+				t.Errorf("ToConfig's listeners are not in canonical form")
+			}
+		})
+	}
+}
+
+// diff reports the first differing fields, by path.
+func diff(t *testing.T, path string, a, b reflect.Value) {
+	t.Helper()
+	if a.Kind() == reflect.Pointer && !a.IsNil() && !b.IsNil() {
+		diff(t, path, a.Elem(), b.Elem())
+		return
+	}
+	switch a.Kind() {
+	case reflect.Struct:
+		for i := range a.NumField() {
+			if !reflect.DeepEqual(valueOf(a.Field(i)), valueOf(b.Field(i))) {
+				diff(t, path+"."+a.Type().Field(i).Name, a.Field(i), b.Field(i))
+			}
+		}
+		return
+	case reflect.Slice:
+		if a.Len() == b.Len() {
+			for i := range a.Len() {
+				diff(t, path+"["+string(rune('0'+i))+"]", a.Index(i), b.Index(i))
+			}
+			return
+		}
+	}
+	if !reflect.DeepEqual(valueOf(a), valueOf(b)) {
+		t.Errorf("%s: LoadFile %v, round trip %v", path, valueOf(a), valueOf(b))
+	}
+}
+
+func valueOf(v reflect.Value) any {
+	if v.CanInterface() {
+		return v.Interface()
+	}
+	return v.String()
+}
+
+// TestToConfigRefuses lists what a store may hold and lb.Config cannot
+// say: each is an error naming the object, never a silent drop.
+func TestToConfigRefuses(t *testing.T) {
+	setEnv(t)
+	base, tree, err := lbyaml.LoadFile("../lb/testdata/valid.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tt := range map[string]struct {
+		edit func(*store.Snapshot)
+		want string
+	}{
+		"two load balancers": {func(s *store.Snapshot) {
+			o := octavia.NewLoadBalancer()
+			o.ID = octavia.NewID()
+			s.LoadBalancers = append(s.LoadBalancers, o)
+		}, "2 load balancers"},
+		"default pool without a name": {func(s *store.Snapshot) { s.Pools[0].Name = "" }, "needs a name"},
+		"two pools of one name":       {func(s *store.Snapshot) { s.Pools[1].Name = s.Pools[0].Name }, "needs a name"},
+		"UDP listener":                {func(s *store.Snapshot) { s.Listeners[0].Protocol = octavia.ProtocolUDP }, "protocol UDP is not served"},
+		"http_version on PING (Octavia accepts it, lb does not)": {func(s *store.Snapshot) {
+			h := &s.HealthMonitors[0]
+			h.Type, h.HTTPMethod, h.URLPath, h.ExpectedCodes, h.HTTPVersion = octavia.MonitorPing, "", "", "", "1.0"
+		}, "http_version is not allowed for type PING"},
+	} {
+		s := tree
+		s.LoadBalancers, s.Pools, s.Listeners = append([]octavia.LoadBalancer(nil), tree.LoadBalancers...), append([]octavia.Pool(nil), tree.Pools...), append([]octavia.Listener(nil), tree.Listeners...)
+		s.HealthMonitors = append([]octavia.HealthMonitor(nil), tree.HealthMonitors...)
+		tt.edit(&s)
+		if _, err := ToConfig(s, base); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v, want one containing %q", name, err, tt.want)
+		}
+	}
+	if _, err := ToConfig(tree, base); err != nil {
+		t.Errorf("the unedited tree: %v", err)
+	}
+}
+
+// TestToConfigEmptyStore: no load balancer gives one with nothing to run.
+func TestToConfigEmptyStore(t *testing.T) {
+	base, err := lb.LoadFile("../lb/testdata/valid.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ToConfig(store.Snapshot{}, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := c.LoadBalancer; l == nil || len(l.Listeners)+len(l.Pools) != 0 || c.Admin != base.Admin {
+		t.Errorf("empty store → %+v", c.LoadBalancer)
+	}
+}

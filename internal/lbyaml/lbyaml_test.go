@@ -1,0 +1,496 @@
+package lbyaml
+
+import (
+	"errors"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"vitals/internal/lb"
+	"vitals/internal/octavia"
+	"vitals/internal/store"
+	"vitals/internal/store/sqlite"
+)
+
+// ValidFiles are every valid lb config in the repository: lb's testdata,
+// the deployed example and this package's every-field file. The
+// controller's tests use the same list.
+var ValidFiles = []string{
+	"../lb/testdata/valid.yaml",
+	"../lb/testdata/hm-type-lowercase.yaml",
+	"../../deploy/lb/lb.yaml",
+	"testdata/every-field.yaml",
+}
+
+// setEnv sets the environment the valid files name (password_env).
+func setEnv(t *testing.T) {
+	t.Setenv("VITALS_PG_PASSWORD", "secret")
+	t.Setenv("LBYAML_TEST_PASSWORD", "secret")
+}
+
+func openMemory(t *testing.T) store.Store {
+	t.Helper()
+	s, err := sqlite.OpenMemory(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestLoadMapsEveryObject checks counts, IDs and the links between
+// objects against lb's own view of the file.
+func TestLoadMapsEveryObject(t *testing.T) {
+	setEnv(t)
+	for _, f := range ValidFiles {
+		t.Run(f, func(t *testing.T) {
+			c, tr, err := LoadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := c.LoadBalancer
+			if len(tr.LoadBalancers) != 1 || tr.LoadBalancers[0].ID != l.ID || tr.LoadBalancers[0].Name != l.Name {
+				t.Fatalf("load balancers = %+v, want one with ID %s", tr.LoadBalancers, l.ID)
+			}
+			if len(tr.Listeners) != len(l.Listeners) || len(tr.Pools) != len(l.Pools) {
+				t.Fatalf("%d listeners, %d pools; want %d, %d", len(tr.Listeners), len(tr.Pools), len(l.Listeners), len(l.Pools))
+			}
+			members, monitors := 0, 0
+			for i, p := range l.Pools {
+				if tr.Pools[i].ID != p.ID || tr.Pools[i].LoadBalancerID != l.ID {
+					t.Errorf("pool %d: ID %s lb %s, want %s %s", i, tr.Pools[i].ID, tr.Pools[i].LoadBalancerID, p.ID, l.ID)
+				}
+				for _, m := range p.Members {
+					got := tr.Members[members]
+					if got.ID != m.ID || got.PoolID != p.ID || got.Address != m.Address {
+						t.Errorf("member %d = %s in %s at %s, want %s in %s at %s", members, got.ID, got.PoolID, got.Address, m.ID, p.ID, m.Address)
+					}
+					members++
+				}
+				if p.Monitor != nil {
+					if got := tr.HealthMonitors[monitors]; got.ID != p.Monitor.ID || got.PoolID != p.ID || got.Type != p.Monitor.Type {
+						t.Errorf("monitor = %s on %s type %s, want %s on %s type %s", got.ID, got.PoolID, got.Type, p.Monitor.ID, p.ID, p.Monitor.Type)
+					}
+					monitors++
+				}
+			}
+			if len(tr.Members) != members || len(tr.HealthMonitors) != monitors {
+				t.Errorf("%d members, %d monitors; want %d, %d", len(tr.Members), len(tr.HealthMonitors), members, monitors)
+			}
+			for i, ls := range l.Listeners {
+				want := ""
+				for _, p := range l.Pools {
+					if p.Name == ls.DefaultPool {
+						want = p.ID
+					}
+				}
+				if got := tr.Listeners[i]; got.ID != ls.ID || got.DefaultPoolID != want {
+					t.Errorf("listener %d = %s → %q, want %s → %q", i, got.ID, got.DefaultPoolID, ls.ID, want)
+				}
+			}
+			for _, x := range tr.Members {
+				if x.ProvisioningStatus != octavia.ProvisioningPendingCreate || x.OperatingStatus != octavia.OperatingOffline {
+					t.Errorf("member %s statuses %s/%s, want PENDING_CREATE/OFFLINE", x.ID, x.ProvisioningStatus, x.OperatingStatus)
+				}
+			}
+		})
+	}
+}
+
+// TestLoadIDsStable loads each file twice: the same IDs both times.
+func TestLoadIDsStable(t *testing.T) {
+	setEnv(t)
+	for _, f := range ValidFiles {
+		_, a, err := LoadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, b, err := LoadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(ids(a), ids(b)) {
+			t.Errorf("%s: IDs differ between two loads:\n%v\n%v", f, ids(a), ids(b))
+		}
+		if n := len(ids(a)); n < 3 {
+			t.Errorf("%s: only %d IDs", f, n)
+		}
+	}
+}
+
+func ids(t store.Snapshot) []string {
+	var out []string
+	for _, x := range t.LoadBalancers {
+		out = append(out, x.ID)
+	}
+	for _, x := range t.Listeners {
+		out = append(out, x.ID)
+	}
+	for _, x := range t.Pools {
+		out = append(out, x.ID)
+	}
+	for _, x := range t.Members {
+		out = append(out, x.ID)
+	}
+	for _, x := range t.HealthMonitors {
+		out = append(out, x.ID)
+	}
+	return out
+}
+
+// TestImportRoundTrip imports each file into an in-memory store and reads
+// it back: the same tree, in file order, every object PENDING_CREATE.
+func TestImportRoundTrip(t *testing.T) {
+	setEnv(t)
+	for _, f := range ValidFiles {
+		t.Run(f, func(t *testing.T) {
+			_, tr, err := LoadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := openMemory(t)
+			ch, err := Import(t.Context(), s, tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := len(ids(tr)); ch != (Changes{Created: want}) {
+				t.Errorf("changes = %+v, want %d created", ch, want)
+			}
+			got, err := store.Read(t.Context(), s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Revision != 1 {
+				t.Errorf("revision = %d, want 1", got.Revision)
+			}
+			if a, b := store.ConfigOnly(got), store.ConfigOnly(tr); !reflect.DeepEqual(a, b) {
+				t.Errorf("read back:\n%+v\nwant:\n%+v", a, b)
+			}
+			for _, x := range got.Pools {
+				if x.ProvisioningStatus != octavia.ProvisioningPendingCreate {
+					t.Errorf("pool %s is %s, want PENDING_CREATE", x.Name, x.ProvisioningStatus)
+				}
+			}
+		})
+	}
+}
+
+// TestImportTwiceWritesNothing: the second import of the same file finds
+// nothing to change and leaves the revision where it was, even after the
+// controller has settled the statuses.
+func TestImportTwiceWritesNothing(t *testing.T) {
+	setEnv(t)
+	_, tr, err := LoadFile("../lb/testdata/valid.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openMemory(t)
+	if _, err := Import(t.Context(), s, tr); err != nil {
+		t.Fatal(err)
+	}
+	// What a controller does: settle one status.
+	if err := s.Update(t.Context(), func(tx store.Tx) error {
+		p, err := tx.Pool(tr.Pools[0].ID)
+		if err != nil {
+			return err
+		}
+		p.ProvisioningStatus, p.OperatingStatus = octavia.ProvisioningActive, octavia.OperatingOnline
+		return tx.UpdatePool(&p)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := s.Revision(t.Context())
+	_, again, err := LoadFile("../lb/testdata/valid.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := Import(t.Context(), s, again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := s.Revision(t.Context())
+	if ch.Any() || after != before {
+		t.Errorf("second import: changes %+v, revision %d → %d; want none", ch, before, after)
+	}
+	p := readPool(t, s, tr.Pools[0].ID)
+	if p.ProvisioningStatus != octavia.ProvisioningActive || p.OperatingStatus != octavia.OperatingOnline {
+		t.Errorf("pool statuses = %s/%s, want ACTIVE/ONLINE kept", p.ProvisioningStatus, p.OperatingStatus)
+	}
+}
+
+func readPool(t *testing.T, s store.Store, id string) (p octavia.Pool) {
+	t.Helper()
+	if err := s.View(t.Context(), func(tx store.Tx) (err error) { p, err = tx.Pool(id); return err }); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestImportChangedFile re-imports an edited file: one revision with the
+// changed object PENDING_UPDATE (operating status kept), the removed ones
+// gone, the new one PENDING_CREATE, and another load balancer untouched.
+func TestImportChangedFile(t *testing.T) {
+	setEnv(t)
+	const base = `
+loadbalancer:
+  name: lb1
+  listeners:
+    - {name: web, protocol: TCP, protocol_port: 8080, default_pool: web}
+  pools:
+    - name: web
+      lb_algorithm: ROUND_ROBIN
+      healthmonitor: {type: TCP, delay: 5, timeout: 3, max_retries: 2}
+      members:
+        - {name: a, address: 127.0.0.1, protocol_port: 9001}
+        - {name: b, address: 127.0.0.1, protocol_port: 9002}
+`
+	edited := strings.NewReplacer("ROUND_ROBIN", "LEAST_CONNECTIONS",
+		"        - {name: b, address: 127.0.0.1, protocol_port: 9002}\n", "        - {name: c, address: 127.0.0.1, protocol_port: 9003}\n",
+		"      healthmonitor: {type: TCP, delay: 5, timeout: 3, max_retries: 2}\n", "").Replace(base)
+	other := strings.ReplaceAll(base, "lb1", "lb2")
+
+	s := openMemory(t)
+	_, tr, err := Parse("base.yaml", []byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, tr2, err := Parse("other.yaml", []byte(other))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range []store.Snapshot{tr, tr2} {
+		if _, err := Import(t.Context(), s, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Update(t.Context(), func(tx store.Tx) error {
+		p, err := tx.Pool(tr.Pools[0].ID)
+		if err != nil {
+			return err
+		}
+		p.ProvisioningStatus, p.OperatingStatus = octavia.ProvisioningActive, octavia.OperatingDegraded
+		return tx.UpdatePool(&p)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := s.Revision(t.Context())
+
+	_, tr3, err := Parse("edited.yaml", []byte(edited))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := Import(t.Context(), s, tr3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Deleted: member b and the monitor; created: member c; updated: the pool.
+	if want := (Changes{Created: 1, Updated: 1, Deleted: 2}); ch != want {
+		t.Errorf("changes = %+v, want %+v", ch, want)
+	}
+	if after, _ := s.Revision(t.Context()); after != before+1 {
+		t.Errorf("revision %d → %d, want one step", before, after)
+	}
+	snap, err := store.Read(t.Context(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := readPool(t, s, tr.Pools[0].ID)
+	if p.LBAlgorithm != "LEAST_CONNECTIONS" || p.ProvisioningStatus != octavia.ProvisioningPendingUpdate || p.OperatingStatus != octavia.OperatingDegraded {
+		t.Errorf("pool = %s %s/%s, want LEAST_CONNECTIONS PENDING_UPDATE/DEGRADED", p.LBAlgorithm, p.ProvisioningStatus, p.OperatingStatus)
+	}
+	var lb1Members []string
+	status := map[string]octavia.ProvisioningStatus{}
+	for _, m := range snap.Members {
+		if m.PoolID == p.ID {
+			lb1Members = append(lb1Members, m.Name)
+			status[m.Name] = m.ProvisioningStatus
+		}
+	}
+	if !reflect.DeepEqual(lb1Members, []string{"a", "c"}) || status["c"] != octavia.ProvisioningPendingCreate || status["a"] != octavia.ProvisioningPendingCreate {
+		t.Errorf("lb1's members = %v %v, want [a c], a unchanged and c PENDING_CREATE", lb1Members, status)
+	}
+	if len(snap.LoadBalancers) != 2 || len(snap.HealthMonitors) != 1 || snap.HealthMonitors[0].PoolID != tr2.Pools[0].ID {
+		t.Errorf("lb2 was touched: %d load balancers, monitors %+v", len(snap.LoadBalancers), snap.HealthMonitors)
+	}
+}
+
+// TestValidatorsDisagree lists what lb's file validation and the model's
+// validation judge differently. Each row is a known disagreement; when a
+// fix makes the two agree, its row fails and must go.
+func TestValidatorsDisagree(t *testing.T) {
+	setEnv(t)
+	const head = "loadbalancer:\n  name: lb1\n"
+	monitor := func(fields string) string {
+		return head + "  pools:\n    - name: p\n      lb_algorithm: ROUND_ROBIN\n      healthmonitor: {type: HTTP, max_retries: 1, " + fields + "}\n"
+	}
+	listener := func(fields string) string {
+		return head + "  listeners:\n    - {protocol: TCP, protocol_port: 80, " + fields + "}\n  pools:\n    - {name: p, lb_algorithm: ROUND_ROBIN}\n"
+	}
+	// lb accepts these files and the model refuses them: FromConfig
+	// returns a *ModelError, so such a file cannot be imported.
+	modelRefuses := map[string]string{
+		"listener timeout not whole milliseconds": listener("timeout_member_data: 1.5"),
+		"monitor timeout not whole milliseconds":  monitor("delay: 5, timeout: 1500us"),
+		"monitor timeout under a millisecond":     monitor("delay: 1, timeout: 0.0001"),
+		"monitor delay over 24 days (lb: no cap)": monitor("delay: 3000000, timeout: 1"),
+	}
+	for name, y := range modelRefuses {
+		if _, err := lb.Parse(name+".yaml", []byte(y)); err != nil {
+			t.Errorf("%s: lb refuses it now (%v): drop the row", name, err)
+			continue
+		}
+		_, _, err := Parse(name+".yaml", []byte(y))
+		var me *ModelError
+		if !errors.As(err, &me) {
+			t.Errorf("%s: err = %v, want a *ModelError: the model accepts it now, drop the row", name, err)
+		}
+	}
+
+	// The model accepts these values and lb refuses them. They matter to
+	// the API: until the two agree, the controller's conversion
+	// (controller.ToConfig, through monitor.HealthMonitor.Resolve) fails
+	// on them and the objects go ERROR, where Octavia would answer 400 or
+	// run them.
+	hm := func(edit func(*octavia.HealthMonitor)) error {
+		h := octavia.NewHealthMonitor()
+		h.PoolID, h.Type, h.Delay, h.Timeout, h.MaxRetries = octavia.NewID(), octavia.MonitorHTTP, 2*time.Second, time.Second, 1
+		edit(&h)
+		return h.Validate()
+	}
+	lbRefuses := []struct {
+		name  string
+		yaml  string
+		model error
+	}{
+		{"http_version on a PING monitor (Octavia accepts it on every type)",
+			head + "  pools:\n    - name: p\n      lb_algorithm: ROUND_ROBIN\n      healthmonitor: {type: PING, delay: 2, timeout: 1, max_retries: 1, http_version: 1.0}\n",
+			hm(func(h *octavia.HealthMonitor) { h.Type, h.HTTPVersion = octavia.MonitorPing, "1.0" })},
+		{"url_path with a fragment", monitor(`delay: 2, timeout: 1, url_path: "/a#b"`), hm(func(h *octavia.HealthMonitor) { h.URLPath = "/a#b" })},
+		{"url_path not ASCII", monitor(`delay: 2, timeout: 1, url_path: "/é"`), hm(func(h *octavia.HealthMonitor) { h.URLPath = "/é" })},
+		{"expected_codes out of 100-599", monitor(`delay: 2, timeout: 1, expected_codes: "600"`), hm(func(h *octavia.HealthMonitor) { h.ExpectedCodes = "600" })},
+		{"expected_codes range reversed", monitor(`delay: 2, timeout: 1, expected_codes: "204-200"`), hm(func(h *octavia.HealthMonitor) { h.ExpectedCodes = "204-200" })},
+		{"listener timeout over 24h (Octavia allows 24 days)", listener("timeout_client_data: 48h"), func() error {
+			l := octavia.NewListener()
+			l.LoadBalancerID, l.Protocol, l.ProtocolPort, l.TimeoutClientData = octavia.NewID(), octavia.ProtocolTCP, 80, 48*time.Hour
+			return l.Validate()
+		}()},
+	}
+	for _, tt := range lbRefuses {
+		var ce *lb.ConfigError
+		if _, err := lb.Parse("x.yaml", []byte(tt.yaml)); !errors.As(err, &ce) {
+			t.Errorf("%s: lb.Parse err = %v, want a *lb.ConfigError: lb accepts it now, drop the row", tt.name, err)
+		}
+		if tt.model != nil {
+			t.Errorf("%s: the model refuses it now (%v): drop the row", tt.name, tt.model)
+		}
+	}
+}
+
+// TestImportIntoFile is what `vitals lb import lb.yaml --db PATH` will do:
+// import into a SQLite file, close it, open it again: the same tree, and
+// a second import of the same file writes nothing.
+func TestImportIntoFile(t *testing.T) {
+	setEnv(t)
+	path := filepath.Join(t.TempDir(), "lb.db")
+	_, tr, err := LoadFile("testdata/every-field.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Import(t.Context(), s, tr); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := store.Read(t.Context(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Revision != 1 || !reflect.DeepEqual(store.ConfigOnly(got), store.ConfigOnly(tr)) {
+		t.Errorf("after reopening: revision %d, tree\n%+v\nwant\n%+v", got.Revision, store.ConfigOnly(got), store.ConfigOnly(tr))
+	}
+	ch, err := Import(t.Context(), s, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rev, _ := s.Revision(t.Context()); ch.Any() || rev != 1 {
+		t.Errorf("second import: %+v, revision %d; want nothing written", ch, rev)
+	}
+}
+
+// TestImportAllOrNothing: a tree the store refuses half way (two members
+// on one address and port) writes nothing at all.
+func TestImportAllOrNothing(t *testing.T) {
+	setEnv(t)
+	_, tr, err := LoadFile("../lb/testdata/valid.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dup := tr.Members[0]
+	dup.ID = octavia.NewID()
+	tr.Members = append(tr.Members, dup)
+	s := openMemory(t)
+	if _, err := Import(t.Context(), s, tr); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("err = %v, want a conflict", err)
+	}
+	snap, err := store.Read(t.Context(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Revision != 0 || len(snap.LoadBalancers)+len(snap.Pools)+len(snap.Members) != 0 {
+		t.Errorf("a failed import left revision %d with %d load balancers, %d pools, %d members", snap.Revision, len(snap.LoadBalancers), len(snap.Pools), len(snap.Members))
+	}
+}
+
+// TestReplace: file mode's reload of a file whose load balancer was
+// renamed leaves only the new one; Import would have kept both.
+func TestReplace(t *testing.T) {
+	setEnv(t)
+	const y = "loadbalancer:\n  name: NAME\n  pools:\n    - name: p\n      lb_algorithm: ROUND_ROBIN\n      members:\n        - {address: 127.0.0.1, protocol_port: 80}\n"
+	_, a, err := Parse("a.yaml", []byte(strings.Replace(y, "NAME", "a", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, b, err := Parse("b.yaml", []byte(strings.Replace(y, "NAME", "b", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openMemory(t)
+	if _, err := Replace(t.Context(), s, a); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := Replace(t.Context(), s, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Changes{Created: 3, Deleted: 3}); ch != want {
+		t.Errorf("changes = %+v, want %+v", ch, want)
+	}
+	snap, err := store.Read(t.Context(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(store.ConfigOnly(snap), store.ConfigOnly(b)) {
+		t.Errorf("store = %+v, want exactly b", store.ConfigOnly(snap))
+	}
+	if ch, err := Replace(t.Context(), s, b); err != nil || ch.Any() {
+		t.Errorf("replacing with the same tree: %+v, %v; want nothing", ch, err)
+	}
+	if _, err := Import(t.Context(), s, a); err != nil {
+		t.Fatal(err)
+	}
+	if snap, _ := store.Read(t.Context(), s); len(snap.LoadBalancers) != 2 {
+		t.Errorf("Import (merge) left %d load balancers, want 2", len(snap.LoadBalancers))
+	}
+}
