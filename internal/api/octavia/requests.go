@@ -18,12 +18,14 @@ type metaReq struct {
 	Name         *string   `json:"name"`
 	AdminStateUp *bool     `json:"admin_state_up"`
 	ProjectID    *string   `json:"project_id"`
+	TenantID     *string   `json:"tenant_id"` // Octavia's deprecated alias
 	Tags         *[]string `json:"tags"`
 }
 
 func (r *metaReq) apply(m *model.Meta) {
 	set(&m.Name, r.Name)
 	set(&m.AdminStateUp, r.AdminStateUp)
+	set(&m.ProjectID, r.TenantID)
 	set(&m.ProjectID, r.ProjectID)
 	set(&m.Tags, r.Tags)
 }
