@@ -106,11 +106,10 @@ func (b body) decodeInto(key string, req any, allowed []string) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &te):
-		field := te.Field
-		if i := strings.IndexByte(field, '.'); i >= 0 && b.fields[field] == nil {
-			field = field[:i]
-		}
-		return fault(http.StatusBadRequest, "Invalid input for field/attribute %s. Value: '%s'. Wrong type. Expected '%s', got '%s'", te.Field, clip(b.fields[field]), jsonKind(te.Type.String()), te.Value)
+		// The path names embedded structs too (metaReq.name): drop them.
+		path := strings.TrimPrefix(te.Field, "metaReq.")
+		top, _, _ := strings.Cut(path, ".")
+		return fault(http.StatusBadRequest, "Invalid input for field/attribute %s. Value: '%s'. Wrong type. Expected '%s', got '%s'", path, clip(b.fields[top]), jsonKind(te.Type.String()), te.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return fault(http.StatusBadRequest, "Unknown attribute for argument %s: %s", key, f)
