@@ -129,8 +129,8 @@ type sortKey struct {
 	desc bool
 }
 
-// sortKeys reads sort=k1:dir,k2 or sort_key/sort_dir; default
-// created_at then id, ascending. id always breaks ties.
+// sortKeys reads sort=k1:dir,k2 or sort_key/sort_dir; id breaks ties.
+// None means the store's order.
 func sortKeys(keys object, q url.Values) ([]sortKey, *Fault) {
 	var out []sortKey
 	add := func(k, dir string) *Fault {
@@ -164,7 +164,9 @@ func sortKeys(keys object, q url.Values) ([]sortKey, *Fault) {
 		}
 	}
 	if len(out) == 0 {
-		out = []sortKey{{"created_at", false}}
+		// The store lists in Octavia's default order (created_at, id) at
+		// full precision, which the views' whole seconds cannot restore.
+		return nil, nil
 	}
 	return append(out, sortKey{"id", false}), nil
 }
@@ -247,6 +249,9 @@ func writeList(w http.ResponseWriter, r *http.Request, plural string, zero any, 
 		}
 	}
 	if reverse, _ := strconv.ParseBool(q.Get("page_reverse")); reverse {
+		if order == nil {
+			slices.Reverse(objs)
+		}
 		for i := range order {
 			order[i].desc = !order[i].desc
 		}
