@@ -93,6 +93,9 @@ func strictUnmarshal(raw []byte, v any) error {
 // The faults are wsme's: an unknown attribute, or a value of the wrong
 // type, naming the field.
 func (b body) decodeInto(key string, req any, allowed []string) error {
+	if err := b.dropUnsupported(key); err != nil {
+		return err
+	}
 	for f := range b.fields {
 		if allowed != nil && !slices.Contains(allowed, f) {
 			return fault(http.StatusBadRequest, "Unknown attribute for argument %s: %s", key, f)
