@@ -20,8 +20,12 @@ func TestBadInput(t *testing.T) {
 		code                     int
 		fault                    string // exact, or a prefix when it ends in "..."
 	}{
-		{"wrong type string for int", "POST", b + "healthmonitors", `{"healthmonitor": {"pool_id": "` + tr.pool + `", "type": "TCP", "delay": "5", "timeout": 3, "max_retries": 3}}`, 400,
-			"Invalid input for field/attribute delay. Value: '\"5\"'. Wrong type. Expected 'integer', got 'string'"},
+		{"wrong type string for int", "POST", b + "healthmonitors", `{"healthmonitor": {"pool_id": "` + tr.pool + `", "type": "TCP", "delay": "five", "timeout": 3, "max_retries": 3}}`, 400,
+			"Invalid input for field/attribute delay. Value: '\"five\"'. Wrong type. Expected 'integer', got 'string'"},
+		{"fraction for int", "POST", b + "pools/" + tr.pool + "/members", `{"member": {"address": "127.0.0.9", "protocol_port": 80.5}}`, 400,
+			"Invalid input for field/attribute protocol_port. Value: '80.5'. Wrong type. Expected 'integer', got 'number'"},
+		{"list for int", "POST", b + "pools/" + tr.pool + "/members", `{"member": {"address": "127.0.0.9", "protocol_port": [80]}}`, 400,
+			"Invalid input for field/attribute protocol_port. Value: '[80]'. Wrong type. Expected 'integer', got 'array'"},
 		{"wrong type number for string", "POST", b + "loadbalancers", `{"loadbalancer": {"name": 5}}`, 400,
 			"Invalid input for field/attribute name. Value: '5'. Wrong type. Expected 'string', got 'number'"},
 		{"wrong type bool", "PUT", b + "loadbalancers/" + tr.lb, `{"loadbalancer": {"admin_state_up": "yes"}}`, 400,

@@ -133,6 +133,31 @@ func TestCRUD(t *testing.T) {
 	}
 }
 
+// TestNumericStrings: python-octaviaclient sends --delay and --timeout
+// as strings; Octavia (wsme) converts them, and so does vitals.
+func TestNumericStrings(t *testing.T) {
+	s := newServer(t, Options{})
+	tr := createTree(t, s, "/v2.0")
+	s.must(t, 204, "DELETE", "/v2.0/lbaas/healthmonitors/"+tr.monitor, nil)
+	// The seed's command: healthmonitor create --delay 15 --max-retries 4
+	// --timeout 10 --type HTTP --url-path /health pool1
+	hm := obj(t, s.must(t, 201, "POST", "/v2.0/lbaas/healthmonitors", `{"healthmonitor": {"pool_id": "`+tr.pool+`", "delay": "15", "timeout": "10", "max_retries": 4, "type": "HTTP", "url_path": "/health", "admin_state_up": true}}`), "healthmonitor")
+	if hm["delay"] != json.Number("15") || hm["timeout"] != json.Number("10") {
+		t.Errorf("monitor from strings: %v", hm)
+	}
+}
+
+// TestSubSecond: delay_ms and timeout_ms set sub-second monitors; delay
+// and timeout stay integers, rounded up.
+func TestSubSecond(t *testing.T) {
+	s := newServer(t, Options{})
+	tr := createTree(t, s, "/v2.0")
+	hm := obj(t, s.must(t, 200, "PUT", "/v2.0/lbaas/healthmonitors/"+tr.monitor, M{"healthmonitor": M{"delay_ms": 500, "timeout_ms": 200}}), "healthmonitor")
+	if hm["delay"] != json.Number("1") || hm["timeout"] != json.Number("1") || hm["delay_ms"] != json.Number("500") || hm["timeout_ms"] != json.Number("200") {
+		t.Errorf("sub-second monitor: %v", hm)
+	}
+}
+
 func TestCascadeDelete(t *testing.T) {
 	s := newServer(t, Options{})
 	tr := createTree(t, s, "/v2.0")

@@ -69,13 +69,13 @@ type listenerReq struct {
 	LoadBalancerID       *string   `json:"loadbalancer_id"`
 	Description          *string   `json:"description"`
 	Protocol             *string   `json:"protocol"`
-	ProtocolPort         *int      `json:"protocol_port"`
-	ConnectionLimit      *int      `json:"connection_limit"`
+	ProtocolPort         *integer  `json:"protocol_port"`
+	ConnectionLimit      *integer  `json:"connection_limit"`
 	DefaultPoolID        *string   `json:"default_pool_id"`
-	TimeoutClientData    *int64    `json:"timeout_client_data"`
-	TimeoutMemberConnect *int64    `json:"timeout_member_connect"`
-	TimeoutMemberData    *int64    `json:"timeout_member_data"`
-	TimeoutTCPInspect    *int64    `json:"timeout_tcp_inspect"`
+	TimeoutClientData    *integer  `json:"timeout_client_data"`
+	TimeoutMemberConnect *integer  `json:"timeout_member_connect"`
+	TimeoutMemberData    *integer  `json:"timeout_member_data"`
+	TimeoutTCPInspect    *integer  `json:"timeout_tcp_inspect"`
 	AllowedCIDRs         *[]string `json:"allowed_cidrs"`
 	BindAddress          *string   `json:"bind_address"`
 	ConnectionLog        *bool     `json:"connection_log"`
@@ -85,9 +85,9 @@ var listenerUpdateFields = []string{"name", "description", "admin_state_up", "ta
 	"default_pool_id", "timeout_client_data", "timeout_member_connect", "timeout_member_data",
 	"timeout_tcp_inspect", "allowed_cidrs", "bind_address", "connection_log"}
 
-func millis(dst *time.Duration, ms *int64) {
+func millis(dst *time.Duration, ms *integer) {
 	if ms != nil {
-		*dst = model.FromMillis(*ms)
+		*dst = model.FromMillis(int64(*ms))
 	}
 }
 
@@ -96,8 +96,8 @@ func (r *listenerReq) apply(l *model.Listener) {
 	set(&l.LoadBalancerID, r.LoadBalancerID)
 	set(&l.Description, r.Description)
 	set(&l.Protocol, r.Protocol)
-	set(&l.ProtocolPort, r.ProtocolPort)
-	set(&l.ConnectionLimit, r.ConnectionLimit)
+	setInt(&l.ProtocolPort, r.ProtocolPort)
+	setInt(&l.ConnectionLimit, r.ConnectionLimit)
 	set(&l.DefaultPoolID, r.DefaultPoolID)
 	millis(&l.TimeoutClientData, r.TimeoutClientData)
 	millis(&l.TimeoutMemberConnect, r.TimeoutMemberConnect)
@@ -148,13 +148,13 @@ func (r *poolReq) apply(p *model.Pool, fields map[string]json.RawMessage) {
 
 type memberReq struct {
 	metaReq
-	Address        *string `json:"address"`
-	ProtocolPort   *int    `json:"protocol_port"`
-	Weight         *int    `json:"weight"`
-	Backup         *bool   `json:"backup"`
-	MonitorAddress *string `json:"monitor_address"`
-	MonitorPort    *int    `json:"monitor_port"`
-	SubnetID       *string `json:"subnet_id"`
+	Address        *string  `json:"address"`
+	ProtocolPort   *integer `json:"protocol_port"`
+	Weight         *integer `json:"weight"`
+	Backup         *bool    `json:"backup"`
+	MonitorAddress *string  `json:"monitor_address"`
+	MonitorPort    *integer `json:"monitor_port"`
+	SubnetID       *string  `json:"subnet_id"`
 }
 
 var memberUpdateFields = []string{"name", "admin_state_up", "tags", "weight", "backup", "monitor_address", "monitor_port"}
@@ -162,11 +162,11 @@ var memberUpdateFields = []string{"name", "admin_state_up", "tags", "weight", "b
 func (r *memberReq) apply(m *model.Member) {
 	r.metaReq.apply(&m.Meta)
 	set(&m.Address, r.Address)
-	set(&m.ProtocolPort, r.ProtocolPort)
-	set(&m.Weight, r.Weight)
+	setInt(&m.ProtocolPort, r.ProtocolPort)
+	setInt(&m.Weight, r.Weight)
 	set(&m.Backup, r.Backup)
 	set(&m.MonitorAddress, r.MonitorAddress)
-	set(&m.MonitorPort, r.MonitorPort)
+	setInt(&m.MonitorPort, r.MonitorPort)
 	set(&m.SubnetID, r.SubnetID)
 }
 
@@ -191,12 +191,12 @@ type healthMonitorReq struct {
 	metaReq
 	PoolID         *string      `json:"pool_id"`
 	Type           *string      `json:"type"`
-	Delay          *int64       `json:"delay"`
-	Timeout        *int64       `json:"timeout"`
-	DelayMS        *int64       `json:"delay_ms"`
-	TimeoutMS      *int64       `json:"timeout_ms"`
-	MaxRetries     *int         `json:"max_retries"`
-	MaxRetriesDown *int         `json:"max_retries_down"`
+	Delay          *integer     `json:"delay"`
+	Timeout        *integer     `json:"timeout"`
+	DelayMS        *integer     `json:"delay_ms"`
+	TimeoutMS      *integer     `json:"timeout_ms"`
+	MaxRetries     *integer     `json:"max_retries"`
+	MaxRetriesDown *integer     `json:"max_retries_down"`
 	HTTPMethod     *string      `json:"http_method"`
 	URLPath        *string      `json:"url_path"`
 	ExpectedCodes  *string      `json:"expected_codes"`
@@ -220,15 +220,15 @@ func (r *healthMonitorReq) apply(h *model.HealthMonitor) {
 	set(&h.PoolID, r.PoolID)
 	set(&h.Type, r.Type)
 	if r.Delay != nil {
-		h.Delay = model.FromSeconds(*r.Delay)
+		h.Delay = model.FromSeconds(int64(*r.Delay))
 	}
 	if r.Timeout != nil {
-		h.Timeout = model.FromSeconds(*r.Timeout)
+		h.Timeout = model.FromSeconds(int64(*r.Timeout))
 	}
 	millis(&h.Delay, r.DelayMS)
 	millis(&h.Timeout, r.TimeoutMS)
-	set(&h.MaxRetries, r.MaxRetries)
-	set(&h.MaxRetriesDown, r.MaxRetriesDown)
+	setInt(&h.MaxRetries, r.MaxRetries)
+	setInt(&h.MaxRetriesDown, r.MaxRetriesDown)
 	set(&h.HTTPMethod, r.HTTPMethod)
 	set(&h.URLPath, r.URLPath)
 	set(&h.ExpectedCodes, r.ExpectedCodes)
