@@ -158,6 +158,29 @@ func TestSubSecond(t *testing.T) {
 	}
 }
 
+// TestUpdateNullResets: a null in a PUT puts the field back to its
+// default, as the CLI's unset commands expect.
+func TestUpdateNullResets(t *testing.T) {
+	s := newServer(t, Options{})
+	tr := createTree(t, s, "/v2.0")
+	const b = "/v2.0/lbaas/"
+	s.must(t, 200, "PUT", b+"healthmonitors/"+tr.monitor, M{"healthmonitor": M{"http_method": "HEAD", "max_retries_down": 5, "http_version": 1.1, "domain_name": "example.com"}})
+	hm := obj(t, s.must(t, 200, "PUT", b+"healthmonitors/"+tr.monitor, `{"healthmonitor": {"http_method": null, "max_retries_down": null, "domain_name": null, "http_version": null, "name": null}}`), "healthmonitor")
+	if hm["http_method"] != "GET" || hm["max_retries_down"] != json.Number("3") || hm["domain_name"] != nil || hm["http_version"] != nil || hm["url_path"] != "/health" {
+		t.Errorf("monitor after unset: %v", hm)
+	}
+	s.must(t, 200, "PUT", b+"listeners/"+tr.listener, M{"listener": M{"timeout_client_data": 1000, "connection_limit": 10}})
+	l := obj(t, s.must(t, 200, "PUT", b+"listeners/"+tr.listener, `{"listener": {"timeout_client_data": null, "connection_limit": null, "default_pool_id": null}}`), "listener")
+	if l["timeout_client_data"] != json.Number("50000") || l["connection_limit"] != json.Number("-1") || l["default_pool_id"] != nil {
+		t.Errorf("listener after unset: %v", l)
+	}
+	s.must(t, 200, "PUT", b+"pools/"+tr.pool+"/members/"+tr.member, M{"member": M{"weight": 7, "monitor_port": 9000, "monitor_address": "127.0.0.8"}})
+	m := obj(t, s.must(t, 200, "PUT", b+"pools/"+tr.pool+"/members/"+tr.member, `{"member": {"weight": null, "monitor_port": null, "monitor_address": null}}`), "member")
+	if m["weight"] != json.Number("1") || m["monitor_port"] != nil || m["monitor_address"] != nil {
+		t.Errorf("member after unset: %v", m)
+	}
+}
+
 func TestCascadeDelete(t *testing.T) {
 	s := newServer(t, Options{})
 	tr := createTree(t, s, "/v2.0")

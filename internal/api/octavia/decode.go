@@ -150,3 +150,42 @@ func clip(b []byte) string {
 	}
 	return s
 }
+
+// keepNull are the fields whose null the request types handle
+// themselves (session_persistence: none).
+var keepNull = []string{"session_persistence"}
+
+// resetNulls makes a null in an update mean "back to the default", as
+// Octavia's PUT does (the CLI's unset commands send nulls): each null is
+// replaced by the attribute's value in defaults, the view of a new
+// object; an attribute shown as null there is empty ("" or 0).
+func (b *body) resetNulls(defaults any) error {
+	dv := toObject(defaults)
+	changed := false
+	for k, raw := range b.fields {
+		if string(bytes.TrimSpace(raw)) != "null" || slices.Contains(keepNull, k) {
+			continue
+		}
+		var v any = ""
+		if k == "monitor_port" {
+			v = 0
+		}
+		if d, ok := dv[k]; ok && d != nil {
+			v = d
+		}
+		j, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		b.fields[k] = j
+		changed = true
+	}
+	if changed {
+		raw, err := json.Marshal(b.fields)
+		if err != nil {
+			return err
+		}
+		b.raw = raw
+	}
+	return nil
+}

@@ -83,13 +83,20 @@ func (h *Handler) updateHealthMonitor(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	var req healthMonitorReq
-	if err := b.decodeInto("healthmonitor", &req, monitorUpdateFields); err != nil {
-		return err
-	}
 	var hm model.HealthMonitor
 	err = h.update(r.Context(), func(tx store.Tx) (err error) {
 		if hm, err = tx.HealthMonitor(r.PathValue("id")); err != nil {
+			return err
+		}
+		// A null resets a field to the default of the monitor's type.
+		defaults := model.NewHealthMonitor()
+		defaults.Type = hm.Type
+		defaults.ApplyDefaults()
+		if err := b.resetNulls(h.monitorView(&defaults)); err != nil {
+			return err
+		}
+		var req healthMonitorReq
+		if err := b.decodeInto("healthmonitor", &req, monitorUpdateFields); err != nil {
 			return err
 		}
 		req.apply(&hm)

@@ -90,6 +90,10 @@ func (h *Handler) updateListener(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	lDefaults := model.NewListener()
+	if err := b.resetNulls(h.listenerView(&lDefaults)); err != nil {
+		return err
+	}
 	var req listenerReq
 	if err := b.decodeInto("listener", &req, listenerUpdateFields); err != nil {
 		return err
@@ -100,9 +104,6 @@ func (h *Handler) updateListener(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		req.apply(&l)
-		if raw, ok := b.fields["default_pool_id"]; ok && string(raw) == "null" {
-			l.DefaultPoolID = ""
-		}
 		l.ProvisioningStatus = h.provisioning(false)
 		if err := validate(&l); err != nil {
 			return err

@@ -95,6 +95,10 @@ func (h *Handler) updateLoadBalancer(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
+	lbDefaults := model.NewLoadBalancer()
+	if err := b.resetNulls(h.lbView(&lbDefaults, children{})); err != nil {
+		return err
+	}
 	var req loadBalancerReq
 	if err := b.decodeInto("loadbalancer", &req, lbUpdateFields); err != nil {
 		return err

@@ -100,6 +100,10 @@ func (h *Handler) updateMember(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	mDefaults := model.NewMember()
+	if err := b.resetNulls(h.memberView(&mDefaults)); err != nil {
+		return err
+	}
 	var req memberReq
 	if err := b.decodeInto("member", &req, memberUpdateFields); err != nil {
 		return err

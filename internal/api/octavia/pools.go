@@ -145,6 +145,10 @@ func (h *Handler) updatePool(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	pDefaults := model.NewPool()
+	if err := b.resetNulls(h.poolView(&pDefaults, children{})); err != nil {
+		return err
+	}
 	var req poolReq
 	if err := b.decodeInto("pool", &req, poolUpdateFields); err != nil {
 		return err

@@ -176,7 +176,11 @@ type httpVersion string
 
 func (v *httpVersion) UnmarshalJSON(b []byte) error {
 	s := strings.Trim(string(b), `"`)
-	if s == "null" {
+	switch s {
+	case "null":
+		return nil
+	case "":
+		*v = ""
 		return nil
 	}
 	f, err := strconv.ParseFloat(s, 64)
