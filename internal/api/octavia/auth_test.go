@@ -92,7 +92,12 @@ func TestVersions(t *testing.T) {
 	if href := links[0].(map[string]any)["href"]; href != s.URL+"/v2" {
 		t.Errorf("self link %v", href)
 	}
-	r := s.do(t, "GET", "/v3/nothing", "")
+	s.token = "1f3a9c0e7b5d4a28"
+	r := s.do(t, "PATCH", "/v2/lbaas/loadbalancers", "")
+	if _, msg := r.fault(t); r.code != 405 || msg != "The method PATCH is not allowed for this resource." {
+		t.Errorf("PATCH: %d %s", r.code, r.raw)
+	}
+	r = s.do(t, "GET", "/v3/nothing", "")
 	if _, msg := r.fault(t); r.code != 404 || msg != "The resource could not be found." {
 		t.Errorf("unknown path: %d %s", r.code, r.raw)
 	}

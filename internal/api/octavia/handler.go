@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	model "vitals/internal/octavia"
 	"vitals/internal/store"
@@ -80,6 +81,7 @@ type Handler struct {
 	settings model.Settings
 	log      *slog.Logger
 	mux      *http.ServeMux
+	paths    map[string]bool // registered paths, for 405
 }
 
 // New returns a Handler, or an error for a missing store or a
@@ -91,7 +93,7 @@ func New(opts Options) (*Handler, error) {
 	if err := checkToken(opts.Token); err != nil {
 		return nil, err
 	}
-	h := &Handler{opts: opts, settings: model.DefaultSettings(), log: opts.Logger, mux: http.NewServeMux()}
+	h := &Handler{opts: opts, settings: model.DefaultSettings(), log: opts.Logger, mux: http.NewServeMux(), paths: map[string]bool{}}
 	if opts.Settings != nil {
 		h.settings = *opts.Settings
 	}
@@ -151,16 +153,26 @@ func (h *Handler) routes() {
 // handle registers a handler that checks the token and turns its error
 // into a fault.
 func (h *Handler) handle(pattern string, fn func(http.ResponseWriter, *http.Request) error) {
+	// The first pattern of a path also answers its other methods: 405
+	// with a fault, where ServeMux would write plain text.
+	_, path, _ := strings.Cut(pattern, " ")
+	if !h.paths[path] {
+		h.paths[path] = true
+		h.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			h.serveFault(w, r, fault(http.StatusMethodNotAllowed, "The method %s is not allowed for this resource.", r.Method))
+		})
+	}
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if f := h.authenticate(r); f != nil {
 			h.serveFault(w, r, f)
 			return
 		}
 		if err := fn(w, r); err != nil {
-			h.serveFault(w, r, toFault(err))
-			if f := toFault(err); f.Code >= 500 && f.Code != http.StatusNotImplemented {
+			f := toFault(err)
+			if f.Code >= 500 && f.Code != http.StatusNotImplemented {
 				h.log.Error("octavia api", "method", r.Method, "path", r.URL.Path, "err", err)
 			}
+			h.serveFault(w, r, f)
 		}
 	})
 }
