@@ -213,7 +213,6 @@ type healthMonitorView struct {
 type children struct {
 	listeners, pools, members []string
 	monitor                   string
-	lb                        string
 	poolListeners             []string
 }
 
