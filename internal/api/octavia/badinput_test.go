@@ -12,6 +12,9 @@ func TestBadInput(t *testing.T) {
 	tr := createTree(t, s, "/v2.0")
 	const b = "/v2.0/lbaas/"
 	missingPool := "9f0c8e8a-5f43-4b8e-9c39-3d7f2f1c0a11"
+	udpPool := obj(t, s.must(t, 201, "POST", "/v2.0/lbaas/pools", M{"pool": M{"loadbalancer_id": tr.lb, "protocol": "UDP", "lb_algorithm": "ROUND_ROBIN"}}), "pool")["id"].(string)
+	lb2 := obj(t, s.must(t, 201, "POST", "/v2.0/lbaas/loadbalancers", M{"loadbalancer": M{"name": "lb2"}}), "loadbalancer")["id"].(string)
+	otherPool := obj(t, s.must(t, 201, "POST", "/v2.0/lbaas/pools", M{"pool": M{"loadbalancer_id": lb2, "protocol": "TCP", "lb_algorithm": "ROUND_ROBIN"}}), "pool")["id"].(string)
 	hm := func(fields string) string {
 		return `{"healthmonitor": {"pool_id": "` + tr.pool + `", "type": "TCP", "delay": 5, "timeout": 3, "max_retries": 3` + fields + `}}`
 	}
@@ -72,6 +75,12 @@ func TestBadInput(t *testing.T) {
 			"This listener already has a default pool"},
 		{"unsupported listener protocol", "POST", b + "listeners", `{"listener": {"loadbalancer_id": "` + tr.lb + `", "protocol": "HTTP", "protocol_port": 81}}`, 501,
 			"Provider 'vitals' does not support a requested option: listener protocol HTTP..."},
+		{"PING monitor on a UDP pool", "POST", b + "healthmonitors", strings.Replace(strings.Replace(hm(""), tr.pool, udpPool, 1), `"TCP"`, `"PING"`, 1), 400,
+			"Validation failure: The associated pool protocol is UDP, so only a HTTP/TCP/UDP-CONNECT health monitor is supported."},
+		{"default pool on another load balancer", "PUT", b + "listeners/" + tr.listener, `{"listener": {"default_pool_id": "` + otherPool + `"}}`, 400,
+			"Validation failure: Pool " + otherPool + " is on load balancer " + lb2 + ", not on the listener's load balancer " + tr.lb + "."},
+		{"UDP pool behind a TCP listener", "PUT", b + "listeners/" + tr.listener, `{"listener": {"default_pool_id": "` + udpPool + `"}}`, 400,
+			"Validation failure: The pool protocol 'UDP' is invalid while the listener protocol is 'TCP'."},
 		{"malformed JSON", "POST", b + "loadbalancers", `{"loadbalancer": {"name": "x"`, 400,
 			"The request body is not valid JSON..."},
 		{"trailing data", "POST", b + "loadbalancers", `{"loadbalancer": {}} {}`, 400,

@@ -31,14 +31,13 @@ func fault(code int, format string, a ...any) *Fault {
 
 // The fault strings Octavia's exceptions carry, in one place.
 const (
-	msgMonitorExists    = "This pool already has a health monitor"
-	msgIDExists         = "Already an entity with that specified id."
-	msgInvalidFilter    = "One or more arguments are either duplicate or invalid."
-	msgAuthRequired     = "The request you have made requires authentication."
-	msgLBHasChildren    = "Validation failure: Cannot delete Load Balancer %s - it has children"
-	msgImmutable        = "Invalid state %s of loadbalancer resource %s"
-	msgDefaultPoolInUse = "Listener %s already has a default pool"
-	msgPoolInUse        = "Pool %s is already the default pool of listener %s"
+	msgMonitorExists  = "This pool already has a health monitor"
+	msgIDExists       = "Already an entity with that specified id."
+	msgInvalidFilter  = "One or more arguments are either duplicate or invalid."
+	msgAuthRequired   = "The request you have made requires authentication."
+	msgLBHasChildren  = "Validation failure: Cannot delete Load Balancer %s - it has children"
+	msgImmutable      = "Invalid state %s of loadbalancer resource %s"
+	msgHasDefaultPool = "This listener already has a default pool"
 )
 
 // toFault maps an error from the model or the store to a fault.

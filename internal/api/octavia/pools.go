@@ -105,7 +105,7 @@ func (h *Handler) createPool(w http.ResponseWriter, r *http.Request) error {
 				p.LoadBalancerID = l.LoadBalancerID
 			}
 			if l.DefaultPoolID != "" {
-				return fault(http.StatusConflict, "This listener already has a default pool")
+				return fault(http.StatusConflict, msgHasDefaultPool)
 			}
 		}
 		if err := validate(&p); err != nil {
