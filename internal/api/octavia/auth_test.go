@@ -102,3 +102,24 @@ func TestVersions(t *testing.T) {
 		t.Errorf("unknown path: %d %s", r.code, r.raw)
 	}
 }
+
+// TestReadOnly: in file mode every write is refused with a fault that
+// says why, reads still work, and the store does not change.
+func TestReadOnly(t *testing.T) {
+	const why = "vitals lb runs from the configuration file lb.yaml: edit it and reload"
+	s := newServer(t, Options{ReadOnly: why})
+	for _, c := range []struct{ method, path, body string }{
+		{"POST", "/v2.0/lbaas/loadbalancers", `{"loadbalancer": {}}`},
+		{"PUT", "/v2.0/lbaas/pools/x/members", `{"members": []}`},
+		{"DELETE", "/v2/lbaas/healthmonitors/x", ""},
+	} {
+		r := s.do(t, c.method, c.path, c.body)
+		if _, msg := r.fault(t); r.code != 403 || msg != why {
+			t.Errorf("%s %s: %d %s", c.method, c.path, r.code, r.raw)
+		}
+	}
+	s.must(t, 200, "GET", "/v2.0/lbaas/loadbalancers", nil)
+	if rev := revision(t, s.store); rev != 0 {
+		t.Errorf("revision %d after refused writes", rev)
+	}
+}

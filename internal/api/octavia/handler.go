@@ -72,6 +72,10 @@ type Options struct {
 	// Settings are the operator's monitor settings; zero value: Octavia's
 	// defaults.
 	Settings *model.Settings
+	// ReadOnly, when set, refuses every write with 403 and this text as
+	// the fault string: in file mode the file is the source of truth,
+	// and a write must say so rather than be dropped.
+	ReadOnly string
 	Logger   *slog.Logger
 }
 
@@ -165,6 +169,10 @@ func (h *Handler) handle(pattern string, fn func(http.ResponseWriter, *http.Requ
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if f := h.authenticate(r); f != nil {
 			h.serveFault(w, r, f)
+			return
+		}
+		if h.opts.ReadOnly != "" && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			h.serveFault(w, r, fault(http.StatusForbidden, "%s", h.opts.ReadOnly))
 			return
 		}
 		if err := fn(w, r); err != nil {
