@@ -49,6 +49,8 @@ func TestBadInput(t *testing.T) {
 			"Invalid input for field/attribute lb_algorithm. Value: 'RANDOM'. Value should be one of: ROUND_ROBIN, LEAST_CONNECTIONS, SOURCE_IP, SOURCE_IP_PORT"},
 		{"unknown field", "POST", b + "loadbalancers", `{"loadbalancer": {"name": "x", "bogus": 1}}`, 400,
 			"Unknown attribute for argument loadbalancer: bogus"},
+		{"field name in another case", "POST", b + "loadbalancers", `{"loadbalancer": {"Name": "x"}}`, 400,
+			"Unknown attribute for argument loadbalancer: Name"},
 		{"unknown envelope", "POST", b + "loadbalancers", `{"loadbalancer": {}, "extra": {}}`, 400,
 			"Unknown argument: extra"},
 		{"missing envelope", "POST", b + "loadbalancers", `{}`, 400,

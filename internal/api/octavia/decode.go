@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 )
@@ -96,8 +97,13 @@ func (b body) decodeInto(key string, req any, allowed []string) error {
 	if err := b.dropUnsupported(key); err != nil {
 		return err
 	}
+	if allowed == nil {
+		allowed = jsonNames(reflect.TypeOf(req).Elem())
+	}
 	for f := range b.fields {
-		if allowed != nil && !slices.Contains(allowed, f) {
+		// encoding/json matches names without regard to case; Octavia
+		// does not, so the names are checked here exactly.
+		if !slices.Contains(allowed, f) {
 			return fault(http.StatusBadRequest, "Unknown attribute for argument %s: %s", key, f)
 		}
 	}
@@ -122,6 +128,22 @@ func (b body) decodeInto(key string, req any, allowed []string) error {
 		return fault(http.StatusBadRequest, "Invalid input for field/attribute %s. Value: '%s'. %s", ve.field, ve.value, ve.reason)
 	}
 	return malformed(err)
+}
+
+// jsonNames lists the JSON names of a struct's fields, with those of
+// its embedded structs.
+func jsonNames(t reflect.Type) []string {
+	var out []string
+	for f := range t.Fields() {
+		if f.Anonymous {
+			out = append(out, jsonNames(f.Type)...)
+			continue
+		}
+		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" && name != "-" {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // valueError is a decoding error of one of this package's JSON types.
