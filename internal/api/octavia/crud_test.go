@@ -65,7 +65,7 @@ func TestCRUD(t *testing.T) {
 				t.Errorf("pool listeners = %s", got)
 			}
 			m := obj(t, s.must(t, 200, "GET", base+"pools/"+tr.pool+"/members/"+tr.member, nil), "member")
-			if m["weight"] != json.Number("1") || m["backup"] != false || m["admin_state_up"] != true {
+			if m["weight"] != json.Number("1") || m["backup"] != false || m["admin_state_up"] != true || m["operating_status"] != "OFFLINE" {
 				t.Errorf("member defaults: %v", m)
 			}
 			hm := obj(t, s.must(t, 200, "GET", base+"healthmonitors/"+tr.monitor, nil), "healthmonitor")

@@ -17,9 +17,13 @@ func (h *Handler) listMembers(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		monitored, err := hasMonitor(tx, p.ID)
+		if err != nil {
+			return err
+		}
 		ms, err := tx.Members(p.ID)
 		for i := range ms {
-			views = append(views, h.memberView(&ms[i]))
+			views = append(views, h.memberView(&ms[i], monitored))
 		}
 		return err
 	})
@@ -27,6 +31,12 @@ func (h *Handler) listMembers(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeList(w, r, "members", memberView{}, views)
+}
+
+// hasMonitor reports whether the pool has a health monitor.
+func hasMonitor(tx store.Tx, poolID string) (bool, error) {
+	hms, err := tx.HealthMonitors(poolID)
+	return len(hms) > 0, err
 }
 
 // poolMember returns the member of the pool in the path; a member of
@@ -47,7 +57,11 @@ func (h *Handler) showMember(w http.ResponseWriter, r *http.Request) error {
 	var v memberView
 	err := h.view(r.Context(), func(tx store.Tx) error {
 		m, err := poolMember(tx, r)
-		v = h.memberView(&m)
+		if err != nil {
+			return err
+		}
+		monitored, err := hasMonitor(tx, m.PoolID)
+		v = h.memberView(&m, monitored)
 		return err
 	})
 	if err != nil {
@@ -74,6 +88,7 @@ func (h *Handler) createMember(w http.ResponseWriter, r *http.Request) error {
 	m := model.NewMember()
 	req.apply(&m)
 	m.ProvisioningStatus = h.provisioning(true)
+	var v memberView
 	err = h.update(r.Context(), func(tx store.Tx) error {
 		p, err := tx.Pool(r.PathValue("id"))
 		if err != nil {
@@ -86,12 +101,17 @@ func (h *Handler) createMember(w http.ResponseWriter, r *http.Request) error {
 		if err := h.touchLoadBalancer(tx, p.LoadBalancerID); err != nil {
 			return err
 		}
-		return duplicateMember(tx.CreateMember(&m), &m)
+		if err := duplicateMember(tx.CreateMember(&m), &m); err != nil {
+			return err
+		}
+		monitored, err := hasMonitor(tx, p.ID)
+		v = h.memberView(&m, monitored)
+		return err
 	})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"member": h.memberView(&m)})
+	writeJSON(w, http.StatusCreated, map[string]any{"member": v})
 	return nil
 }
 
@@ -101,16 +121,17 @@ func (h *Handler) updateMember(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	mDefaults := model.NewMember()
-	if err := b.resetNulls(h.memberView(&mDefaults)); err != nil {
+	if err := b.resetNulls(h.memberView(&mDefaults, true)); err != nil {
 		return err
 	}
 	var req memberReq
 	if err := b.decodeInto("member", &req, memberUpdateFields); err != nil {
 		return err
 	}
-	var m model.Member
-	err = h.update(r.Context(), func(tx store.Tx) (err error) {
-		if m, err = poolMember(tx, r); err != nil {
+	var v memberView
+	err = h.update(r.Context(), func(tx store.Tx) error {
+		m, err := poolMember(tx, r)
+		if err != nil {
 			return err
 		}
 		req.apply(&m)
@@ -125,12 +146,17 @@ func (h *Handler) updateMember(w http.ResponseWriter, r *http.Request) error {
 		if err := h.touchLoadBalancer(tx, p.LoadBalancerID); err != nil {
 			return err
 		}
-		return tx.UpdateMember(&m)
+		if err := tx.UpdateMember(&m); err != nil {
+			return err
+		}
+		monitored, err := hasMonitor(tx, p.ID)
+		v = h.memberView(&m, monitored)
+		return err
 	})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"member": h.memberView(&m)})
+	writeJSON(w, http.StatusOK, map[string]any{"member": v})
 	return nil
 }
 

@@ -79,7 +79,7 @@ func (h *Handler) statusTree(w http.ResponseWriter, r *http.Request) error {
 					return err
 				}
 				for _, m := range members {
-					ps.Members = append(ps.Members, memberStatus{statusNode{m.ID, m.Name, h.operating(KindMember, &m.Meta), string(m.ProvisioningStatus)}, m.Address, m.ProtocolPort})
+					ps.Members = append(ps.Members, memberStatus{statusNode{m.ID, m.Name, h.memberOperating(&m, len(hms) > 0), string(m.ProvisioningStatus)}, m.Address, m.ProtocolPort})
 				}
 				node.Pools = append(node.Pools, ps)
 			}

@@ -65,6 +65,21 @@ func TestStatusTree(t *testing.T) {
 	if _, ok := pool["health_monitor"]; ok {
 		t.Errorf("health_monitor without a monitor: %v", pool)
 	}
+	// Unobserved members of a pool without a monitor are NO_MONITOR;
+	// before, with the monitor, they were the stored OFFLINE.
+	delete(st, tr.member)
+	m = pool["members"].([]any)[0].(map[string]any)
+	if m["operating_status"] != "ERROR" {
+		t.Errorf("observed member: %v", m["operating_status"])
+	}
+	tree = obj(t, obj(t, s.must(t, 200, "GET", "/v2/lbaas/loadbalancers/"+tr.lb+"/status", nil), "statuses"), "loadbalancer")
+	m = tree["listeners"].([]any)[0].(map[string]any)["pools"].([]any)[0].(map[string]any)["members"].([]any)[0].(map[string]any)
+	if m["operating_status"] != "NO_MONITOR" {
+		t.Errorf("member without a monitor in the tree: %v", m["operating_status"])
+	}
+	if got := obj(t, s.must(t, 200, "GET", "/v2/lbaas/pools/"+tr.pool+"/members/"+tr.member, nil), "member"); got["operating_status"] != "NO_MONITOR" {
+		t.Errorf("member without a monitor: %v", got["operating_status"])
+	}
 
 	// Stats: zeros when none, the source's otherwise.
 	zero := obj(t, s.must(t, 200, "GET", "/v2/lbaas/loadbalancers/"+tr.lb+"/stats", nil), "stats")

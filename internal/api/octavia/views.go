@@ -269,11 +269,14 @@ func (h *Handler) poolView(p *model.Pool, c children) poolView {
 	return v
 }
 
-func (h *Handler) memberView(m *model.Member) memberView {
+// memberView shows a member; monitored says whether its pool has a
+// health monitor: a member nobody checks is NO_MONITOR, as in Octavia,
+// unless the StatusSource knows better.
+func (h *Handler) memberView(m *model.Member, monitored bool) memberView {
 	v := memberView{
 		ID: m.ID, Name: m.Name, ProjectID: m.ProjectID,
 		AdminStateUp: m.AdminStateUp, ProvisioningStatus: string(m.ProvisioningStatus),
-		OperatingStatus: h.operating(KindMember, &m.Meta),
+		OperatingStatus: h.memberOperating(m, monitored),
 		CreatedAt:       stamp(m.CreatedAt), UpdatedAt: updated(&m.Meta),
 		PoolID: m.PoolID, Address: m.Address, ProtocolPort: m.ProtocolPort, Weight: m.Weight,
 		Backup: m.Backup, SubnetID: null(m.SubnetID), MonitorAddress: null(m.MonitorAddress),
@@ -305,4 +308,16 @@ func (h *Handler) monitorView(m *model.HealthMonitor) healthMonitorView {
 		v.HTTPVersion = json.RawMessage(m.HTTPVersion)
 	}
 	return v
+}
+
+func (h *Handler) memberOperating(m *model.Member, monitored bool) string {
+	if h.opts.Statuses != nil {
+		if s, ok := h.opts.Statuses.OperatingStatus(KindMember, m.ID); ok {
+			return string(s)
+		}
+	}
+	if !monitored {
+		return string(model.OperatingNoMonitor)
+	}
+	return string(m.OperatingStatus)
 }
