@@ -32,7 +32,7 @@ func (h *Handler) showHealthMonitor(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"healthmonitor": v})
+	writeOne(w, r, "healthmonitor", v)
 	return nil
 }
 

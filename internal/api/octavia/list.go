@@ -290,13 +290,7 @@ func writeList(w http.ResponseWriter, r *http.Request, plural string, zero any, 
 	}
 	if fields := splitValues(q["fields"]); len(fields) > 0 {
 		for i, o := range objs {
-			p := object{}
-			for _, k := range fields {
-				if v, ok := o[k]; ok {
-					p[k] = v
-				}
-			}
-			objs[i] = p
+			objs[i] = project(o, fields)
 		}
 	}
 	if objs == nil {
@@ -304,4 +298,26 @@ func writeList(w http.ResponseWriter, r *http.Request, plural string, zero any, 
 	}
 	writeJSON(w, http.StatusOK, map[string]any{plural: objs, plural + "_links": links})
 	return nil
+}
+
+// writeOne writes {"<key>": view}, with only the attributes named by
+// fields= when given, as Octavia's GET of one object allows.
+func writeOne(w http.ResponseWriter, r *http.Request, key string, view any) {
+	fields := splitValues(r.URL.Query()["fields"])
+	if len(fields) == 0 {
+		writeJSON(w, http.StatusOK, map[string]any{key: view})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{key: project(toObject(view), fields)})
+}
+
+// project keeps the named attributes of o.
+func project(o object, fields []string) object {
+	p := object{}
+	for _, k := range fields {
+		if v, ok := o[k]; ok {
+			p[k] = v
+		}
+	}
+	return p
 }

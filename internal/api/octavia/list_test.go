@@ -63,6 +63,13 @@ func TestListFilters(t *testing.T) {
 		}
 	}
 
+	// fields= on a single object.
+	one := body["loadbalancers"].([]any)[0].(map[string]any)
+	shown := obj(t, s.must(t, 200, "GET", b+"/"+one["id"].(string)+"?fields=name,provisioning_status", nil), "loadbalancer")
+	if len(shown) != 2 || shown["provisioning_status"] != "ACTIVE" {
+		t.Errorf("show with fields: %v", shown)
+	}
+
 	// Paging: follow next links until a page comes back empty.
 	var seen []string
 	next := b + "?limit=3&sort=name"

@@ -33,7 +33,7 @@ func (h *Handler) showListener(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"listener": v})
+	writeOne(w, r, "listener", v)
 	return nil
 }
 

@@ -64,7 +64,7 @@ func (h *Handler) showLoadBalancer(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"loadbalancer": v})
+	writeOne(w, r, "loadbalancer", v)
 	return nil
 }
 

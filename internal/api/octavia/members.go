@@ -67,7 +67,7 @@ func (h *Handler) showMember(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"member": v})
+	writeOne(w, r, "member", v)
 	return nil
 }
 

@@ -70,7 +70,7 @@ func (h *Handler) showPool(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"pool": v})
+	writeOne(w, r, "pool", v)
 	return nil
 }
 
