@@ -181,6 +181,23 @@ func TestGophercloud(t *testing.T) {
 		t.Errorf("list by name: %+v", lbs)
 	}
 
+	// Paging: gophercloud follows the next links.
+	for _, n := range []string{"p1", "p2", "p3"} {
+		if _, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: n}).Extract(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pages, total := 0, 0
+	err = loadbalancers.List(c, loadbalancers.ListOpts{Limit: 2}).EachPage(ctx, func(_ context.Context, page pagination.Page) (bool, error) {
+		lbs, err := loadbalancers.ExtractLoadBalancers(page)
+		pages++
+		total += len(lbs)
+		return pages < 10, err
+	})
+	if err != nil || total != 4 || pages < 2 {
+		t.Errorf("paged list: %d load balancers in %d pages, %v", total, pages, err)
+	}
+
 	// Cascade delete.
 	if err := loadbalancers.Delete(ctx, c, lb.ID, loadbalancers.DeleteOpts{Cascade: true}).ExtractErr(); err != nil {
 		t.Fatal(err)
