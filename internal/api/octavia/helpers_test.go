@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -63,13 +64,22 @@ func (r response) fault(t *testing.T) (string, string) {
 // do sends a request with a raw body ("" for none).
 func (s *apiServer) do(t *testing.T, method, path, body string) response {
 	t.Helper()
+	r, err := s.try(t.Context(), method, path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// try is do for other goroutines than the test's: it returns errors.
+func (s *apiServer) try(ctx context.Context, method, path, body string) (response, error) {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(t.Context(), method, s.URL+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, s.URL+path, rd)
 	if err != nil {
-		t.Fatal(err)
+		return response{}, err
 	}
 	if s.token != "" {
 		req.Header.Set("X-Auth-Token", s.token)
@@ -77,22 +87,22 @@ func (s *apiServer) do(t *testing.T, method, path, body string) response {
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := s.Client().Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return response{}, err
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatal(err)
+		return response{}, err
 	}
 	r := response{code: resp.StatusCode, raw: raw}
 	if len(bytes.TrimSpace(raw)) > 0 {
 		d := json.NewDecoder(bytes.NewReader(raw))
 		d.UseNumber()
 		if err := d.Decode(&r.body); err != nil {
-			t.Fatalf("%s %s: %d, body is not JSON: %s", method, path, resp.StatusCode, raw)
+			return r, fmt.Errorf("%s %s: %d, body is not JSON: %s", method, path, resp.StatusCode, raw)
 		}
 	}
-	return r
+	return r, nil
 }
 
 // must sends a request and fails the test unless the code is want.

@@ -57,16 +57,16 @@ func TestConcurrentMembers(t *testing.T) {
 	for c := range clients {
 		wg.Go(func() {
 			for i := range each {
-				r := s.do(t, "POST", path, fmt.Sprintf(`{"member": {"address": "127.0.1.%d", "protocol_port": %d}}`, c+1, 1000+i))
-				if r.code != 201 {
-					errs <- fmt.Sprintf("create: %d %s", r.code, r.raw)
+				r, err := s.try(t.Context(), "POST", path, fmt.Sprintf(`{"member": {"address": "127.0.1.%d", "protocol_port": %d}}`, c+1, 1000+i))
+				if err != nil || r.code != 201 {
+					errs <- fmt.Sprintf("create: %d %s %v", r.code, r.raw, err)
 					continue
 				}
 				// Delete every other member again.
 				if i%2 == 1 {
 					id := r.body["member"].(map[string]any)["id"].(string)
-					if r := s.do(t, "DELETE", path+"/"+id, ""); r.code != 204 {
-						errs <- fmt.Sprintf("delete: %d %s", r.code, r.raw)
+					if r, err := s.try(t.Context(), "DELETE", path+"/"+id, ""); err != nil || r.code != 204 {
+						errs <- fmt.Sprintf("delete: %d %s %v", r.code, r.raw, err)
 					}
 				}
 			}
