@@ -1,0 +1,142 @@
+package octavia
+
+import (
+	"fmt"
+	"net/http"
+
+	model "vitals/internal/octavia"
+	"vitals/internal/store"
+)
+
+func (h *Handler) listListeners(w http.ResponseWriter, r *http.Request) error {
+	var views []any
+	err := h.view(r.Context(), func(tx store.Tx) error {
+		ls, err := tx.Listeners("")
+		for i := range ls {
+			views = append(views, h.listenerView(&ls[i]))
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return writeList(w, r, "listeners", listenerView{}, views)
+}
+
+func (h *Handler) showListener(w http.ResponseWriter, r *http.Request) error {
+	var v listenerView
+	err := h.view(r.Context(), func(tx store.Tx) error {
+		l, err := tx.Listener(r.PathValue("id"))
+		v = h.listenerView(&l)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	writeOne(w, r, "listener", v)
+	return nil
+}
+
+// checkDefaultPool checks l's default pool, if any, against l.
+func checkDefaultPool(tx store.Tx, l *model.Listener) error {
+	if l.DefaultPoolID == "" {
+		return nil
+	}
+	p, err := tx.Pool(l.DefaultPoolID)
+	if err != nil {
+		return err
+	}
+	return model.CheckListenerPool(l, &p)
+}
+
+func duplicateListener(err error, l *model.Listener) error {
+	return duplicate(err, store.ConstraintListenerPort,
+		fmt.Sprintf("Another Listener on this Load Balancer is already using protocol %s and protocol_port %d", l.Protocol, l.ProtocolPort))
+}
+
+func (h *Handler) createListener(w http.ResponseWriter, r *http.Request) error {
+	b, err := readEnvelope(r, "listener")
+	if err != nil {
+		return err
+	}
+	var req listenerReq
+	if err := b.decodeInto("listener", &req, nil); err != nil {
+		return err
+	}
+	l := model.NewListener()
+	req.apply(&l)
+	l.ProvisioningStatus = h.provisioning(true)
+	if err := validate(&l); err != nil {
+		return err
+	}
+	err = h.update(r.Context(), func(tx store.Tx) error {
+		if err := h.touchLoadBalancer(tx, l.LoadBalancerID); err != nil {
+			return err
+		}
+		if err := checkDefaultPool(tx, &l); err != nil {
+			return err
+		}
+		return duplicateListener(tx.CreateListener(&l), &l)
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"listener": h.listenerView(&l)})
+	return nil
+}
+
+func (h *Handler) updateListener(w http.ResponseWriter, r *http.Request) error {
+	b, err := readEnvelope(r, "listener")
+	if err != nil {
+		return err
+	}
+	lDefaults := model.NewListener()
+	if err := b.resetNulls(h.listenerView(&lDefaults)); err != nil {
+		return err
+	}
+	var req listenerReq
+	if err := b.decodeInto("listener", &req, listenerUpdateFields); err != nil {
+		return err
+	}
+	var l model.Listener
+	err = h.update(r.Context(), func(tx store.Tx) (err error) {
+		if l, err = tx.Listener(r.PathValue("id")); err != nil {
+			return err
+		}
+		req.apply(&l)
+		l.ProvisioningStatus = h.provisioning(false)
+		if err := validate(&l); err != nil {
+			return err
+		}
+		if err := h.touchLoadBalancer(tx, l.LoadBalancerID); err != nil {
+			return err
+		}
+		if err := checkDefaultPool(tx, &l); err != nil {
+			return err
+		}
+		return tx.UpdateListener(&l)
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"listener": h.listenerView(&l)})
+	return nil
+}
+
+func (h *Handler) deleteListener(w http.ResponseWriter, r *http.Request) error {
+	err := h.update(r.Context(), func(tx store.Tx) error {
+		l, err := tx.Listener(r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		if err := h.touchLoadBalancer(tx, l.LoadBalancerID); err != nil {
+			return err
+		}
+		return tx.DeleteListener(l.ID)
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
