@@ -45,6 +45,8 @@ const (
 	DefaultTimeoutClientData    = 50 * time.Second
 	DefaultTimeoutMemberConnect = 5 * time.Second
 	DefaultTimeoutMemberData    = 50 * time.Second
+	// DefaultTimeoutWriteStall is vitals' own: see Listener.TimeoutWriteStall.
+	DefaultTimeoutWriteStall = 5 * time.Minute
 )
 
 // ConfigError is a problem in a configuration file. It names the file,
@@ -333,6 +335,7 @@ func (v *validator) listener(c *Config, i int, ports map[string]int, names map[s
 		{"timeout_client_data", l.TimeoutClientData, DefaultTimeoutClientData, &l.ClientData},
 		{"timeout_member_connect", l.TimeoutMemberConnect, DefaultTimeoutMemberConnect, &l.MemberConnect},
 		{"timeout_member_data", l.TimeoutMemberData, DefaultTimeoutMemberData, &l.MemberData},
+		{"timeout_write_stall", l.TimeoutWriteStall, DefaultTimeoutWriteStall, &l.WriteStall},
 	} {
 		*t.out = t.def
 		if !t.raw.Set {

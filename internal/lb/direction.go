@@ -29,19 +29,30 @@ import (
 //   - A timeout of 0 turns that side's timeout off (TCP keepalive then
 //     watches the peer).
 //
-// Whatever the timeouts, a session does not outlive a client that has
-// gone while data for the member is stuck (the member takes none): once
-// the copy to the member has been blocked for goneCheck, the client's
-// socket is polled every goneCheck. A reset (or any socket error) closes
-// the session at once. A FIN alone may be a client that half-closed and
-// waits for the answer, so it closes the session only when the member has
-// also neither taken data nor sent any for finStall: the member cannot
-// answer a request it does not read. A client whose FIN is itself stuck
-// behind unsent data in its own kernel (it wrote more than the path holds
-// and exited) cannot be told from a live client blocked on a write: its
-// kernel answers our window updates and keepalives, and neither FIN nor
-// reset arrives (seen for minutes on Linux), so only a data timeout ends
-// that session.
+// Whatever the data timeouts, data that waits for a side that takes none
+// of it for the listener's timeout_write_stall (vitals' own, default 5m,
+// 0 for none) closes the session the same way. It is what ends a session
+// whose client left with data queued behind a member that never reads:
+// such a client's FIN is itself stuck behind unsent data in its own
+// kernel (it wrote more than the path holds and exited; our receive
+// window is zero because we cannot write to the member), so it cannot be
+// told from a live client blocked on a write: its kernel answers our
+// window probes and keepalives, and neither FIN nor reset arrives (seen
+// for minutes on Linux). HAProxy with "timeout server 0" keeps such a
+// session too.
+//
+// Sooner than that, a session does not outlive a client that has gone
+// while data for the member is stuck when the client's FIN or reset did
+// arrive: once the copy to the member has been blocked for goneCheck, the
+// client's socket is polled every goneCheck. A reset (or any socket
+// error) closes the session at once. A FIN alone may be a client that
+// half-closed and waits for the answer, so it closes the session only
+// when the member has also neither taken data nor sent any for finStall:
+// the member cannot answer a request it does not read.
+//
+// None of this costs anything per byte: the write deadline is set the
+// first time a write would block, and looked at again only when it
+// passes.
 
 // clock0 is the origin of the session clock.
 var clock0 = time.Now()
@@ -68,8 +79,10 @@ type direction struct {
 	// srcIdle and dstIdle are the timeouts of src's and dst's side, 0 for
 	// none.
 	srcIdle, dstIdle time.Duration
-	bytes            prometheus.Counter
-	other            *direction
+	// stall is the listener's timeout_write_stall, 0 for none.
+	stall time.Duration
+	bytes prometheus.Counter
+	other *direction
 	// watchClient is set on the client-to-member direction: while it is
 	// blocked writing to the member it checks whether the client has gone.
 	watchClient bool
@@ -297,8 +310,16 @@ func (d *direction) nextWriteCheck(now int64) (time.Duration, bool) {
 	if d.dstIdle > 0 {
 		next, ok = since+int64(d.dstIdle), true
 	}
+	if d.stall > 0 {
+		next, ok = min(next, since+int64(d.stall)), true
+	}
 	if d.watchClient {
-		next, ok = min(next, max(since, now-int64(goneCheck))+int64(goneCheck)), true
+		// goneCheck after the data began to wait, then every goneCheck.
+		check := since + int64(goneCheck)
+		if check <= now {
+			check = now + int64(goneCheck)
+		}
+		next, ok = min(next, check), true
 	}
 	return time.Duration(next - now), ok
 }
@@ -320,7 +341,7 @@ func (d *direction) expired(err error, write bool) bool {
 		last := max(d.readAt.Load(), d.other.wroteAt.Load())
 		left := last + int64(d.srcIdle) - now
 		if left <= 0 {
-			d.s.closeTimedOut() // src's side has been idle for its timeout
+			d.s.closeTimedOut(d.idleReason(false)) // src's side has been idle for its timeout
 			return false
 		}
 		d.src.SetReadDeadline(time.Now().Add(time.Duration(left)))
@@ -328,11 +349,15 @@ func (d *direction) expired(err error, write bool) bool {
 	}
 	since := max(d.readAt.Load(), d.wroteAt.Load())
 	if d.dstIdle > 0 && now-since >= int64(d.dstIdle) {
-		d.s.closeTimedOut() // dst took nothing for its timeout
+		d.s.closeTimedOut(d.idleReason(true)) // dst took nothing for its timeout
+		return false
+	}
+	if d.stall > 0 && now-since >= int64(d.stall) {
+		d.s.closeTimedOut(endWriteStall) // dst took nothing for timeout_write_stall
 		return false
 	}
 	if d.watchClient && now-since >= int64(goneCheck) && d.clientGone(now) {
-		d.s.closeTimedOut()
+		d.s.closeTimedOut(endClientGone)
 		return false
 	}
 	next, ok := d.nextWriteCheck(now)
@@ -341,6 +366,14 @@ func (d *direction) expired(err error, write bool) bool {
 	}
 	d.dst.SetWriteDeadline(time.Now().Add(next))
 	return true
+}
+
+// idleReason is the reason for closing on dst's (or src's) idle timeout.
+func (d *direction) idleReason(dst bool) endReason {
+	if d.watchClient == dst { // up's dst and down's src are the member
+		return endMemberData
+	}
+	return endClientData
 }
 
 // clientGone reports whether the client (src) has reset, or has finished
@@ -365,10 +398,13 @@ func (d *direction) clientGone(now int64) bool {
 }
 
 // closeTimedOut closes the session after a timeout, or for a client
-// that has gone. A side that still has data queued for it gets a reset
-// rather than a FIN, so that the kernel does not keep the data, and the
-// connection, for a peer that takes none.
-func (s *session) closeTimedOut() {
+// that has gone, and counts and logs it for reason. A side that still has
+// data queued for it gets a reset rather than a FIN, so that the kernel
+// does not keep the data, and the connection, for a peer that takes none.
+func (s *session) closeTimedOut(reason endReason) {
+	if s.closed.Load() {
+		return
+	}
 	for _, c := range [2]*net.TCPConn{s.client, s.member} {
 		if rc, err := c.SyscallConn(); err == nil {
 			queued := 0
@@ -378,7 +414,10 @@ func (s *session) closeTimedOut() {
 			}
 		}
 	}
-	s.close()
+	if s.close() {
+		s.lc.met.closed[reason].Inc()
+		s.l.ends.ended(s.l.srv.log, s.lc.label, s.m.label, reason, time.Now())
+	}
 }
 
 // report adds the bytes written since the last report to the counter.

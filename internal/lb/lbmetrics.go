@@ -9,6 +9,7 @@ type metrics struct {
 	listenerActive   *prometheus.GaugeVec
 	listenerTotal    *prometheus.CounterVec
 	listenerRejected *prometheus.CounterVec
+	listenerClosed   *prometheus.CounterVec
 	poolRetries      *prometheus.CounterVec
 	poolNoMember     *prometheus.CounterVec
 	memberActive     *prometheus.GaugeVec
@@ -31,6 +32,8 @@ type memberMetrics struct {
 type listenerMetrics struct {
 	active                               prometheus.Gauge
 	total, overLimit, noMember, fdBudget prometheus.Counter
+	// closed counts the sessions the lb ended, by endReason.
+	closed [numEndReasons]prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -41,6 +44,7 @@ func newMetrics() *metrics {
 		listenerActive:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vitals_lb_listener_connections_active", Help: "Client connections the listener holds now."}, lv),
 		listenerTotal:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_listener_connections_total", Help: "Client connections the listener accepted and served."}, lv),
 		listenerRejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_listener_connections_rejected_total", Help: "Client connections closed at once: reason connection_limit, fd_budget (no descriptors left outside the reserve for health checks and admin), no_member (nothing usable, fail closed) or connect_failed (every try failed)."}, []string{"listener", "reason"}),
+		listenerClosed:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_listener_sessions_closed_total", Help: "Established sessions the lb ended itself, by reason: " + endReasonsHelp() + "."}, []string{"listener", "reason"}),
 		poolRetries:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_pool_retries_total", Help: "Connects retried on another member after a connect failure."}, pv),
 		poolNoMember:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_pool_no_member_total", Help: "New connections that found no usable member."}, pv),
 		memberActive:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vitals_lb_member_connections_active", Help: "Sessions established with the member now."}, mv),
@@ -67,7 +71,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (m *metrics) all() []prometheus.Collector {
-	return []prometheus.Collector{m.listenerActive, m.listenerTotal, m.listenerRejected, m.poolRetries, m.poolNoMember,
+	return []prometheus.Collector{m.listenerActive, m.listenerTotal, m.listenerRejected, m.listenerClosed, m.poolRetries, m.poolNoMember,
 		m.memberActive, m.memberTotal, m.memberSelected, m.memberConnectErr, m.memberBytesIn, m.memberBytesOut, m.memberShutdown}
 }
 
@@ -81,11 +85,15 @@ func (m *metrics) member(pool, label string) *memberMetrics {
 }
 
 func (m *metrics) listener(label string) *listenerMetrics {
-	return &listenerMetrics{
+	lm := &listenerMetrics{
 		active: m.listenerActive.WithLabelValues(label), total: m.listenerTotal.WithLabelValues(label),
 		overLimit: m.listenerRejected.WithLabelValues(label, "connection_limit"), noMember: m.listenerRejected.WithLabelValues(label, "no_member"),
 		fdBudget: m.listenerRejected.WithLabelValues(label, "fd_budget"),
 	}
+	for r := range lm.closed {
+		lm.closed[r] = m.listenerClosed.WithLabelValues(label, endReasons[r].name)
+	}
+	return lm
 }
 
 // The drop methods delete the series of a member, pool or listener that a
@@ -121,4 +129,5 @@ func (m *metrics) dropListener(label string) {
 	m.listenerActive.DeleteLabelValues(label)
 	m.listenerTotal.DeleteLabelValues(label)
 	m.listenerRejected.DeletePartialMatch(prometheus.Labels{"listener": label})
+	m.listenerClosed.DeletePartialMatch(prometheus.Labels{"listener": label})
 }

@@ -32,6 +32,8 @@ type listener struct {
 	active atomic.Int64
 	// rejects logs the connections refused over connection_limit.
 	rejects rejectLog
+	// ends logs the sessions the lb ended itself.
+	ends endLog
 }
 
 // listenerConfig is what a listener reads on every connection; a reload
@@ -43,6 +45,7 @@ type listenerConfig struct {
 	limit                  int64 // -1 unlimited
 	clientData, memberData time.Duration
 	memberConnect          time.Duration
+	writeStall             time.Duration
 	met                    *listenerMetrics
 }
 
@@ -178,7 +181,7 @@ func (l *listener) serve(c *net.TCPConn, lc *listenerConfig) {
 		s.close() // the member turned ERROR while we dialed it
 	}
 	established = true // s.finish releases the connection
-	s.pipe(lc.clientData, lc.memberData, m.met)
+	s.pipe(lc.clientData, lc.memberData, lc.writeStall, m.met)
 }
 
 // release ends the accounting of a client connection accepted for lc.
@@ -218,12 +221,15 @@ func (s *session) finish() {
 	s.l.release(s.lc)
 }
 
-// close closes both sides; copies in progress end with an error.
-func (s *session) close() {
-	if s.closed.CompareAndSwap(false, true) {
-		s.client.Close()
-		s.member.Close()
+// close closes both sides; copies in progress end with an error. It
+// reports whether this call closed them.
+func (s *session) close() bool {
+	if !s.closed.CompareAndSwap(false, true) {
+		return false
 	}
+	s.client.Close()
+	s.member.Close()
+	return true
 }
 
 // pipe copies both ways until both directions end, propagating a
@@ -231,7 +237,7 @@ func (s *session) close() {
 // sides. pipe returns once its own direction ends; the last direction to
 // end finishes the session. The idle timeouts and the rule for a client
 // that has gone are described at the top of direction.go.
-func (s *session) pipe(clientData, memberData time.Duration, mm *memberMetrics) {
+func (s *session) pipe(clientData, memberData, stall time.Duration, mm *memberMetrics) {
 	rc, err := s.client.SyscallConn()
 	if err != nil {
 		s.close()
@@ -241,8 +247,8 @@ func (s *session) pipe(clientData, memberData time.Duration, mm *memberMetrics) 
 		s.close()
 	}
 	up, down := &s.dir[0], &s.dir[1]
-	*up = direction{s: s, src: s.client, dst: s.member, rsrc: rc, rdst: rm, srcIdle: clientData, dstIdle: memberData, bytes: mm.bytesIn, other: down, watchClient: true}
-	*down = direction{s: s, src: s.member, dst: s.client, rsrc: rm, rdst: rc, srcIdle: memberData, dstIdle: clientData, bytes: mm.bytesOut, other: up}
+	*up = direction{s: s, src: s.client, dst: s.member, rsrc: rc, rdst: rm, srcIdle: clientData, dstIdle: memberData, stall: stall, bytes: mm.bytesIn, other: down, watchClient: true}
+	*down = direction{s: s, src: s.member, dst: s.client, rsrc: rm, rdst: rc, srcIdle: memberData, dstIdle: clientData, stall: stall, bytes: mm.bytesOut, other: up}
 	now := clock()
 	up.readAt.Store(now)
 	up.wroteAt.Store(now)
