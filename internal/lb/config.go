@@ -18,6 +18,7 @@ import (
 
 	"vitals/internal/monitor"
 	"vitals/internal/probe"
+	"vitals/internal/statuspage"
 	"vitals/internal/yamlconf"
 )
 
@@ -210,6 +211,13 @@ func (v *validator) admin(a *AdminConfig) error {
 		case host != "localhost" && (ipErr != nil || !ip.IsLoopback()):
 			return v.bad(p, "admin", "listen", "%q is not a loopback address: the admin endpoint has no authentication (use 127.0.0.1 or ::1)", a.Listen)
 		}
+	}
+	a.EventSubscribers = statuspage.DefaultMaxSubscribers
+	if n := a.MaxEventSubscribers; n != nil {
+		if *n < 1 || *n > statuspage.MaxSubscribersLimit {
+			return v.bad([]any{"admin", "max_event_subscribers"}, "admin", "max_event_subscribers", "must be from 1 to %d, got %d (default %d)", statuspage.MaxSubscribersLimit, *n, statuspage.DefaultMaxSubscribers)
+		}
+		a.EventSubscribers = *n
 	}
 	if a.TokenFile != "" {
 		p := []any{"admin", "token_file"}

@@ -64,6 +64,13 @@ type AdminConfig struct {
 	// unix socket, usable only by its owner, always allows changes.
 	TokenFile string `yaml:"token_file"`
 	token     string // read from TokenFile
+	// MaxEventSubscribers caps the status page's event streams (/events)
+	// open at once, over the socket and Listen together; one more is
+	// answered 503 with Retry-After. 1 to 1024, default 32. A reload
+	// applies to new streams.
+	MaxEventSubscribers *int `yaml:"max_event_subscribers"`
+	// EventSubscribers is MaxEventSubscribers with its default applied.
+	EventSubscribers int `yaml:"-"`
 }
 
 // Token returns the admin token read from TokenFile, or "".
