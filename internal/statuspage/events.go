@@ -21,9 +21,9 @@ const (
 	// every change, and the admin endpoints take at most 256 connections
 	// per listener.
 	MaxSubscribersLimit = 1024
-	DefaultWriteTimeout   = 5 * time.Second
-	DefaultInterval       = 250 * time.Millisecond
-	DefaultKeepalive      = 15 * time.Second
+	DefaultWriteTimeout = 5 * time.Second
+	DefaultInterval     = 250 * time.Millisecond
+	DefaultKeepalive    = 15 * time.Second
 )
 
 // Options tune a Broadcaster. Zero values take the defaults.
