@@ -437,12 +437,44 @@ func (d *direction) end(err error) {
 		d.pipe = nil
 	}
 	if err != nil {
+		if d.s.stallArmed.Load() && errors.Is(err, syscall.ETIMEDOUT) {
+			d.s.closeTimedOut(endWriteStall) // the kernel gave up on queued data: see holdQueued
+			return
+		}
 		d.s.close()
 		return
 	}
 	if d.dst.CloseWrite() != nil {
 		d.s.close()
+		return
 	}
+	if d.stall > 0 && d.s.running.Load() == 2 {
+		d.holdQueued()
+	}
+}
+
+// holdQueued bounds, after src finished sending (EOF) while the session
+// goes on, how long the data still queued in the kernel for dst may wait:
+// the copy is over, so no write deadline watches it. The kernel does it
+// with TCP_USER_TIMEOUT set to timeout_write_stall: once dst has taken
+// none of it for that long (zero window, or no acknowledgement), the
+// connection is aborted with ETIMEDOUT and the other direction, reading
+// dst, ends the session (counted as timeout_write_stall). So a client
+// that sent a request and left, behind a member that never reads it, does
+// not keep the session with timeout_*_data: 0. It costs one ioctl in the
+// first direction to end, and a setsockopt only when data is queued. (The
+// option also bounds keepalive's dead-peer detection on that socket by
+// timeout_write_stall instead of keepalive's own count.)
+func (d *direction) holdQueued() {
+	d.rdst.Control(func(fd uintptr) {
+		if q, err := unix.IoctlGetInt(int(fd), unix.SIOCOUTQ); err != nil || q == 0 {
+			return
+		}
+		ms := int(min(d.stall.Milliseconds(), 1<<31-1))
+		if unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, ms) == nil {
+			d.s.stallArmed.Store(true)
+		}
+	})
 }
 
 func sysErr(op string, c *net.TCPConn, err error) error {

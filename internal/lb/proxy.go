@@ -200,9 +200,12 @@ type session struct {
 	// running counts the directions still copying; the last to end
 	// finishes the session.
 	running atomic.Int32
-	l       *listener
-	lc      *listenerConfig
-	m       *member
+	// stallArmed is set once a socket of the session has TCP_USER_TIMEOUT
+	// for data queued after its direction ended (direction.holdQueued).
+	stallArmed atomic.Bool
+	l          *listener
+	lc         *listenerConfig
+	m          *member
 }
 
 // finish is called by each direction as it ends; the last one closes

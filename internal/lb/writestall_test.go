@@ -12,10 +12,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"golang.org/x/sys/unix"
 
 	"vitals/internal/testenv"
 )
@@ -263,6 +265,78 @@ func TestWriteStallKeepsSlowSessions(t *testing.T) {
 	t.Run("member pauses for longer than the bound", func(t *testing.T) {
 		if run(t, "1s", 16<<20, 0, pause) {
 			t.Error("a member that took nothing for longer than timeout_write_stall kept its session")
+		}
+	})
+}
+
+// TestWriteStallEndsQueuedAfterEOF: data that fits in the kernel's
+// buffers leaves the copy at once, so no write blocks; when its sender
+// then finishes (FIN) and the receiver never takes the data, the session
+// still ends after timeout_write_stall (the kernel's TCP_USER_TIMEOUT),
+// in both directions.
+func TestWriteStallEndsQueuedAfterEOF(t *testing.T) {
+	const stall = 2 * time.Second
+	// armed waits until the lb's only session has a socket with
+	// TCP_USER_TIMEOUT for queued data.
+	armed := func(t *testing.T, lb *testLB) {
+		t.Helper()
+		for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if ss := sessionsOf(lb); len(ss) == 1 && ss[0].stallArmed.Load() {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no session with queued data held by TCP_USER_TIMEOUT (%d sessions)", len(sessionsOf(lb)))
+			}
+		}
+	}
+	t.Run("client sent a request and left, member never reads", func(t *testing.T) {
+		deaf, conns := deafMember(t)
+		lb := startLB(t, lbYAML(testenv.FreePort(t), stallYAML("2s"), "      lb_algorithm: ROUND_ROBIN\n", memberLine(deaf, "")))
+		c, err := net.Dial("tcp", lb.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m net.Conn
+		select {
+		case m = <-conns:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the lb did not connect to the member")
+		}
+		if _, err := c.Write(make([]byte, 12<<10)); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		left := time.Now()
+		armed(t, lb)
+		waitNoSessions(t, lb, stall+5*time.Second)
+		t.Logf("session ended %s after the client left (timeout_write_stall %s)", time.Since(left).Round(time.Millisecond), stall)
+		memberClosed(t, m, 5*time.Second)
+		if got := closedCount(lb, endWriteStall); got != 1 {
+			t.Errorf("sessions closed for timeout_write_stall: %v; want 1", got)
+		}
+	})
+	t.Run("member answered and closed, client never reads", func(t *testing.T) {
+		m := startMember(t, "talker", 0, func(c net.Conn) {
+			c.Write(make([]byte, 12<<10))
+			c.(*net.TCPConn).CloseWrite()
+			io.Copy(io.Discard, c)
+		})
+		lb := startLB(t, lbYAML(testenv.FreePort(t), stallYAML("2s"), "      lb_algorithm: ROUND_ROBIN\n", memberLine(m, "")))
+		d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+			rc.Control(func(fd uintptr) { unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 4096) })
+			return nil
+		}}
+		c, err := d.Dial("tcp", lb.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		start := time.Now()
+		armed(t, lb)
+		waitNoSessions(t, lb, stall+5*time.Second)
+		t.Logf("session ended %s after it began (timeout_write_stall %s)", time.Since(start).Round(time.Millisecond), stall)
+		if got := closedCount(lb, endWriteStall); got != 1 {
+			t.Errorf("sessions closed for timeout_write_stall: %v; want 1", got)
 		}
 	})
 }
