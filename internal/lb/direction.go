@@ -39,7 +39,9 @@ import (
 // told from a live client blocked on a write: its kernel answers our
 // window probes and keepalives, and neither FIN nor reset arrives (seen
 // for minutes on Linux). HAProxy with "timeout server 0" keeps such a
-// session too.
+// session too. Data that no write waits for any more, because its sender
+// finished and the copy ended, is held to the same bound by the kernel
+// (holdQueued).
 //
 // Sooner than that, a session does not outlive a client that has gone
 // while data for the member is stuck when the client's FIN or reset did
