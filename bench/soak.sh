@@ -61,8 +61,10 @@ awk -v s="$section" 'BEGIN{skip=0} $0==s {skip=1; next} /^## / && skip {skip=0} 
   echo "| false ONLINE: member ONLINE past the detection bound | ${f[false_online]} | 0 |"
   echo "| slowest detection of a hung or dead database | ${f[detect_max]} | ≤ ${f[detect_bound]} |"
   echo
-  echo "Resources, after warm-up (the first fifth) → at the end (peak during the run); the end may exceed warm-up by 10%,"
-  echo "or by 20 for counts and 8 MiB for RSS when that is more (a Go heap may reach twice its live size before a collection)."
+  echo "Resources, after warm-up (every kind of chaos once, and at least the first fifth; medians of five samples) → at the"
+  echo "end (peak during the run); the end may exceed warm-up by 10%, or by 20 for counts and 4 MiB for RSS when that is more:"
+  echo "4 MiB is the Go runtime's minimum heap goal, and an agent with a live heap of about 1 MB allocates garbage up to it for"
+  echo "a minute or more before its first collection (bench/soak/resources_test.go, rssFloor)."
   echo
   echo "| process | RSS MiB | descriptors | goroutines |"
   echo "|---|---|---|---|"

@@ -64,17 +64,35 @@ func (tr *truth) count(kind string) int {
 	return n
 }
 
-// runChaos runs chaos steps one after another on the test goroutine until
-// none fits before quiet, and returns how many admin flaps it made. The
-// steps cycle through the databases: hang one, flap one, kill and restart
-// one, and hang one while flapping it (a member re-enabled while its
-// database hangs must not come back ONLINE).
-func runChaos(t *testing.T, lb *lbProc, dbs []*db, tr *truth, quiet time.Time) int {
+// chaos runs chaos steps one after another on the test goroutine
+// (testenv's helpers call t.Fatal). The steps cycle through the
+// databases: hang one, flap one, kill and restart one, and hang one while
+// flapping it (a member re-enabled while its database hangs must not come
+// back ONLINE).
+type chaos struct {
+	t     *testing.T
+	lb    *lbProc
+	tr    *truth
+	steps []chaosStep
+	next  int // the next step to run
+	flaps int // admin flaps made
+}
+
+type chaosStep struct {
+	est time.Duration // how long the step takes, about
+	run func()
+}
+
+// firstRound is how many steps, from the first, make one of each kind:
+// a hang, a flap and a kill.
+const firstRound = 3
+
+func newChaos(t *testing.T, lb *lbProc, dbs []*db, tr *truth) *chaos {
+	c := &chaos{t: t, lb: lb, tr: tr}
 	byName := map[string]*db{}
 	for _, d := range dbs {
 		byName[d.name] = d
 	}
-	flaps := 0
 	hang := func(d *db, flapToo bool) {
 		d.pause(t)
 		w := window{member: d.name, kind: "hang", start: time.Now()}
@@ -85,7 +103,7 @@ func runChaos(t *testing.T, lb *lbProc, dbs []*db, tr *truth, quiet time.Time) i
 			time.Sleep(time.Second)
 			setAdmin(t, lb, d, true)
 			w.checkFrom = time.Now()
-			flaps++
+			c.flaps++
 		}
 		sleepUntil(w.start.Add(hangFor))
 		w.end = time.Now()
@@ -105,12 +123,9 @@ func runChaos(t *testing.T, lb *lbProc, dbs []*db, tr *truth, quiet time.Time) i
 		setAdmin(t, lb, d, false)
 		time.Sleep(flapFor)
 		setAdmin(t, lb, d, true)
-		flaps++
+		c.flaps++
 	}
-	steps := []struct {
-		est time.Duration
-		run func()
-	}{
+	c.steps = []chaosStep{
 		{hangFor, func() { hang(byName["pg1"], false) }},
 		{flapFor, func() { flap(byName["my1"]) }},
 		{deadFor + 10*time.Second, func() { kill(byName["my2"]) }},
@@ -120,16 +135,28 @@ func runChaos(t *testing.T, lb *lbProc, dbs []*db, tr *truth, quiet time.Time) i
 		{hangFor, func() { hang(byName["pg2"], true) }},
 		{hangFor, func() { hang(byName["my2"], true) }},
 	}
-	for i := 0; ; i++ {
-		s := steps[i%len(steps)]
-		if time.Now().Add(s.est).After(quiet) {
-			break
-		}
-		s.run()
-		// Let the member come back before the next step.
-		time.Sleep(stepGap)
+	return c
+}
+
+// run runs n steps, whatever the time.
+func (c *chaos) run(n int) {
+	for range n {
+		c.step()
 	}
-	return flaps
+}
+
+// until runs steps until none fits before quiet.
+func (c *chaos) until(quiet time.Time) {
+	for !time.Now().Add(c.steps[c.next%len(c.steps)].est).After(quiet) {
+		c.step()
+	}
+}
+
+func (c *chaos) step() {
+	c.steps[c.next%len(c.steps)].run()
+	c.next++
+	// Let the member come back before the next step.
+	time.Sleep(stepGap)
 }
 
 // setAdmin sets a member's admin_state_up through the API with the token.

@@ -82,11 +82,12 @@ type db struct {
 //   - no session failed unless it overlapped a window in which a member of
 //     its pool was hung or dead (extended by detectBound after recovery);
 //   - the lb's RSS, goroutines and descriptors, and each agent's RSS and
-//     descriptors, end within 10% of their value after warm-up, or within
-//     a floor when that is more: 20 goroutines or descriptors (sessions in
-//     flight), 8 MiB of RSS (GOGC=100 lets a Go heap reach twice its live
-//     size, so a 20 MiB process moves by several MiB without a leak); only
-//     growth fails, shrinking is fine;
+//     descriptors, end within 10% of their value after warm-up (the
+//     medians of five samples, taken once every kind of chaos has
+//     happened and at least a fifth of the run has passed), or within a
+//     floor when that is more: 20 goroutines or descriptors (sessions in
+//     flight), 4 MiB of RSS (the Go runtime's minimum heap goal; see
+//     rssFloor); only growth fails, shrinking is fine;
 //   - and minimum counts, so that it cannot pass by doing nothing.
 //
 // It prints one line starting with "SOAK " holding the figures, which
@@ -114,7 +115,6 @@ func TestSoak(t *testing.T) {
 
 	start := time.Now()
 	end := start.Add(total)
-	warm := start.Add(total / 5)
 	quiet := end.Add(-max(total/5, 12*time.Second)) // chaos ends here; the rest is load and reloads only
 
 	var wg sync.WaitGroup
@@ -129,19 +129,30 @@ func TestSoak(t *testing.T) {
 	reloads := &counter{}
 	wg.Go(func() { reloadLoop(lb, reloads, end) })
 
-	// Warm-up: load and reloads only, then the reference sample.
-	sleepUntil(warm.Add(-time.Second))
-	warmSample := sampler.settle(t)
-
-	// Chaos until quiet: steps on the test goroutine (testenv's helpers
-	// call t.Fatal), floods on their own goroutines.
+	// Warm-up: every kind of chaos once, and at least a fifth of the
+	// run, so that the reference sample is taken from processes that have
+	// run every code path and held their peak load once (see rssFloor): a
+	// flood beside a hang, a flap, a kill and restart, and at least one
+	// reload.
 	truth := &truth{}
 	floods := &floodStats{}
 	floodDur := max(5*time.Second, total/30)
-	for at := warm.Add(8 * time.Second); at.Add(floodDur).Before(quiet); at = at.Add(25 * time.Second) {
+	var warmFlood sync.WaitGroup
+	warmFlood.Go(func() { sleepUntil(start.Add(2 * time.Second)); flood(lb, dbs[0], floodDur, floods) })
+	ch := newChaos(t, lb, dbs, truth)
+	ch.run(firstRound)
+	warmFlood.Wait()
+	sleepUntil(start.Add(max(total/5, reloadEvery+2*time.Second)))
+	time.Sleep(2 * time.Second) // the last step's member comes back
+	warmAt := time.Since(start)
+	warmSample := sampler.settle(t)
+
+	// Chaos until quiet: the other steps, and a flood every 25 s.
+	for at := time.Now().Add(3 * time.Second); at.Add(floodDur).Before(quiet); at = at.Add(25 * time.Second) {
 		wg.Go(func() { sleepUntil(at); flood(lb, dbs[0], floodDur, floods) })
 	}
-	flaps := runChaos(t, lb, dbs, truth, quiet)
+	ch.until(quiet)
+	flaps := ch.flaps
 
 	// Quiet: load and reloads go on; the end sample is taken at the end.
 	sleepUntil(end.Add(-time.Second))
@@ -152,6 +163,7 @@ func TestSoak(t *testing.T) {
 	tl := parseTimeline(t, lb.proc.Log())
 	v := judge(t, rec, tl, truth, dbs, lb)
 	checkMinimums(t, rec, truth, flaps, floods, reloads.n.Load(), total, tl, v, dbs)
+	t.Logf("warm-up sample at %s (after every kind of chaos once), end sample at %s", warmAt.Round(time.Second), total)
 	res := checkResources(t, warmSample, endSample, sampler.peaks())
 	if endSample["lb"].goroutines > warmSample["lb"].goroutines {
 		t.Logf("lb goroutines %d after warm-up, %d at the end; where they are:\n%s",

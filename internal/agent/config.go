@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"vitals/internal/probe"
+	"vitals/internal/statuspage"
 	"vitals/internal/yamlconf"
 )
 
@@ -41,6 +42,10 @@ type Config struct {
 	// HideDetails leaves reasons out of response bodies, showing statuses
 	// only.
 	HideDetails bool `yaml:"hide_details"`
+	// MaxEventSubscribers caps the status page's event streams
+	// (/status/events) open at once; one more is answered 503 with
+	// Retry-After. 1 to 1024, default 32. A reload applies to new streams.
+	MaxEventSubscribers *int `yaml:"max_event_subscribers"`
 	// AnyPath answers every unknown path as "/" instead of 404, as the
 	// seed's script did. Set for configurations read with --ini.
 	AnyPath bool `yaml:"any_path"`
@@ -131,6 +136,15 @@ type CheckConfig struct {
 	// MaxAge is how old the latest result may be before the check counts
 	// as failed with reason "stale". Default 2 × interval + timeout.
 	MaxAge time.Duration `yaml:"max_age"`
+}
+
+// EventSubscribers is the cap on the status page's event streams, with
+// its default applied.
+func (c *Config) EventSubscribers() int {
+	if c.MaxEventSubscribers == nil {
+		return statuspage.DefaultMaxSubscribers
+	}
+	return *c.MaxEventSubscribers
 }
 
 // IsCritical reports whether a failure of the check fails endpoints.
@@ -381,6 +395,9 @@ func (c *Config) finishOps(bad func(int, string, string, ...any) error, root *ya
 	}
 	if *c.ShutdownDelay < 0 || *c.ShutdownDelay > 10*time.Minute {
 		return bad(yamlconf.LineOf(root, "shutdown_delay"), "shutdown_delay", "must be from 0s to 10m, got %s", *c.ShutdownDelay)
+	}
+	if n := c.MaxEventSubscribers; n != nil && (*n < 1 || *n > statuspage.MaxSubscribersLimit) {
+		return bad(yamlconf.LineOf(root, "max_event_subscribers"), "max_event_subscribers", "must be from 1 to %d, got %d (default %d)", statuspage.MaxSubscribersLimit, *n, statuspage.DefaultMaxSubscribers)
 	}
 	if c.DrainCode == 0 {
 		c.DrainCode = 503

@@ -57,7 +57,9 @@ func (a *Agent) serveStatusPage(w http.ResponseWriter, req *http.Request, rt *ap
 		return true
 	}
 	adminhttp.Stream(w) // a stream outlives the server's read and write timeouts
-	a.statusEvents().ServeHTTP(w, req, "")
+	ev := a.statusEvents()
+	ev.SetMaxSubscribers(rt.cfg.EventSubscribers()) // max_event_subscribers, as reloaded
+	ev.ServeHTTP(w, req, "")
 	return true
 }
 

@@ -7,12 +7,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"vitals/internal/probe"
 	"vitals/internal/statuspage"
+	"vitals/internal/testenv"
 )
 
 // TestStatusPage: /status serves the shared page pointed at
@@ -145,4 +148,25 @@ func TestStatusPageHistory(t *testing.T) {
 	if m.Progress == nil || m.Progress.Text != "2 of 3 failures" || m.Progress.Toward != "ERROR" || m.AdminState != "enabled" {
 		t.Errorf("progress %+v, admin state %q; want 2 of 3 failures toward ERROR, enabled", m.Progress, m.AdminState)
 	}
+}
+
+// TestStatusEventsCapFromConfig: max_event_subscribers, read from the
+// configuration file, caps /status/events: with 2, a third stream is
+// answered 503 and a new one is accepted after one of the two left.
+func TestStatusEventsCapFromConfig(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "agent.yaml")
+	if err := os.WriteFile(file, []byte("listen: 127.0.0.1:0\nmax_event_subscribers: 2\nadmin_socket: \"off\"\nstate_file: \"off\"\nchecks:\n  - name: m\n    type: file\n    path: /nonexistent-vitals\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a)
+	defer srv.Close()
+	testenv.CheckEventCap(t, srv.URL+"/status/events", 2)
 }

@@ -18,6 +18,7 @@ import (
 
 	"vitals/internal/monitor"
 	"vitals/internal/probe"
+	"vitals/internal/statuspage"
 	"vitals/internal/yamlconf"
 )
 
@@ -45,6 +46,8 @@ const (
 	DefaultTimeoutClientData    = 50 * time.Second
 	DefaultTimeoutMemberConnect = 5 * time.Second
 	DefaultTimeoutMemberData    = 50 * time.Second
+	// DefaultTimeoutWriteStall is vitals' own: see Listener.TimeoutWriteStall.
+	DefaultTimeoutWriteStall = 5 * time.Minute
 )
 
 // ConfigError is a problem in a configuration file. It names the file,
@@ -209,6 +212,13 @@ func (v *validator) admin(a *AdminConfig) error {
 			return v.bad(p, "admin", "listen", "%q is not a loopback address: the admin endpoint has no authentication (use 127.0.0.1 or ::1)", a.Listen)
 		}
 	}
+	a.EventSubscribers = statuspage.DefaultMaxSubscribers
+	if n := a.MaxEventSubscribers; n != nil {
+		if *n < 1 || *n > statuspage.MaxSubscribersLimit {
+			return v.bad([]any{"admin", "max_event_subscribers"}, "admin", "max_event_subscribers", "must be from 1 to %d, got %d (default %d)", statuspage.MaxSubscribersLimit, *n, statuspage.DefaultMaxSubscribers)
+		}
+		a.EventSubscribers = *n
+	}
 	if a.TokenFile != "" {
 		p := []any{"admin", "token_file"}
 		if a.Listen == "" {
@@ -333,6 +343,7 @@ func (v *validator) listener(c *Config, i int, ports map[string]int, names map[s
 		{"timeout_client_data", l.TimeoutClientData, DefaultTimeoutClientData, &l.ClientData},
 		{"timeout_member_connect", l.TimeoutMemberConnect, DefaultTimeoutMemberConnect, &l.MemberConnect},
 		{"timeout_member_data", l.TimeoutMemberData, DefaultTimeoutMemberData, &l.MemberData},
+		{"timeout_write_stall", l.TimeoutWriteStall, DefaultTimeoutWriteStall, &l.WriteStall},
 	} {
 		*t.out = t.def
 		if !t.raw.Set {

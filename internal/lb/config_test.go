@@ -137,8 +137,11 @@ func TestValidConfig(t *testing.T) {
 		t.Errorf("admin %+v monitor %+v", c.Admin, c.Monitor)
 	}
 	pg := lb.Listeners[0]
-	if *pg.ConnectionLimit != -1 || pg.ClientData != time.Hour || pg.MemberConnect != 2*time.Second || pg.MemberData != DefaultTimeoutMemberData {
-		t.Errorf("listener pg: limit %d timeouts %s %s %s", *pg.ConnectionLimit, pg.ClientData, pg.MemberConnect, pg.MemberData)
+	if *pg.ConnectionLimit != -1 || pg.ClientData != time.Hour || pg.MemberConnect != 2*time.Second || pg.MemberData != DefaultTimeoutMemberData || pg.WriteStall != DefaultTimeoutWriteStall {
+		t.Errorf("listener pg: limit %d timeouts %s %s %s %s", *pg.ConnectionLimit, pg.ClientData, pg.MemberConnect, pg.MemberData, pg.WriteStall)
+	}
+	if web := lb.Listeners[1]; web.WriteStall != 0 {
+		t.Errorf("listener web: timeout_write_stall %s; want 0 (off) as written", web.WriteStall)
 	}
 	hm := lb.Pools[0].Monitor
 	if hm.Type != "HTTP" || hm.Delay != 2*time.Second || hm.Timeout != time.Second || hm.MaxRetries != 2 || hm.MaxRetriesDown != 3 ||

@@ -197,7 +197,7 @@ func TestConnectionLog(t *testing.T) {
 	want := []connLine{
 		{Listener: "echo", Client: clientAddr, Member: "e1", BytesIn: 6, BytesOut: 11, Reason: "client_closed"},
 		{Listener: "bye", Member: "b1", BytesIn: 0, BytesOut: 8, Reason: "member_closed"},
-		{Listener: "echo", Member: "e1", BytesIn: 0, BytesOut: 5, Reason: "client_timeout"},
+		{Listener: "echo", Member: "e1", BytesIn: 0, BytesOut: 5, Reason: "timeout_client_data"},
 		{Listener: "gone", Member: "g1", BytesIn: 0, BytesOut: 0, Reason: "connect_failed"},
 	}
 	for _, w := range want {
@@ -210,7 +210,7 @@ func TestConnectionLog(t *testing.T) {
 			t.Errorf("listener %s reason %s: got %+v, want %+v", w.Listener, w.Reason, got, w)
 		}
 	}
-	if l := byListener["echoclient_timeout"]; l.Duration < 0.4 || l.Duration > idleFor.Seconds()+1 {
+	if l := byListener["echotimeout_client_data"]; l.Duration < 0.4 || l.Duration > idleFor.Seconds()+1 {
 		t.Errorf("the idle session lasted %vs by the log, want at least the 0.4s timeout and at most the %s the client saw", l.Duration, idleFor)
 	}
 }

@@ -29,19 +29,32 @@ import (
 //   - A timeout of 0 turns that side's timeout off (TCP keepalive then
 //     watches the peer).
 //
-// Whatever the timeouts, a session does not outlive a client that has
-// gone while data for the member is stuck (the member takes none): once
-// the copy to the member has been blocked for goneCheck, the client's
-// socket is polled every goneCheck. A reset (or any socket error) closes
-// the session at once. A FIN alone may be a client that half-closed and
-// waits for the answer, so it closes the session only when the member has
-// also neither taken data nor sent any for finStall: the member cannot
-// answer a request it does not read. A client whose FIN is itself stuck
-// behind unsent data in its own kernel (it wrote more than the path holds
-// and exited) cannot be told from a live client blocked on a write: its
-// kernel answers our window updates and keepalives, and neither FIN nor
-// reset arrives (seen for minutes on Linux), so only a data timeout ends
-// that session.
+// Whatever the data timeouts, data that waits for a side that takes none
+// of it for the listener's timeout_write_stall (vitals' own, default 5m,
+// 0 for none) closes the session the same way. It is what ends a session
+// whose client left with data queued behind a member that never reads:
+// such a client's FIN is itself stuck behind unsent data in its own
+// kernel (it wrote more than the path holds and exited; our receive
+// window is zero because we cannot write to the member), so it cannot be
+// told from a live client blocked on a write: its kernel answers our
+// window probes and keepalives, and neither FIN nor reset arrives (seen
+// for minutes on Linux). HAProxy with "timeout server 0" keeps such a
+// session too. Data that no write waits for any more, because its sender
+// finished and the copy ended, is held to the same bound by the kernel
+// (holdQueued).
+//
+// Sooner than that, a session does not outlive a client that has gone
+// while data for the member is stuck when the client's FIN or reset did
+// arrive: once the copy to the member has been blocked for goneCheck, the
+// client's socket is polled every goneCheck. A reset (or any socket
+// error) closes the session at once. A FIN alone may be a client that
+// half-closed and waits for the answer, so it closes the session only
+// when the member has also neither taken data nor sent any for finStall:
+// the member cannot answer a request it does not read.
+//
+// None of this costs anything per byte: the write deadline is set the
+// first time a write would block, and looked at again only when it
+// passes.
 
 // clock0 is the origin of the session clock.
 var clock0 = time.Now()
@@ -68,9 +81,11 @@ type direction struct {
 	// srcIdle and dstIdle are the timeouts of src's and dst's side, 0 for
 	// none.
 	srcIdle, dstIdle time.Duration
-	bytes            prometheus.Counter
-	listenerBytes    prometheus.Counter // the same bytes, for the listener
-	other            *direction
+	// stall is the listener's timeout_write_stall, 0 for none.
+	stall         time.Duration
+	bytes         prometheus.Counter
+	listenerBytes prometheus.Counter // the same bytes, for the listener
+	other         *direction
 	// watchClient is set on the client-to-member direction: while it is
 	// blocked writing to the member it checks whether the client has gone.
 	watchClient bool
@@ -303,8 +318,16 @@ func (d *direction) nextWriteCheck(now int64) (time.Duration, bool) {
 	if d.dstIdle > 0 {
 		next, ok = since+int64(d.dstIdle), true
 	}
+	if d.stall > 0 {
+		next, ok = min(next, since+int64(d.stall)), true
+	}
 	if d.watchClient {
-		next, ok = min(next, max(since, now-int64(goneCheck))+int64(goneCheck)), true
+		// goneCheck after the data began to wait, then every goneCheck.
+		check := since + int64(goneCheck)
+		if check <= now {
+			check = now + int64(goneCheck)
+		}
+		next, ok = min(next, check), true
 	}
 	return time.Duration(next - now), ok
 }
@@ -335,6 +358,10 @@ func (d *direction) expired(err error, write bool) bool {
 	since := max(d.readAt.Load(), d.wroteAt.Load())
 	if d.dstIdle > 0 && now-since >= int64(d.dstIdle) {
 		d.s.closeTimedOut(d.timeoutOf(true)) // dst took nothing for its timeout
+		return false
+	}
+	if d.stall > 0 && now-since >= int64(d.stall) {
+		d.s.closeTimedOut(endWriteStall) // dst took nothing for timeout_write_stall
 		return false
 	}
 	if d.watchClient && now-since >= int64(goneCheck) && d.clientGone(now) {
@@ -381,16 +408,19 @@ func (d *direction) onClient(onDst bool) bool { return d.up() != onDst }
 // src side.
 func (d *direction) timeoutOf(onDst bool) endReason {
 	if d.onClient(onDst) {
-		return endClientTimeout
+		return endClientData
 	}
-	return endMemberTimeout
+	return endMemberData
 }
 
 // closeTimedOut closes the session after a timeout, or for a client
-// that has gone, recording r. A side that still has data queued for it
-// gets a reset rather than a FIN, so that the kernel does not keep the
-// data, and the connection, for a peer that takes none.
+// that has gone, recording, counting and logging r. A side that still has
+// data queued for it gets a reset rather than a FIN, so that the kernel
+// does not keep the data, and the connection, for a peer that takes none.
 func (s *session) closeTimedOut(r endReason) {
+	if s.closed.Load() {
+		return
+	}
 	s.setEnd(r)
 	for _, c := range [2]*net.TCPConn{s.client, s.member} {
 		if rc, err := c.SyscallConn(); err == nil {
@@ -401,7 +431,12 @@ func (s *session) closeTimedOut(r endReason) {
 			}
 		}
 	}
-	s.close()
+	if s.close() {
+		if c := s.lc.met.closed[r]; c != nil {
+			c.Inc()
+		}
+		s.l.ends.ended(s.l.srv.log, s.lc.label, s.m.label, r, time.Now())
+	}
 }
 
 // report adds the bytes written since the last report to the counter.
@@ -424,6 +459,10 @@ func (d *direction) end(err error) {
 		d.pipe = nil
 	}
 	if err != nil {
+		if d.s.stallArmed.Load() && errors.Is(err, syscall.ETIMEDOUT) {
+			d.s.closeTimedOut(endWriteStall) // the kernel gave up on queued data: see holdQueued
+			return
+		}
 		r := endMemberError
 		if d.onClient(d.failedOnDst) {
 			r = endClientError
@@ -439,7 +478,35 @@ func (d *direction) end(err error) {
 	d.s.setEnd(r)
 	if d.dst.CloseWrite() != nil {
 		d.s.close()
+		return
 	}
+	if d.stall > 0 && d.s.running.Load() == 2 {
+		d.holdQueued()
+	}
+}
+
+// holdQueued bounds, after src finished sending (EOF) while the session
+// goes on, how long the data still queued in the kernel for dst may wait:
+// the copy is over, so no write deadline watches it. The kernel does it
+// with TCP_USER_TIMEOUT set to timeout_write_stall: once dst has taken
+// none of it for that long (zero window, or no acknowledgement), the
+// connection is aborted with ETIMEDOUT and the other direction, reading
+// dst, ends the session (counted as timeout_write_stall). So a client
+// that sent a request and left, behind a member that never reads it, does
+// not keep the session with timeout_*_data: 0. It costs one ioctl in the
+// first direction to end, and a setsockopt only when data is queued. (The
+// option also bounds keepalive's dead-peer detection on that socket by
+// timeout_write_stall instead of keepalive's own count.)
+func (d *direction) holdQueued() {
+	d.rdst.Control(func(fd uintptr) {
+		if q, err := unix.IoctlGetInt(int(fd), unix.SIOCOUTQ); err != nil || q == 0 {
+			return
+		}
+		ms := int(min(d.stall.Milliseconds(), 1<<31-1))
+		if unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, ms) == nil {
+			d.s.stallArmed.Store(true)
+		}
+	})
 }
 
 func sysErr(op string, c *net.TCPConn, err error) error {

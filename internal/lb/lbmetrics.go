@@ -11,6 +11,7 @@ type metrics struct {
 	listenerRejected *prometheus.CounterVec
 	listenerBytesIn  *prometheus.CounterVec
 	listenerBytesOut *prometheus.CounterVec
+	listenerClosed   *prometheus.CounterVec
 	poolRetries      *prometheus.CounterVec
 	poolNoMember     *prometheus.CounterVec
 	memberActive     *prometheus.GaugeVec
@@ -34,6 +35,9 @@ type listenerMetrics struct {
 	active                               prometheus.Gauge
 	total, overLimit, noMember, fdBudget prometheus.Counter
 	bytesIn, bytesOut                    prometheus.Counter
+	// closed counts the sessions the lb ended, by endReason; nil for the
+	// reasons that are not the lb's (endReasons' byLB).
+	closed [numEndReasons]prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -46,6 +50,7 @@ func newMetrics() *metrics {
 		listenerRejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_listener_connections_rejected_total", Help: "Client connections closed at once: reason connection_limit, fd_budget (no descriptors left outside the reserve for health checks and admin), no_member (nothing usable, fail closed) or connect_failed (every try failed)."}, []string{"listener", "reason"}),
 		listenerBytesIn:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_listener_bytes_in_total", Help: "Bytes from clients to members through the listener."}, lv),
 		listenerBytesOut: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_listener_bytes_out_total", Help: "Bytes from members to clients through the listener."}, lv),
+		listenerClosed:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_listener_sessions_closed_total", Help: "Established sessions the lb ended itself, by reason: " + endReasonsHelp() + "."}, []string{"listener", "reason"}),
 		poolRetries:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_pool_retries_total", Help: "Connects retried on another member after a connect failure."}, pv),
 		poolNoMember:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_pool_no_member_total", Help: "New connections that found no usable member."}, pv),
 		memberActive:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vitals_lb_member_connections_active", Help: "Sessions established with the member now."}, mv),
@@ -72,7 +77,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (m *metrics) all() []prometheus.Collector {
-	return []prometheus.Collector{m.listenerActive, m.listenerTotal, m.listenerRejected, m.listenerBytesIn, m.listenerBytesOut, m.poolRetries, m.poolNoMember,
+	return []prometheus.Collector{m.listenerActive, m.listenerTotal, m.listenerRejected, m.listenerBytesIn, m.listenerBytesOut, m.listenerClosed, m.poolRetries, m.poolNoMember,
 		m.memberActive, m.memberTotal, m.memberSelected, m.memberConnectErr, m.memberBytesIn, m.memberBytesOut, m.memberShutdown}
 }
 
@@ -86,12 +91,18 @@ func (m *metrics) member(pool, label string) *memberMetrics {
 }
 
 func (m *metrics) listener(label string) *listenerMetrics {
-	return &listenerMetrics{
+	lm := &listenerMetrics{
 		active: m.listenerActive.WithLabelValues(label), total: m.listenerTotal.WithLabelValues(label),
 		overLimit: m.listenerRejected.WithLabelValues(label, "connection_limit"), noMember: m.listenerRejected.WithLabelValues(label, "no_member"),
 		fdBudget: m.listenerRejected.WithLabelValues(label, "fd_budget"),
 		bytesIn:  m.listenerBytesIn.WithLabelValues(label), bytesOut: m.listenerBytesOut.WithLabelValues(label),
 	}
+	for r, e := range endReasons {
+		if e.byLB {
+			lm.closed[r] = m.listenerClosed.WithLabelValues(label, e.name)
+		}
+	}
+	return lm
 }
 
 // The drop methods delete the series of a member, pool or listener that a
@@ -129,4 +140,5 @@ func (m *metrics) dropListener(label string) {
 	m.listenerRejected.DeletePartialMatch(prometheus.Labels{"listener": label})
 	m.listenerBytesIn.DeleteLabelValues(label)
 	m.listenerBytesOut.DeleteLabelValues(label)
+	m.listenerClosed.DeletePartialMatch(prometheus.Labels{"listener": label})
 }

@@ -64,6 +64,13 @@ type AdminConfig struct {
 	// unix socket, usable only by its owner, always allows changes.
 	TokenFile string `yaml:"token_file"`
 	token     string // read from TokenFile
+	// MaxEventSubscribers caps the status page's event streams (/events)
+	// open at once, over the socket and Listen together; one more is
+	// answered 503 with Retry-After. 1 to 1024, default 32. A reload
+	// applies to new streams.
+	MaxEventSubscribers *int `yaml:"max_event_subscribers"`
+	// EventSubscribers is MaxEventSubscribers with its default applied.
+	EventSubscribers int `yaml:"-"`
 }
 
 // Token returns the admin token read from TokenFile, or "".
@@ -125,14 +132,19 @@ type Listener struct {
 	// AdminStateUp false makes the listener OFFLINE. Default true.
 	AdminStateUp *bool `yaml:"admin_state_up"`
 	// Timeouts: Octavia's integer milliseconds or a duration such as 50s,
-	// from 0 to 24h. Defaults 50s, 5s and 50s.
+	// from 0 to 24h. Defaults 50s, 5s and 50s; 0 turns a data timeout off.
 	TimeoutClientData    monitor.Milliseconds `yaml:"timeout_client_data"`
 	TimeoutMemberConnect monitor.Milliseconds `yaml:"timeout_member_connect"`
 	TimeoutMemberData    monitor.Milliseconds `yaml:"timeout_member_data"`
+	// TimeoutWriteStall (beyond Octavia) ends a session in which one side
+	// has taken none of the data waiting for it for this long, whatever
+	// the data timeouts: it ends a session whose client left with data
+	// queued behind a member that never reads. Default 5m; 0 turns it off.
+	TimeoutWriteStall monitor.Milliseconds `yaml:"timeout_write_stall"`
 
-	// ClientData, MemberConnect and MemberData are the timeouts with
-	// defaults applied.
-	ClientData, MemberConnect, MemberData time.Duration `yaml:"-"`
+	// ClientData, MemberConnect, MemberData and WriteStall are the
+	// timeouts with defaults applied.
+	ClientData, MemberConnect, MemberData, WriteStall time.Duration `yaml:"-"`
 
 	// ConnectionLog logs one line per client connection when it ends
 	// (connlog.go). Default false. Beyond Octavia.

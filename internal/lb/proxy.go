@@ -32,6 +32,8 @@ type listener struct {
 	active atomic.Int64
 	// rejects logs the connections refused over connection_limit.
 	rejects rejectLog
+	// ends logs the sessions the lb ended itself.
+	ends endLog
 }
 
 // listenerConfig is what a listener reads on every connection; a reload
@@ -43,6 +45,7 @@ type listenerConfig struct {
 	limit                  int64 // -1 unlimited
 	clientData, memberData time.Duration
 	memberConnect          time.Duration
+	writeStall             time.Duration
 	met                    *listenerMetrics
 	connLog                bool // connection_log: a line per connection (connlog.go)
 }
@@ -196,7 +199,7 @@ func (l *listener) serve(c *net.TCPConn, lc *listenerConfig) {
 		s.closeFor(endMemberDown) // the member turned ERROR while we dialed it
 	}
 	established = true // s.finish releases the connection
-	s.pipe(lc.clientData, lc.memberData, m.met)
+	s.pipe(lc.clientData, lc.memberData, lc.writeStall, m.met)
 }
 
 // release ends the accounting of a client connection accepted for lc.
@@ -215,10 +218,13 @@ type session struct {
 	// running counts the directions still copying; the last to end
 	// finishes the session.
 	running atomic.Int32
-	l       *listener
-	lc      *listenerConfig
-	m       *member
-	// reason is why the session ended (an endReason; connlog.go); start
+	// stallArmed is set once a socket of the session has TCP_USER_TIMEOUT
+	// for data queued after its direction ended (direction.holdQueued).
+	stallArmed atomic.Bool
+	l          *listener
+	lc         *listenerConfig
+	m          *member
+	// reason is why the session ended (an endReason; endreason.go); start
 	// (set only with connection_log) and clientAddr are for the log line.
 	reason     atomic.Uint32
 	start      time.Time
@@ -244,12 +250,15 @@ func (s *session) finish() {
 	s.l.release(s.lc)
 }
 
-// close closes both sides; copies in progress end with an error.
-func (s *session) close() {
-	if s.closed.CompareAndSwap(false, true) {
-		s.client.Close()
-		s.member.Close()
+// close closes both sides; copies in progress end with an error. It
+// reports whether this call closed them.
+func (s *session) close() bool {
+	if !s.closed.CompareAndSwap(false, true) {
+		return false
 	}
+	s.client.Close()
+	s.member.Close()
+	return true
 }
 
 // pipe copies both ways until both directions end, propagating a
@@ -257,7 +266,7 @@ func (s *session) close() {
 // sides. pipe returns once its own direction ends; the last direction to
 // end finishes the session. The idle timeouts and the rule for a client
 // that has gone are described at the top of direction.go.
-func (s *session) pipe(clientData, memberData time.Duration, mm *memberMetrics) {
+func (s *session) pipe(clientData, memberData, stall time.Duration, mm *memberMetrics) {
 	rc, err := s.client.SyscallConn()
 	if err != nil {
 		s.closeFor(endClientError)
@@ -267,8 +276,8 @@ func (s *session) pipe(clientData, memberData time.Duration, mm *memberMetrics) 
 		s.closeFor(endMemberError)
 	}
 	up, down := &s.dir[0], &s.dir[1]
-	*up = direction{s: s, src: s.client, dst: s.member, rsrc: rc, rdst: rm, srcIdle: clientData, dstIdle: memberData, bytes: mm.bytesIn, listenerBytes: s.lc.met.bytesIn, other: down, watchClient: true}
-	*down = direction{s: s, src: s.member, dst: s.client, rsrc: rm, rdst: rc, srcIdle: memberData, dstIdle: clientData, bytes: mm.bytesOut, listenerBytes: s.lc.met.bytesOut, other: up}
+	*up = direction{s: s, src: s.client, dst: s.member, rsrc: rc, rdst: rm, srcIdle: clientData, dstIdle: memberData, stall: stall, bytes: mm.bytesIn, listenerBytes: s.lc.met.bytesIn, other: down, watchClient: true}
+	*down = direction{s: s, src: s.member, dst: s.client, rsrc: rm, rdst: rc, srcIdle: memberData, dstIdle: clientData, stall: stall, bytes: mm.bytesOut, listenerBytes: s.lc.met.bytesOut, other: up}
 	now := clock()
 	up.readAt.Store(now)
 	up.wroteAt.Store(now)

@@ -169,7 +169,7 @@ func (s *Server) Apply(cfg *Config) error {
 		}
 		l.cfg.Store(&listenerConfig{
 			label: cl.Label(), up: cl.Up() && lbc.Up(), pool: byName[cl.DefaultPool], limit: limit,
-			clientData: cl.ClientData, memberData: cl.MemberData, memberConnect: cl.MemberConnect,
+			clientData: cl.ClientData, memberData: cl.MemberData, memberConnect: cl.MemberConnect, writeStall: cl.WriteStall,
 			met:     s.met.listener(cl.Label()),
 			connLog: cl.ConnectionLog,
 		})

@@ -71,6 +71,9 @@ func (p *statusPage) register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /status.json", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, p.snapshot(p.mode(r))) })
 	mux.HandleFunc("GET /events", func(w http.ResponseWriter, r *http.Request) {
 		adminhttp.Stream(w) // a stream outlives the server's read and write timeouts
+		if c := p.cfg(); c != nil {
+			p.events.SetMaxSubscribers(c.Admin.EventSubscribers) // admin.max_event_subscribers, as reloaded
+		}
 		p.events.ServeHTTP(w, r, p.mode(r))
 	})
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"vitals/internal/monitor"
+	"vitals/internal/testenv"
 )
 
 // TestStatusPage: / serves the embedded page (no external URLs), and
@@ -69,4 +72,35 @@ func TestStatusPage(t *testing.T) {
 			t.Errorf("first event lacks %s: %s", want, line)
 		}
 	}
+}
+
+// TestEventSubscriberCapFromConfig: admin.max_event_subscribers, read from
+// the configuration file, caps /events: with 2, a third stream is answered
+// 503 and a new one is accepted after one of the two left.
+func TestEventSubscriberCapFromConfig(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "lb.yaml")
+	if err := os.WriteFile(file, []byte(`admin:
+  max_event_subscribers: 2
+loadbalancer:
+  listeners:
+    - {name: l1, protocol: TCP, protocol_port: 9999, default_pool: p1}
+  pools:
+    - name: p1
+      lb_algorithm: ROUND_ROBIN
+      members:
+        - {name: m1, address: 127.0.0.1, protocol_port: 1}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := monitor.New(monitor.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err := eng.Update(cfg.MonitorPools()); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(NewAdminHandler(cfg, eng, prometheus.NewRegistry()))
+	defer srv.Close()
+	testenv.CheckEventCap(t, srv.URL+"/events", 2)
 }

@@ -16,9 +16,14 @@ import (
 // Defaults of Options.
 const (
 	DefaultMaxSubscribers = 32
-	DefaultWriteTimeout   = 5 * time.Second
-	DefaultInterval       = 250 * time.Millisecond
-	DefaultKeepalive      = 15 * time.Second
+	// MaxSubscribersLimit is the most MaxSubscribers a configuration may
+	// ask for: each stream holds a connection and a goroutine and gets
+	// every change, and the admin endpoints take at most 256 connections
+	// per listener.
+	MaxSubscribersLimit = 1024
+	DefaultWriteTimeout = 5 * time.Second
+	DefaultInterval     = 250 * time.Millisecond
+	DefaultKeepalive    = 15 * time.Second
 )
 
 // Options tune a Broadcaster. Zero values take the defaults.
@@ -88,6 +93,17 @@ func NewBroadcaster(snap func(key string) Page, opt Options) *Broadcaster {
 		opt.Keepalive = DefaultKeepalive
 	}
 	return &Broadcaster{snap: snap, opt: opt, subs: map[string]map[*subscriber]struct{}{}, last: map[string]*message{}, wake: make(chan struct{}, 1)}
+}
+
+// SetMaxSubscribers changes the cap on open streams (n <= 0: the
+// default); streams already open over a lower cap stay.
+func (b *Broadcaster) SetMaxSubscribers(n int) {
+	if n <= 0 {
+		n = DefaultMaxSubscribers
+	}
+	b.mu.Lock()
+	b.opt.MaxSubscribers = n
+	b.mu.Unlock()
 }
 
 // Subscribers is the number of open streams.
