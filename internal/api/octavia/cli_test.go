@@ -151,6 +151,12 @@ func TestOpenstackCLI(t *testing.T) {
 		t.Errorf("loadbalancer list: %v", list)
 	}
 
+	var provs []map[string]any
+	cli.JSON(t, &provs, "loadbalancer", "provider", "list", "-f", "json")
+	if len(provs) != 1 || provs[0]["name"] != "vitals" {
+		t.Errorf("provider list: %v", provs)
+	}
+
 	// loadbalancer show by name: the CLI resolves it with ?name=.
 	var shown map[string]any
 	cli.JSON(t, &shown, "loadbalancer", "show", "lb1", "-f", "json")
