@@ -16,6 +16,9 @@ have redis-server || missing+=(redis-server)
 { have nft || [ -x /usr/sbin/nft ]; } || missing+=(nftables)
 have promtool || missing+=(prometheus)   # promtool check metrics on /metrics (no server is started)
 have zsh || missing+=(zsh) # the zsh completion test
+# The openstack CLI test: python3-octaviaclient adds the loadbalancer
+# commands to python3-openstackclient's /usr/bin/openstack (a dependency).
+{ [ -x /usr/bin/openstack ] && [ -d /usr/lib/python3/dist-packages/octaviaclient ]; } || missing+=(python3-openstackclient python3-octaviaclient)
 # systemd-analyze verifies the units; the package test installs the .deb
 # with dpkg and looks up its man page with man.
 have systemd-analyze || missing+=(systemd)

@@ -146,6 +146,7 @@ func (h *Handler) routes() {
 		h.handle("GET "+b+"healthmonitors", h.listHealthMonitors)
 		h.handle("POST "+b+"healthmonitors", h.createHealthMonitor)
 		h.handle("GET "+b+"healthmonitors/{id}", h.showHealthMonitor)
+		h.handle("GET "+b+"providers", h.listProviders)
 		h.handle("PUT "+b+"healthmonitors/{id}", h.updateHealthMonitor)
 		h.handle("DELETE "+b+"healthmonitors/{id}", h.deleteHealthMonitor)
 	}
