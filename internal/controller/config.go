@@ -106,7 +106,7 @@ func ToConfig(snap store.Snapshot, base *lb.Config) (*lb.Config, error) {
 		ls := lb.Listener{ID: ms.ID, Name: ms.Name, Protocol: ms.Protocol, ProtocolPort: ms.ProtocolPort, Address: ms.BindAddress,
 			ConnectionLimit: ptr(ms.ConnectionLimit), AdminStateUp: ptr(ms.AdminStateUp),
 			ClientData: ms.TimeoutClientData, MemberConnect: ms.TimeoutMemberConnect, MemberData: ms.TimeoutMemberData,
-			ConnectionLog: ms.ConnectionLog}
+			WriteStall: ms.TimeoutWriteStall, ConnectionLog: ms.ConnectionLog}
 		if ls.Address == "" {
 			ls.Address = l.VIPAddress
 		}

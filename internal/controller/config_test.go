@@ -52,7 +52,7 @@ func canonical(c *lb.Config) *lb.Config {
 	for i := range l.Listeners {
 		ls := &l.Listeners[i]
 		ls.AdminStateUp = up(ls.AdminStateUp)
-		ls.TimeoutClientData, ls.TimeoutMemberConnect, ls.TimeoutMemberData = monitor.Milliseconds{}, monitor.Milliseconds{}, monitor.Milliseconds{}
+		ls.TimeoutClientData, ls.TimeoutMemberConnect, ls.TimeoutMemberData, ls.TimeoutWriteStall = monitor.Milliseconds{}, monitor.Milliseconds{}, monitor.Milliseconds{}, monitor.Milliseconds{}
 	}
 	l.Pools = append([]lb.Pool(nil), l.Pools...)
 	for i := range l.Pools {

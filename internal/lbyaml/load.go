@@ -141,7 +141,7 @@ func FromConfig(c *lb.Config) (store.Snapshot, error) {
 		if ls.Address != l.VIPAddress {
 			ml.BindAddress = ls.Address
 		}
-		ml.TimeoutClientData, ml.TimeoutMemberConnect, ml.TimeoutMemberData = ls.ClientData, ls.MemberConnect, ls.MemberData
+		ml.TimeoutClientData, ml.TimeoutMemberConnect, ml.TimeoutMemberData, ml.TimeoutWriteStall = ls.ClientData, ls.MemberConnect, ls.MemberData, ls.WriteStall
 		if ls.DefaultPool != "" {
 			ml.DefaultPoolID = poolByName[ls.DefaultPool].ID
 		}

@@ -30,6 +30,7 @@ func NewListener() Listener {
 		TimeoutMemberConnect: DefaultTimeoutMemberConnect,
 		TimeoutMemberData:    DefaultTimeoutMemberData,
 		TimeoutTCPInspect:    DefaultTimeoutTCPInspect,
+		TimeoutWriteStall:    DefaultTimeoutWriteStall,
 	}
 }
 

@@ -239,6 +239,8 @@ const (
 	DefaultTimeoutMemberConnect = 5 * time.Second
 	DefaultTimeoutMemberData    = 50 * time.Second
 	DefaultTimeoutTCPInspect    = 0
+	// DefaultTimeoutWriteStall is vitals' own write-stall bound.
+	DefaultTimeoutWriteStall = 5 * time.Minute
 	// MinDelay is vitals' shortest monitor delay (probe.MinInterval);
 	// Octavia allows 0, which would check without pause.
 	MinDelay = 100 * time.Millisecond

@@ -75,6 +75,11 @@ type Listener struct {
 	// ConnectionLog logs one line per client connection when it ends.
 	// Beyond Octavia.
 	ConnectionLog bool
+	// TimeoutWriteStall ends a session in which one side has taken none
+	// of the data waiting for it for this long, whatever the idle
+	// timeouts say; 0 turns it off. Whole milliseconds, default 5m.
+	// Beyond Octavia.
+	TimeoutWriteStall time.Duration
 }
 
 // SessionPersistence is a pool's session persistence.

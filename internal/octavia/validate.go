@@ -165,6 +165,7 @@ func (l *Listener) Validate() error {
 	v.timeoutMillis("timeout_member_connect", l.TimeoutMemberConnect)
 	v.timeoutMillis("timeout_member_data", l.TimeoutMemberData)
 	v.timeoutMillis("timeout_tcp_inspect", l.TimeoutTCPInspect)
+	v.timeoutMillis("timeout_write_stall", l.TimeoutWriteStall)
 	for _, c := range l.AllowedCIDRs {
 		if _, err := netip.ParsePrefix(c); err != nil {
 			v.add(invalidInput("allowed_cidrs", c, reasonCIDR))

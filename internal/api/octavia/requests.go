@@ -79,11 +79,12 @@ type listenerReq struct {
 	AllowedCIDRs         *[]string `json:"allowed_cidrs"`
 	BindAddress          *string   `json:"bind_address"`
 	ConnectionLog        *bool     `json:"connection_log"`
+	TimeoutWriteStall    *integer  `json:"timeout_write_stall"`
 }
 
 var listenerUpdateFields = []string{"name", "description", "admin_state_up", "tags", "connection_limit",
 	"default_pool_id", "timeout_client_data", "timeout_member_connect", "timeout_member_data",
-	"timeout_tcp_inspect", "allowed_cidrs", "bind_address", "connection_log"}
+	"timeout_tcp_inspect", "allowed_cidrs", "bind_address", "connection_log", "timeout_write_stall"}
 
 func millis(dst *time.Duration, ms *integer) {
 	if ms != nil {
@@ -106,6 +107,7 @@ func (r *listenerReq) apply(l *model.Listener) {
 	set(&l.AllowedCIDRs, r.AllowedCIDRs)
 	set(&l.BindAddress, r.BindAddress)
 	set(&l.ConnectionLog, r.ConnectionLog)
+	millis(&l.TimeoutWriteStall, r.TimeoutWriteStall)
 }
 
 type sessionPersistenceReq struct {

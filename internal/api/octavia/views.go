@@ -113,8 +113,9 @@ type listenerView struct {
 	TLSVersions             []string          `json:"tls_versions"`
 	ALPNProtocols           []string          `json:"alpn_protocols"`
 	Tags                    []string          `json:"tags"`
-	BindAddress             string            `json:"bind_address"`   // vitals
-	ConnectionLog           bool              `json:"connection_log"` // vitals
+	BindAddress             string            `json:"bind_address"`        // vitals
+	ConnectionLog           bool              `json:"connection_log"`      // vitals
+	TimeoutWriteStall       int64             `json:"timeout_write_stall"` // vitals, ms
 }
 
 type sessionPersistenceView struct {
@@ -245,6 +246,7 @@ func (h *Handler) listenerView(l *model.Listener) listenerView {
 		TimeoutTCPInspect:    model.Millis(l.TimeoutTCPInspect),
 		ClientAuthentication: "NONE", AllowedCIDRs: l.AllowedCIDRs, Tags: tags(l.Tags),
 		BindAddress: l.BindAddress, ConnectionLog: l.ConnectionLog,
+		TimeoutWriteStall: model.Millis(l.TimeoutWriteStall),
 	}
 }
 

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"database/sql"
 	"errors"
+	"fmt"
 	"io/fs"
 	"path/filepath"
 	"reflect"
@@ -91,12 +92,47 @@ func TestMigrationsIdempotent(t *testing.T) {
 	}
 }
 
-func TestMigrationUpgradeKeepsData(t *testing.T) {
-	init, err := migrationFS.ReadFile("migrations/0001_init.sql")
-	if err != nil {
-		t.Fatal(err)
+// realMigrations returns the binary's own migrations as a MapFS, and
+// their count.
+func realMigrations(t *testing.T) (fstest.MapFS, int) {
+	t.Helper()
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil || len(names) == 0 {
+		t.Fatal(names, err)
 	}
-	v1 := fstest.MapFS{"migrations/0001_init.sql": {Data: init}}
+	m := fstest.MapFS{}
+	for _, n := range names {
+		data, err := migrationFS.ReadFile(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m[n] = &fstest.MapFile{Data: data}
+	}
+	return m, len(names)
+}
+
+// with returns a copy of m with more files.
+func with(m fstest.MapFS, more map[string]string) fstest.MapFS {
+	out := fstest.MapFS{}
+	for k, v := range m {
+		out[k] = v
+	}
+	for k, v := range more {
+		out[k] = &fstest.MapFile{Data: []byte(v)}
+	}
+	return out
+}
+
+func versionsUpTo(n int) []int {
+	vs := make([]int, n)
+	for i := range vs {
+		vs[i] = i + 1
+	}
+	return vs
+}
+
+func TestMigrationUpgradeKeepsData(t *testing.T) {
+	v1, n := realMigrations(t)
 	file := filepath.Join(t.TempDir(), "lb.db")
 	s, err := open(t.Context(), file, v1)
 	if err != nil {
@@ -106,10 +142,8 @@ func TestMigrationUpgradeKeepsData(t *testing.T) {
 	update(t, s, tr.create)
 	s.Close()
 
-	v2 := fstest.MapFS{
-		"migrations/0001_init.sql":  {Data: init},
-		"migrations/0002_notes.sql": {Data: []byte("ALTER TABLE pools ADD COLUMN notes TEXT NOT NULL DEFAULT '';\nCREATE INDEX members_address ON members (address);")},
-	}
+	notes := fmt.Sprintf("migrations/%04d_notes.sql", n+1)
+	v2 := with(v1, map[string]string{notes: "ALTER TABLE pools ADD COLUMN notes TEXT NOT NULL DEFAULT '';\nCREATE INDEX members_address ON members (address);"})
 	s, err = open(t.Context(), file, v2)
 	if err != nil {
 		t.Fatal(err)
@@ -121,23 +155,20 @@ func TestMigrationUpgradeKeepsData(t *testing.T) {
 	if n := countObjects(t, file, "members_address"); n != 1 {
 		t.Fatalf("second statement of a migration not run: %d", n)
 	}
-	if got := schemaVersions(t, file); !reflect.DeepEqual(got, []int{1, 2}) {
-		t.Fatalf("versions %v, want [1 2]", got)
+	if got := schemaVersions(t, file); !reflect.DeepEqual(got, versionsUpTo(n+1)) {
+		t.Fatalf("versions %v, want %v", got, versionsUpTo(n+1))
 	}
 
 	// A failing migration leaves nothing of itself behind.
-	v3 := fstest.MapFS{
-		"migrations/0001_init.sql":  {Data: init},
-		"migrations/0002_notes.sql": v2["migrations/0002_notes.sql"],
-		"migrations/0003_bad.sql":   {Data: []byte("CREATE TABLE half (id TEXT);\nTHIS IS NOT SQL;")},
-	}
-	if _, err := open(t.Context(), file, v3); err == nil || !strings.Contains(err.Error(), "migration 0003_bad") {
+	bad := fmt.Sprintf("%04d_bad", n+2)
+	v3 := with(v2, map[string]string{"migrations/" + bad + ".sql": "CREATE TABLE half (id TEXT);\nTHIS IS NOT SQL;"})
+	if _, err := open(t.Context(), file, v3); err == nil || !strings.Contains(err.Error(), "migration "+bad) {
 		t.Fatalf("bad migration: %v", err)
 	}
-	if got := schemaVersions(t, file); !reflect.DeepEqual(got, []int{1, 2}) {
-		t.Fatalf("versions after a failed migration %v, want [1 2]", got)
+	if got := schemaVersions(t, file); !reflect.DeepEqual(got, versionsUpTo(n+1)) {
+		t.Fatalf("versions after a failed migration %v, want %v", got, versionsUpTo(n+1))
 	}
-	// The binary with two migrations still opens it, and "half" is gone.
+	// The binary with the good migrations still opens it, and "half" is gone.
 	s, err = open(t.Context(), file, v2)
 	if err != nil {
 		t.Fatal(err)
@@ -147,15 +178,50 @@ func TestMigrationUpgradeKeepsData(t *testing.T) {
 		t.Fatalf("table from the failed migration: %d", n)
 	}
 
-	// The binary with one migration refuses the newer file.
+	// The binary without the newest migration refuses the newer file.
 	_, err = open(t.Context(), file, v1)
 	if !errors.Is(err, store.ErrSchemaTooNew) {
 		t.Fatalf("older binary on a newer file: %v", err)
 	}
-	for _, want := range []string{file, "schema version 2", "versions up to 1", "newer"} {
+	for _, want := range []string{file, fmt.Sprintf("schema version %d", n+1), fmt.Sprintf("versions up to %d", n), "newer"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
+	}
+}
+
+// TestUpgradeFromFirstSchema: a file made by the first schema alone opens
+// with today's migrations, and a listener written then reads back with
+// the defaults of the columns added since (timeout_write_stall: 5m).
+func TestUpgradeFromFirstSchema(t *testing.T) {
+	init, err := migrationFS.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "lb.db")
+	s, err := open(t.Context(), file, fstest.MapFS{"migrations/0001_init.sql": {Data: init}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db := rawDB(t, file)
+	for _, q := range []string{
+		`INSERT INTO load_balancers (id, name, admin_state_up, provisioning_status, operating_status, created_at, updated_at, vip_address, provider) VALUES ('lb1', 'lb', 1, 'ACTIVE', 'ONLINE', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', '127.0.0.1', 'vitals')`,
+		`INSERT INTO listeners (id, load_balancer_id, name, admin_state_up, provisioning_status, operating_status, created_at, updated_at, protocol, protocol_port, connection_limit, timeout_client_data_ms, timeout_member_connect_ms, timeout_member_data_ms, timeout_tcp_inspect_ms) VALUES ('l1', 'lb1', 'l', 1, 'ACTIVE', 'ONLINE', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 'TCP', 5432, -1, 50000, 5000, 50000, 0)`,
+	} {
+		if _, err := db.ExecContext(t.Context(), q); err != nil {
+			t.Fatalf("insert into the first schema: %v", err)
+		}
+	}
+	db.Close()
+	s, err = Open(t.Context(), file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var stall int64
+	if err := rawDB(t, file).QueryRowContext(t.Context(), `SELECT timeout_write_stall_ms FROM listeners WHERE id = 'l1'`).Scan(&stall); err != nil || stall != 300000 {
+		t.Fatalf("timeout_write_stall_ms after the upgrade: %d, %v; want 300000", stall, err)
 	}
 }
 

@@ -82,6 +82,7 @@ var listeners = table[octavia.Listener]{
 		col("allowed_cidrs", func(x *octavia.Listener) any { return jsonList{&x.AllowedCIDRs} }),
 		col("bind_address", func(x *octavia.Listener) any { return &x.BindAddress }),
 		col("connection_log", func(x *octavia.Listener) any { return &x.ConnectionLog }),
+		col("timeout_write_stall_ms", func(x *octavia.Listener) any { return millis{&x.TimeoutWriteStall} }),
 	),
 	refs: []ref[octavia.Listener]{
 		{"load_balancers", store.ResourceLoadBalancer, func(x *octavia.Listener) string { return x.LoadBalancerID }},
