@@ -51,6 +51,7 @@ func lbCommands() []command {
 		{name: "stats", summary: "show connection and byte counters, as openstack loadbalancer stats show", run: runLBStats, flags: lbStatsFlags},
 		{name: "member", summary: "list pool members, set their weight, take them out and back", run: runLBMember, subs: lbMemberCommands()},
 		{name: "reload", summary: "make the running vitals lb re-read its configuration, as SIGHUP does", run: runLBReload, flags: lbReloadFlags},
+		{name: "import", summary: "load a YAML file into the store of vitals lb --db", run: runLBImport, flags: lbImportFlags},
 	}
 }
 
