@@ -50,7 +50,7 @@ func NewAdminHandler(cfg *Config, eng *monitor.Engine, g prometheus.Gatherer) ht
 // newAdminHandler is NewAdminHandler with the configuration read on every
 // request, so that a reload shows, and changes applied through ctl (nil:
 // read-only).
-func newAdminHandler(cfg func() *Config, ctl *control, eng *monitor.Engine, g prometheus.Gatherer) http.Handler {
+func newAdminHandler(cfg func() *Config, ctl *control, eng *monitor.Engine, g prometheus.Gatherer) *http.ServeMux {
 	a := &admin{cfg: cfg, eng: eng, ctl: ctl, g: g}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v2/lbaas/loadbalancers", a.loadBalancers)

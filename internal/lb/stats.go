@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Stats are a load balancer's or a listener's counters, as Octavia's
@@ -38,9 +40,12 @@ func (s Stats) Rows() [][2]string {
 
 // stats sums the listener metrics of the listeners with the given labels
 // (all listeners when labels is nil).
-func (a *admin) stats(labels map[string]bool) (Stats, error) {
+func (a *admin) stats(labels map[string]bool) (Stats, error) { return gatherStats(a.g, labels) }
+
+// gatherStats is admin.stats over any gatherer.
+func gatherStats(g prometheus.Gatherer, labels map[string]bool) (Stats, error) {
 	var s Stats
-	fams, err := a.g.Gather()
+	fams, err := g.Gather()
 	if err != nil && len(fams) == 0 {
 		return s, err
 	}
