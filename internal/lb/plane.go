@@ -44,17 +44,17 @@ func (p *Plane) OperatingStatuses() map[string]string {
 		return out
 	}
 	t := monitor.BuildTree(cfg.Tree(), p.eng.Status()).Statuses.LoadBalancer
-	out[t.ID] = string(t.OperatingStatus)
+	out[t.ID] = t.OperatingStatus.String()
 	for _, l := range t.Listeners {
-		out[l.ID] = string(l.OperatingStatus)
+		out[l.ID] = l.OperatingStatus.String()
 	}
 	for _, pl := range t.Pools {
-		out[pl.ID] = string(pl.OperatingStatus)
+		out[pl.ID] = pl.OperatingStatus.String()
 		if pl.HealthMonitor.ID != "" {
 			out[pl.HealthMonitor.ID] = pl.HealthMonitor.OperatingStatus
 		}
 		for _, m := range pl.Members {
-			out[m.ID] = string(m.OperatingStatus)
+			out[m.ID] = m.OperatingStatus.String()
 		}
 	}
 	return out

@@ -1,0 +1,315 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/listeners"
+	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/loadbalancers"
+	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/monitors"
+	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/pools"
+
+	"vitals/internal/testenv"
+)
+
+// dbLB is a running `vitals lb --db` and a gophercloud client for its
+// Octavia API over the admin TCP address.
+type dbLB struct {
+	v                 *testenv.Vitals
+	bin, dir, db, cfg string
+	url, token        string
+	c                 *gophercloud.ServiceClient
+}
+
+// startDBLB starts `vitals lb --db` on a new store in a new directory,
+// with a settings file that sets the admin socket, a loopback listen
+// address and a token file.
+func startDBLB(t *testing.T, bin string) *dbLB {
+	t.Helper()
+	dir := t.TempDir()
+	d := &dbLB{bin: bin, dir: dir, db: filepath.Join(dir, "lb.db"), cfg: filepath.Join(dir, "settings.yaml"), token: rand.Text()}
+	d.url = fmt.Sprintf("http://127.0.0.1:%d", testenv.FreePort(t))
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte(d.token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	settings := fmt.Sprintf("admin:\n  socket: %s\n  listen: %s\n  token_file: %s\nshutdown_grace: 1s\n",
+		filepath.Join(dir, "lb.sock"), strings.TrimPrefix(d.url, "http://"), tokenFile)
+	if err := os.WriteFile(d.cfg, []byte(settings), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pc := &gophercloud.ProviderClient{HTTPClient: http.Client{Timeout: 10 * time.Second}}
+	pc.SetToken(d.token)
+	d.c = &gophercloud.ServiceClient{ProviderClient: pc, Endpoint: d.url + "/", ResourceBase: d.url + "/v2.0/", Type: "load-balancer"}
+	d.start(t, "lb")
+	return d
+}
+
+// start starts the process (again) on the same store and waits until the
+// API answers.
+func (d *dbLB) start(t *testing.T, name string) {
+	t.Helper()
+	d.v = testenv.StartVitals(t, name, d.bin, d.dir, "lb", "--db", d.db, "--config", d.cfg)
+	if err := d.v.WaitReady(func() error {
+		_, err := loadbalancers.List(d.c, nil).AllPages(context.Background())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// poll calls try every 100 ms until it returns nil, for up to limit; the
+// test fails with the last error and the lb's log tail.
+func (d *dbLB) poll(t *testing.T, what string, limit time.Duration, try func() error) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		err := try()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s: %v\n--- lb log:\n%s", what, limit, err, d.v.LogTail())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitActive waits for the load balancer to be ACTIVE again after a
+// change (Octavia clients do the same between steps); ERROR fails at once.
+func (d *dbLB) waitActive(t *testing.T, id string) {
+	t.Helper()
+	d.poll(t, "load balancer ACTIVE", 15*time.Second, func() error {
+		lb, err := loadbalancers.Get(context.Background(), d.c, id).Extract()
+		if err != nil {
+			return err
+		}
+		if lb.ProvisioningStatus == "ERROR" {
+			t.Fatalf("load balancer %s went ERROR\n--- lb log:\n%s", id, d.v.LogTail())
+		}
+		if lb.ProvisioningStatus != "ACTIVE" {
+			return fmt.Errorf("provisioning_status %s", lb.ProvisioningStatus)
+		}
+		return nil
+	})
+}
+
+// memberStatuses reads the members' operating statuses by ID from the
+// status tree (GET /loadbalancers/{id}/status).
+func (d *dbLB) memberStatuses(t *testing.T, lbID string) map[string]string {
+	t.Helper()
+	tree, err := loadbalancers.GetStatuses(context.Background(), d.c, lbID).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, l := range tree.Loadbalancer.Listeners {
+		for _, p := range l.Pools {
+			for _, m := range p.Members {
+				out[m.ID] = m.OperatingStatus
+			}
+		}
+	}
+	return out
+}
+
+// waitMembers waits until the status tree shows each member in want.
+func (d *dbLB) waitMembers(t *testing.T, lbID string, want map[string]string) {
+	t.Helper()
+	d.poll(t, fmt.Sprintf("member statuses %v", want), 20*time.Second, func() error {
+		got := d.memberStatuses(t, lbID)
+		for id, s := range want {
+			if got[id] != s {
+				return fmt.Errorf("status tree has %v", got)
+			}
+		}
+		return nil
+	})
+}
+
+// greetings opens n connections through addr and counts the backends'
+// names.
+func greetings(t *testing.T, addr string, n int) map[string]int {
+	t.Helper()
+	seen := map[string]int{}
+	for range n {
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err != nil {
+			t.Fatalf("dial %s: %v", addr, err)
+		}
+		c.SetDeadline(time.Now().Add(3 * time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		c.Close()
+		if err != nil {
+			t.Fatalf("read the greeting through %s: %v", addr, err)
+		}
+		seen[strings.TrimSpace(line)]++
+	}
+	return seen
+}
+
+// tree is what buildTree created.
+type tree struct {
+	lb       *loadbalancers.LoadBalancer
+	listener *listeners.Listener
+	pool     *pools.Pool
+	members  []*pools.Member
+	monitor  *monitors.Monitor
+	addr     string // the listener's address
+}
+
+// buildTree creates through the API a load balancer on 127.0.0.1, a TCP
+// listener on a free port, a ROUND_ROBIN pool, one member per backend and
+// a TCP monitor (1 s delay, one failure marks a member ERROR), waiting
+// for ACTIVE after each step.
+func buildTree(t *testing.T, d *dbLB, backends ...*testenv.Greeter) tree {
+	t.Helper()
+	ctx := context.Background()
+	var tr tree
+	var err error
+	tr.lb, err = loadbalancers.Create(ctx, d.c, loadbalancers.CreateOpts{Name: "lb1", VipAddress: "127.0.0.1"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.waitActive(t, tr.lb.ID)
+	port := testenv.FreePort(t)
+	tr.addr = fmt.Sprintf("127.0.0.1:%d", port)
+	tr.listener, err = listeners.Create(ctx, d.c, listeners.CreateOpts{Name: "l1", LoadbalancerID: tr.lb.ID, Protocol: listeners.ProtocolTCP, ProtocolPort: port}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.waitActive(t, tr.lb.ID)
+	tr.pool, err = pools.Create(ctx, d.c, pools.CreateOpts{Name: "pool1", ListenerID: tr.listener.ID, Protocol: pools.ProtocolTCP, LBMethod: pools.LBMethodRoundRobin}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.waitActive(t, tr.lb.ID)
+	for _, b := range backends {
+		m, err := pools.CreateMember(ctx, d.c, tr.pool.ID, pools.CreateMemberOpts{Name: b.Name, Address: "127.0.0.1", ProtocolPort: b.Port}).Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.members = append(tr.members, m)
+		d.waitActive(t, tr.lb.ID)
+	}
+	tr.monitor, err = monitors.Create(ctx, d.c, monitors.CreateOpts{Name: "hm1", PoolID: tr.pool.ID, Type: monitors.TypeTCP, Delay: 1, Timeout: 1, MaxRetries: 1, MaxRetriesDown: 1}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.waitActive(t, tr.lb.ID)
+	return tr
+}
+
+// TestLBDBGophercloud drives `vitals lb --db` (the real binary) with
+// gophercloud: the tree it creates carries real connections to both
+// backends; a backend that dies is marked ERROR by its monitor and gets
+// no new connections; a cascade delete closes the listener.
+func TestLBDBGophercloud(t *testing.T) {
+	bin := testenv.BuildVitals(t)
+	d := startDBLB(t, bin)
+	a, b := testenv.StartGreeter(t, "a"), testenv.StartGreeter(t, "b")
+	tr := buildTree(t, d, a, b)
+	ma, mb := tr.members[0].ID, tr.members[1].ID
+	d.waitMembers(t, tr.lb.ID, map[string]string{ma: "ONLINE", mb: "ONLINE"})
+
+	if seen := greetings(t, tr.addr, 10); seen["a"] == 0 || seen["b"] == 0 || seen["a"]+seen["b"] != 10 {
+		t.Fatalf("10 connections through the listener reached %v, want both backends", seen)
+	}
+
+	b.Stop()
+	d.waitMembers(t, tr.lb.ID, map[string]string{ma: "ONLINE", mb: "ERROR"})
+	if seen := greetings(t, tr.addr, 10); seen["a"] != 10 {
+		t.Fatalf("after b's monitor marked it ERROR, 10 connections reached %v, want all at a", seen)
+	}
+
+	ctx := context.Background()
+	if err := loadbalancers.Delete(ctx, d.c, tr.lb.ID, loadbalancers.DeleteOpts{Cascade: true}).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	d.poll(t, "load balancer gone", 15*time.Second, func() error {
+		_, err := loadbalancers.Get(ctx, d.c, tr.lb.ID).Extract()
+		if gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+			return nil
+		}
+		return fmt.Errorf("GET the load balancer: %v", err)
+	})
+	d.poll(t, "listener closed", 15*time.Second, func() error {
+		c, err := net.DialTimeout("tcp", tr.addr, time.Second)
+		if err == nil {
+			c.Close()
+			return errors.New("the listener still accepts")
+		}
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			return err
+		}
+		return nil
+	})
+}
+
+// TestLBConfigModeAPIReadOnly: with --config the Octavia API serves the
+// file's objects read-only: a write gets 403 with a fault saying that the
+// file is the source of truth, and GET / is version discovery for API
+// clients and the status page for browsers.
+func TestLBConfigModeAPIReadOnly(t *testing.T) {
+	bin := testenv.BuildVitals(t)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "lb.sock")
+	cfg := filepath.Join(dir, "lb.yaml")
+	backend := testenv.StartGreeter(t, "a")
+	yaml := fmt.Sprintf("admin:\n  socket: %s\nloadbalancer:\n  name: lb1\n  vip_address: 127.0.0.1\n  listeners:\n    - name: l1\n      protocol: TCP\n      protocol_port: %d\n      default_pool: pool1\n  pools:\n    - name: pool1\n      lb_algorithm: ROUND_ROBIN\n      members:\n        - address: 127.0.0.1\n          protocol_port: %d\n",
+		sock, testenv.FreePort(t), backend.Port)
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v := testenv.StartVitals(t, "lb", bin, dir, "lb", "--config", cfg)
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	do := func(method, path, accept, body string) (int, string, error) {
+		req, _ := http.NewRequest(method, "http://lb"+path, strings.NewReader(body))
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		var sb strings.Builder
+		_, err = bufio.NewReader(resp.Body).WriteTo(&sb)
+		return resp.StatusCode, sb.String(), err
+	}
+	if err := v.WaitReady(func() error {
+		code, body, err := do("GET", "/v2.0/lbaas/pools", "application/json", "")
+		if err == nil && (code != 200 || !strings.Contains(body, `"name":"pool1"`) || !strings.Contains(body, `"provisioning_status":"ACTIVE"`)) {
+			err = fmt.Errorf("GET pools: %d %s", code, body)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	code, body, err := do("POST", "/v2.0/lbaas/loadbalancers", "application/json", `{"loadbalancer": {"name": "x", "vip_address": "127.0.0.1"}}`)
+	if err != nil || code != http.StatusForbidden || !strings.Contains(body, `"faultstring":"vitals lb runs from its configuration file (--config), which is the source of truth`) {
+		t.Errorf("POST a load balancer in file mode: %d %s %v; want 403 saying the file is the source of truth", code, body, err)
+	}
+	code, body, err = do("GET", "/", "application/json", "")
+	if err != nil || code != 200 || !strings.Contains(body, `"versions"`) {
+		t.Errorf("GET / for an API client: %d %.80s %v; want the versions", code, body, err)
+	}
+	code, body, err = do("GET", "/", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "")
+	if err != nil || code != 200 || !strings.Contains(body, "<!doctype html>") {
+		t.Errorf("GET / for a browser: %d %.80s %v; want the status page", code, body, err)
+	}
+}
