@@ -411,9 +411,9 @@ func TestLBDBConcurrentMembers(t *testing.T) {
 
 	const clients = 20
 	type result struct {
-		kept      []string
+		kept           []string
 		ops, conflicts int
-		err       error
+		err            error
 	}
 	results := make(chan result, clients)
 	stop := time.Now().Add(10 * time.Second)
