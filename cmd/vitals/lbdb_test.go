@@ -534,3 +534,79 @@ func TestLBDBConcurrentMembers(t *testing.T) {
 		return nil
 	})
 }
+
+// TestLBDBAuth: over TCP the API needs the token (401 without or with a
+// wrong one), over the unix socket it needs none; without a token file
+// the API over TCP answers 403, version discovery stays open, and SIGHUP
+// re-reads the settings file.
+func TestLBDBAuth(t *testing.T) {
+	bin := testenv.BuildVitals(t)
+	d := startDBLB(t, bin)
+	sock := filepath.Join(d.dir, "lb.sock")
+	unix := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	call := func(c *http.Client, method, url, token, body string) int {
+		t.Helper()
+		req, _ := http.NewRequest(method, url, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("X-Auth-Token", token)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	create := `{"loadbalancer": {"name": "lb1", "vip_address": "127.0.0.1"}}`
+	list := d.url + "/v2.0/lbaas/loadbalancers"
+	cases := []struct {
+		name        string
+		c           *http.Client
+		method, url string
+		token, body string
+		want        int
+	}{
+		{"TCP read without a token", http.DefaultClient, "GET", list, "", "", http.StatusUnauthorized},
+		{"TCP write with a wrong token", http.DefaultClient, "POST", list, "x" + d.token, create, http.StatusUnauthorized},
+		{"TCP read with the token", http.DefaultClient, "GET", list, d.token, "", http.StatusOK},
+		{"unix socket write without a token", unix, "POST", "http://lb/v2.0/lbaas/loadbalancers", "", create, http.StatusCreated},
+	}
+	for _, tt := range cases {
+		if got := call(tt.c, tt.method, tt.url, tt.token, tt.body); got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
+		}
+	}
+	req, _ := http.NewRequest("GET", d.url+"/", nil)
+	req.Header.Set("Accept", "application/json")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("GET / (version discovery) without a token: %v %v, want 200", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
+	d.v.Signal(t, syscall.SIGHUP)
+	d.v.WaitLog(t, "settings reloaded", 10*time.Second)
+
+	// Without a token file: the API over TCP is closed.
+	dir := t.TempDir()
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	cfg := filepath.Join(dir, "settings.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("admin:\n  socket: %s\n  listen: %s\n", filepath.Join(dir, "lb.sock"), addr)), 0o600)
+	v := testenv.StartVitals(t, "lb-tokenless", bin, dir, "lb", "--db", filepath.Join(dir, "lb.db"), "--config", cfg)
+	if err := v.WaitReady(func() error {
+		resp, err := http.Get("http://" + addr + "/v2.0/lbaas/loadbalancers")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			return fmt.Errorf("GET over TCP without a token file: %d, want 403", resp.StatusCode)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
