@@ -610,3 +610,39 @@ func TestLBDBAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestLBDBClientCommands: vitals lb status, member list, member disable
+// and stats work against `vitals lb --db` with names, as with a file: the
+// client looks the names up in the Octavia API's lists; the disabled
+// member's admin_state_up is stored and the data plane stops sending it
+// connections.
+func TestLBDBClientCommands(t *testing.T) {
+	bin := testenv.BuildVitals(t)
+	d := startDBLB(t, bin)
+	a, b := testenv.StartGreeter(t, "a"), testenv.StartGreeter(t, "b")
+	tr := buildTree(t, d, a, b)
+	d.waitMembers(t, tr.lb.ID, map[string]string{tr.members[0].ID: "ONLINE", tr.members[1].ID: "ONLINE"})
+	sock := filepath.Join(d.dir, "lb.sock")
+	run := func(want string, args ...string) {
+		t.Helper()
+		code, out, errOut := runBin(t, bin, append([]string{"lb"}, append(args, "--socket", sock)...)...)
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("vitals lb %v: exit %d, stdout %q, stderr %q; want exit 0 and %q", args, code, out, errOut, want)
+		}
+	}
+	run(`loadbalancer "lb1" ONLINE`, "status", "lb1")
+	run(tr.members[1].ID, "member", "list", "pool1")
+	run("member b of pool pool1: admin_state_up false", "member", "disable", "pool1", "b")
+	run("total_connections", "stats", "lb1")
+	m, err := pools.GetMember(context.Background(), d.c, tr.pool.ID, tr.members[1].ID).Extract()
+	if err != nil || m.AdminStateUp {
+		t.Fatalf("member b after vitals lb member disable: %+v %v; want admin_state_up false", m, err)
+	}
+	d.waitActive(t, tr.lb.ID)
+	d.poll(t, "no connection to the disabled member", 10*time.Second, func() error {
+		if seen := greetings(t, tr.addr, 6); seen["a"] != 6 {
+			return fmt.Errorf("6 connections reached %v", seen)
+		}
+		return nil
+	})
+}
