@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 
 	api "vitals/internal/api/octavia"
 	"vitals/internal/controller"
@@ -150,23 +153,51 @@ func runLBDB(ctx context.Context, dbPath string, settings *lb.Config, log *slog.
 				log.Error("controller stopped: changes in the store are no longer applied", "err", err)
 			}
 		}()
+		var reloadMu sync.Mutex
+		reloadSettings := func() error {
+			reloadMu.Lock()
+			defer reloadMu.Unlock()
+			next, err := load()
+			if err != nil {
+				log.Error("reload failed; the running settings stay", "err", err)
+				return err
+			}
+			ctl.SetBase(next)
+			log.Info("settings reloaded", "file", next.File)
+			return nil
+		}
 		go func() {
 			for {
 				select {
 				case <-ctx.Done():
 					return
 				case <-reload:
-					next, err := load()
-					if err != nil {
-						log.Error("reload failed; the running settings stay", "err", err)
-						continue
-					}
-					ctl.SetBase(next)
-					log.Info("settings reloaded", "file", next.File)
+					reloadSettings()
 				}
 			}
 		}()
-		return mountAPI(p.Admin, apiOptions(s, settings, p, log, storeWatch{}, ""), true)
+		h, err := mountAPI(p.Admin, apiOptions(s, settings, p, log, storeWatch{}, ""), true)
+		if err != nil {
+			return nil, err
+		}
+		// POST /reload (vitals lb reload) re-reads the settings file, as
+		// SIGHUP does; the store needs no reload.
+		token := settings.Admin.Token()
+		mux := http.NewServeMux()
+		mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
+			if !lb.IsLocal(r) && (token == "" || subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Auth-Token")), []byte(token)) != 1) {
+				writeAPIFault(w, http.StatusUnauthorized, "A reload over TCP needs the admin token in X-Auth-Token.")
+				return
+			}
+			if err := reloadSettings(); err != nil {
+				writeAPIFault(w, http.StatusConflict, "Reload rejected; the running settings stay: "+err.Error())
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"reloaded": true}`)
+		})
+		mux.Handle("/", h)
+		return mux, nil
 	}
 	return lb.RunWith(ctx, settings, log, o)
 }

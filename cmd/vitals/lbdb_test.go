@@ -589,6 +589,17 @@ func TestLBDBAuth(t *testing.T) {
 
 	d.v.Signal(t, syscall.SIGHUP)
 	d.v.WaitLog(t, "settings reloaded", 10*time.Second)
+	// vitals lb reload re-reads the settings too, and refuses a broken
+	// file with the reason, keeping the running settings.
+	if code, out, errOut := runBin(t, bin, "lb", "reload", "--socket", sock); code != 0 || !strings.Contains(out, "reloaded") {
+		t.Errorf("vitals lb reload: exit %d, %q %q", code, out, errOut)
+	}
+	good, _ := os.ReadFile(d.cfg)
+	os.WriteFile(d.cfg, append(good, []byte("loadbalancer:\n  name: x\n")...), 0o600)
+	if code, _, errOut := runBin(t, bin, "lb", "reload", "--socket", sock); code != 1 || !strings.Contains(errOut, "loadbalancer is not read with --db") {
+		t.Errorf("vitals lb reload with a loadbalancer in the settings: exit %d, %q; want 1 with the reason", code, errOut)
+	}
+	os.WriteFile(d.cfg, good, 0o600)
 
 	// Without a token file: the API over TCP is closed.
 	dir := t.TempDir()
