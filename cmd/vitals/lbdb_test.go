@@ -235,7 +235,62 @@ func TestLBDBGophercloud(t *testing.T) {
 		t.Fatalf("after b's monitor marked it ERROR, 10 connections reached %v, want all at a", seen)
 	}
 
+	// The rest of gophercloud's acceptance flow: update the load
+	// balancer, the stats of the traffic above, a second pool with a batch
+	// member update, a PING monitor with http_version replaced by an HTTP
+	// monitor.
 	ctx := context.Background()
+	desc := "updated"
+	if lbu, err := loadbalancers.Update(ctx, d.c, tr.lb.ID, loadbalancers.UpdateOpts{Description: &desc}).Extract(); err != nil || lbu.Description != desc {
+		t.Fatalf("update the load balancer: %+v %v", lbu, err)
+	}
+	d.waitActive(t, tr.lb.ID)
+	d.poll(t, "stats count the 20 connections", 10*time.Second, func() error {
+		st, err := loadbalancers.GetStats(ctx, d.c, tr.lb.ID).Extract()
+		if err != nil {
+			return err
+		}
+		lst, err := listeners.GetStats(ctx, d.c, tr.listener.ID).Extract()
+		if err != nil {
+			return err
+		}
+		if st.TotalConnections < 20 || lst.TotalConnections < 20 {
+			return fmt.Errorf("load balancer stats %+v, listener stats %+v", st, lst)
+		}
+		return nil
+	})
+	p2, err := pools.Create(ctx, d.c, pools.CreateOpts{Name: "pool2", LoadbalancerID: tr.lb.ID, Protocol: pools.ProtocolTCP, LBMethod: pools.LBMethodLeastConnections}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.waitActive(t, tr.lb.ID)
+	n1, n2 := "x1", "x2"
+	batch := []pools.BatchUpdateMemberOpts{{Name: &n1, Address: "127.0.0.1", ProtocolPort: a.Port}, {Name: &n2, Address: "127.0.0.2", ProtocolPort: a.Port}}
+	if err := pools.BatchUpdateMembers(ctx, d.c, p2.ID, batch).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	d.waitActive(t, tr.lb.ID)
+	pages, err := pools.ListMembers(d.c, p2.ID, nil).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms, err := pools.ExtractMembers(pages); err != nil || len(ms) != 2 {
+		t.Fatalf("pool2's members after the batch update: %+v %v", ms, err)
+	}
+	ping, err := monitors.Create(ctx, d.c, monitors.CreateOpts{PoolID: p2.ID, Type: monitors.TypePING, Delay: 2, Timeout: 1, MaxRetries: 2, HTTPVersion: "1.1"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.waitActive(t, tr.lb.ID)
+	if err := monitors.Delete(ctx, d.c, ping.ID).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	d.waitActive(t, tr.lb.ID)
+	hm, err := monitors.Create(ctx, d.c, monitors.CreateOpts{PoolID: p2.ID, Type: monitors.TypeHTTP, Delay: 2, Timeout: 1, MaxRetries: 2, URLPath: "/health", ExpectedCodes: "200"}).Extract()
+	if err != nil || hm.URLPath != "/health" {
+		t.Fatalf("HTTP monitor: %+v %v", hm, err)
+	}
+	d.waitActive(t, tr.lb.ID)
 	if err := loadbalancers.Delete(ctx, d.c, tr.lb.ID, loadbalancers.DeleteOpts{Cascade: true}).ExtractErr(); err != nil {
 		t.Fatal(err)
 	}
