@@ -62,7 +62,14 @@ func startDBLB(t *testing.T, bin string) *dbLB {
 // API answers.
 func (d *dbLB) start(t *testing.T, name string) {
 	t.Helper()
-	d.v = testenv.StartVitals(t, name, d.bin, d.dir, "lb", "--db", d.db, "--config", d.cfg)
+	var v *testenv.Vitals
+	t.Cleanup(func() { // after the process stopped (cleanups run last first)
+		if v != nil && strings.Contains(v.Log(), "WARNING: DATA RACE") {
+			t.Errorf("%s (built with VITALS_BUILD_RACE=1) found a data race:\n%s", name, v.Log())
+		}
+	})
+	v = testenv.StartVitals(t, name, d.bin, d.dir, "lb", "--db", d.db, "--config", d.cfg)
+	d.v = v
 	if err := d.v.WaitReady(func() error {
 		_, err := loadbalancers.List(d.c, nil).AllPages(context.Background())
 		return err
