@@ -375,6 +375,20 @@ func TestLBConfigModeAPIReadOnly(t *testing.T) {
 	if err != nil || code != 200 || !strings.Contains(body, "<!doctype html>") {
 		t.Errorf("GET / for a browser: %d %.80s %v; want the status page", code, body, err)
 	}
+
+	// A reload shows in the API: a second member added to the file.
+	second := testenv.StartGreeter(t, "b")
+	yaml += fmt.Sprintf("        - address: 127.0.0.1\n          protocol_port: %d\n", second.Port)
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := runBin(t, bin, "lb", "reload", "--socket", sock); code != 0 {
+		t.Fatalf("vitals lb reload: exit %d %q %q", code, out, errOut)
+	}
+	code, body, err = do("GET", "/v2.0/lbaas/pools?name=pool1&fields=members", "application/json", "")
+	if err != nil || code != 200 || strings.Count(body, `"id"`) != 2 {
+		t.Errorf("the API after a reload that added a member: %d %s %v; want the pool with 2 members", code, body, err)
+	}
 }
 
 // objects reads every object of tr again through the API.
