@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	api "vitals/internal/api/octavia"
 	"vitals/internal/controller"
@@ -100,11 +101,27 @@ func writeAPIFault(w http.ResponseWriter, code int, msg string) {
 	json.NewEncoder(w).Encode(map[string]any{"faultcode": "Client", "faultstring": msg, "debuginfo": nil})
 }
 
-// planeStatuses reads operating statuses from the running plane.
-type planeStatuses struct{ p *lb.Plane }
+// planeStatuses reads operating statuses from the running plane. One
+// status tree serves the lookups of statusTTL, so that listing n objects
+// builds it once, not n times.
+type planeStatuses struct {
+	p     *lb.Plane
+	mu    sync.Mutex
+	built time.Time
+	byID  map[string]string
+}
 
-func (s planeStatuses) OperatingStatus(_ api.Kind, id string) (model.OperatingStatus, bool) {
-	st, ok := s.p.OperatingStatuses()[id]
+// statusTTL is how long a status tree is reused: an answer is at most
+// this old, far below any monitor's delay (at least 100 ms).
+const statusTTL = 20 * time.Millisecond
+
+func (s *planeStatuses) OperatingStatus(_ api.Kind, id string) (model.OperatingStatus, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now := time.Now(); s.byID == nil || now.Sub(s.built) > statusTTL {
+		s.byID, s.built = s.p.OperatingStatuses(), now
+	}
+	st, ok := s.byID[id]
 	return model.OperatingStatus(st), ok
 }
 
@@ -206,7 +223,7 @@ func apiOptions(s store.Store, cfg *lb.Config, p *lb.Plane, log *slog.Logger, a 
 	set := lbyaml.Settings(cfg)
 	return api.Options{
 		Store: s, Token: cfg.Admin.Token(), Applier: a,
-		Statuses: planeStatuses{p}, Stats: planeStats{p}, Settings: &set,
+		Statuses: &planeStatuses{p: p}, Stats: planeStats{p}, Settings: &set,
 		ReadOnly: readOnly, Logger: log,
 	}
 }
