@@ -721,6 +721,9 @@ func TestLBDBClientCommands(t *testing.T) {
 	run(tr.members[1].ID, "member", "list", "pool1")
 	run("member b of pool pool1: admin_state_up false", "member", "disable", "pool1", "b")
 	run("total_connections", "stats", "lb1")
+	if code, _, errOut := runBin(t, bin, "lb", "member", "enable", "--socket", sock, "pool1", "nope"); code != exitUsage || !strings.Contains(errOut, "nope") {
+		t.Errorf("enable an unknown member: exit %d, %q; want 2 naming it", code, errOut)
+	}
 	m, err := pools.GetMember(context.Background(), d.c, tr.pool.ID, tr.members[1].ID).Extract()
 	if err != nil || m.AdminStateUp {
 		t.Fatalf("member b after vitals lb member disable: %+v %v; want admin_state_up false", m, err)

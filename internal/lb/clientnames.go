@@ -25,7 +25,10 @@ func (c *Client) byName(ctx context.Context, ref, listPath string, call func(id 
 	if !ok || id == ref {
 		return err
 	}
-	return call(id)
+	if err2 := call(id); !errors.Is(err2, ErrNotFound) {
+		return err2
+	}
+	return err // in the words of the ref the user gave
 }
 
 // idOf returns the ID of the one object named name in the list at
@@ -56,13 +59,20 @@ func (c *Client) idOf(ctx context.Context, listPath, name string) (string, bool)
 	return ids[0], true
 }
 
-// inPool calls call with the path of pool's member (IDs or names).
+// inPool calls call with the path of pool's member (IDs or names). The
+// pool is looked up by name only when the endpoint does not know it, so
+// that a missing member is reported as such.
 func (c *Client) inPool(ctx context.Context, pool, member string, call func(path string) error) error {
-	return c.byName(ctx, pool, "/v2/lbaas/pools", func(pid string) error {
-		base := "/v2/lbaas/pools/" + url.PathEscape(pid) + "/members"
-		return c.byName(ctx, member, base, func(mid string) error {
-			return call(base + "/" + url.PathEscape(mid))
-		})
+	pid := pool
+	var probe map[string]json.RawMessage
+	if err := c.get(ctx, "/v2/lbaas/pools/"+url.PathEscape(pool)+"/members", &probe); errors.Is(err, ErrNotFound) {
+		if id, ok := c.idOf(ctx, "/v2/lbaas/pools", pool); ok {
+			pid = id
+		}
+	}
+	base := "/v2/lbaas/pools/" + url.PathEscape(pid) + "/members"
+	return c.byName(ctx, member, base, func(mid string) error {
+		return call(base + "/" + url.PathEscape(mid))
 	})
 }
 
