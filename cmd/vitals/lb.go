@@ -23,7 +23,8 @@ import (
 const lbEndpoint = "[--socket PATH | --config lb.yaml | --admin HOST:PORT [--token-file F]]"
 
 const (
-	lbUsage       = "usage: vitals lb {--config lb.yaml | --db PATH [--config settings.yaml]} [--check-config] [--log-format text|json] [--log-level debug|info|warn|error]"
+	lbUsage       = "usage: vitals lb --config lb.yaml [--check-config] [--log-format text|json] [--log-level debug|info|warn|error]"
+	lbDBUsage     = "       vitals lb --db PATH [--config settings.yaml] [--check-config] [--log-format text|json] [--log-level debug|info|warn|error]"
 	lbDescription = `vitals lb is a TCP load balancer with Octavia-style health monitors. Its
 listeners proxy client connections to the members of their default pool
 (ROUND_ROBIN, LEAST_CONNECTIONS or SOURCE_IP), and only to members the pool's
@@ -108,6 +109,7 @@ func runLB(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(stdout, lbUsage)
+		fmt.Fprintln(stdout, lbDBUsage)
 		fmt.Fprintln(stdout, "       vitals lb COMMAND [flags] [arguments]")
 		fmt.Fprintln(stdout)
 		fmt.Fprintln(stdout, lbDescription)
