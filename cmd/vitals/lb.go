@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -22,6 +24,7 @@ const lbEndpoint = "[--socket PATH | --config lb.yaml | --admin HOST:PORT [--tok
 
 const (
 	lbUsage       = "usage: vitals lb --config lb.yaml [--check-config] [--log-format text|json] [--log-level debug|info|warn|error]"
+	lbDBUsage     = "       vitals lb --db PATH [--config settings.yaml] [--check-config] [--log-format text|json] [--log-level debug|info|warn|error]"
 	lbDescription = `vitals lb is a TCP load balancer with Octavia-style health monitors. Its
 listeners proxy client connections to the members of their default pool
 (ROUND_ROBIN, LEAST_CONNECTIONS or SOURCE_IP), and only to members the pool's
@@ -29,6 +32,14 @@ monitor finds healthy; with nothing usable a connection is closed at once
 unless the pool has fail_open. It serves statuses on a local admin endpoint
 (a unix socket, and optionally a loopback TCP address) with Octavia's status
 tree, health monitors and Prometheus metrics.
+
+With --db PATH it runs from a store (a SQLite file, created when missing)
+instead of a file: the Octavia v2 API on the admin endpoint (/v2, /v2.0)
+creates, changes and deletes load balancers, listeners, pools, members and
+health monitors, and the store keeps them across restarts ('vitals lb import'
+loads a file into it). --config then names an optional settings file with
+only admin, api_settings, monitor and shutdown_grace. With --config alone
+the file is the source of truth and the API is read-only.
 
 SIGHUP reloads the configuration (so does vitals lb reload) without dropping
 established sessions or closing unchanged listeners. SIGTERM stops accepting,
@@ -51,6 +62,7 @@ func lbCommands() []command {
 		{name: "stats", summary: "show connection and byte counters, as openstack loadbalancer stats show", run: runLBStats, flags: lbStatsFlags},
 		{name: "member", summary: "list pool members, set their weight, take them out and back", run: runLBMember, subs: lbMemberCommands()},
 		{name: "reload", summary: "make the running vitals lb re-read its configuration, as SIGHUP does", run: runLBReload, flags: lbReloadFlags},
+		{name: "import", summary: "load a YAML file into the store of vitals lb --db", run: runLBImport, flags: lbImportFlags},
 	}
 }
 
@@ -64,14 +76,15 @@ func lbMemberCommands() []command {
 }
 
 type lbRunOpts struct {
-	config, logFormat, logLevel *string
-	checkConfig                 *bool
+	config, db, logFormat, logLevel *string
+	checkConfig                     *bool
 }
 
 func lbRunFlagSet() (*flag.FlagSet, *lbRunOpts) {
 	fs := newFlagSet("vitals lb")
 	return fs, &lbRunOpts{
-		config:      fs.String("config", "", "YAML configuration `file` (required)"),
+		config:      fs.String("config", "", "YAML configuration `file` (required without --db; with --db, the settings file)"),
+		db:          fs.String("db", "", "run from this store (SQLite `file`), managed through the Octavia API"),
 		checkConfig: fs.Bool("check-config", false, "validate the configuration and exit (0 valid, 2 invalid)"),
 		logFormat:   fs.String("log-format", "text", "log `format`: text or json"),
 		logLevel:    fs.String("log-level", "info", "log `level`: debug, info, warn or error"),
@@ -96,6 +109,7 @@ func runLB(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(stdout, lbUsage)
+		fmt.Fprintln(stdout, lbDBUsage)
 		fmt.Fprintln(stdout, "       vitals lb COMMAND [flags] [arguments]")
 		fmt.Fprintln(stdout)
 		fmt.Fprintln(stdout, lbDescription)
@@ -114,12 +128,15 @@ func runLB(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		return bad("unexpected argument %q (%s)", fs.Arg(0), lbUsage)
 	}
-	if *o.config == "" {
+	if *o.config == "" && *o.db == "" {
 		return bad("missing --config FILE (%s)", lbUsage)
 	}
 	log, err := newLogger(stderr, *o.logFormat, *o.logLevel)
 	if err != nil {
 		return bad("%v", err)
+	}
+	if *o.db != "" {
+		return runLBFromStore(ctx, o, log, stdout, stderr)
 	}
 	cfg, err := lb.LoadFile(*o.config)
 	if err != nil {
@@ -139,12 +156,36 @@ func runLB(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			len(l.Listeners), len(l.Pools), members, monitors, cfg.Admin.Socket)
 		return exitOK
 	}
+	reload, stopHUP := hupChannel()
+	defer stopHUP()
+	configPath := *o.config
+	load := func() (*lb.Config, error) { return lb.LoadFile(configPath) }
+	mirror, err := newFileMirror(ctx, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "vitals lb: %v\n", err)
+		return exitFail
+	}
+	defer mirror.s.Close()
+	ro := lb.RunOptions{Reload: reload, Load: load, Notify: systemdNotifier(log),
+		Applied: func(c *lb.Config) { mirror.applied(ctx, c) },
+		Attach: func(p *lb.Plane) (http.Handler, error) {
+			return mountAPI(p.Admin, apiOptions(mirror.s, cfg, p, log, nil, readOnlyFault), false)
+		},
+	}
+	if err := lb.RunWith(ctx, cfg, log, ro); err != nil {
+		fmt.Fprintf(stderr, "vitals lb: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// hupChannel delivers SIGHUP on the returned channel (coalesced) until
+// stop is called.
+func hupChannel() (<-chan struct{}, func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	reload := make(chan struct{}, 1)
 	stopHUP := make(chan struct{})
-	defer close(stopHUP)
 	go func() {
 		for {
 			select {
@@ -158,9 +199,25 @@ func runLB(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}()
-	configPath := *o.config
-	load := func() (*lb.Config, error) { return lb.LoadFile(configPath) }
-	if err := lb.RunWith(ctx, cfg, log, lb.RunOptions{Reload: reload, Load: load, Notify: systemdNotifier(log)}); err != nil {
+	return reload, func() { signal.Stop(hup); close(stopHUP) }
+}
+
+// runLBFromStore runs `vitals lb --db PATH [--config settings.yaml]`.
+func runLBFromStore(ctx context.Context, o *lbRunOpts, log *slog.Logger, stdout, stderr io.Writer) int {
+	settings, err := lb.LoadSettingsFile(*o.config)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
+	if *o.checkConfig {
+		fmt.Fprintf(stdout, "settings ok; the load balancers are in the store %s; admin socket %s\n", *o.db, settings.Admin.Socket)
+		return exitOK
+	}
+	reload, stopHUP := hupChannel()
+	defer stopHUP()
+	settingsPath := *o.config
+	ro := lb.RunOptions{Notify: systemdNotifier(log)}
+	if err := runLBDB(ctx, *o.db, settings, log, ro, reload, func() (*lb.Config, error) { return lb.LoadSettingsFile(settingsPath) }); err != nil {
 		fmt.Fprintf(stderr, "vitals lb: %v\n", err)
 		return exitFail
 	}

@@ -133,16 +133,26 @@ func live[T store.Resource](xs []T) []T {
 }
 
 // rawMonitor writes h as a config would, for monitor.HealthMonitor.Resolve.
+// http_version and domain_name, which Octavia accepts on every type and
+// uses only on HTTP and HTTPS, are left out where the type does not use
+// them (a PING monitor with http_version runs as a PING monitor).
 func rawMonitor(h *octavia.HealthMonitor) monitor.HealthMonitor {
 	var tags []string
 	if len(h.Tags) > 0 {
 		tags = slices.Clone(h.Tags)
 	}
+	httpVersion, domain := h.HTTPVersion, h.DomainName
+	if !monitor.TypeAccepts(h.Type, "http_version") {
+		httpVersion = ""
+	}
+	if !monitor.TypeAccepts(h.Type, "domain_name") {
+		domain = ""
+	}
 	return monitor.HealthMonitor{
 		Name: h.Name, Type: h.Type, Delay: monitor.SecondsOf(h.Delay), Timeout: monitor.SecondsOf(h.Timeout),
 		MaxRetries: ptr(h.MaxRetries), MaxRetriesDown: ptr(h.MaxRetriesDown),
 		HTTPMethod: h.HTTPMethod, URLPath: h.URLPath, ExpectedCodes: h.ExpectedCodes,
-		HTTPVersion: monitor.HTTPVersion(h.HTTPVersion), DomainName: h.DomainName, CAFile: h.CAFile,
+		HTTPVersion: monitor.HTTPVersion(httpVersion), DomainName: domain, CAFile: h.CAFile,
 		AdminStateUp: ptr(h.AdminStateUp), Tags: tags,
 		User: h.User, PasswordFile: h.PasswordFile, PasswordEnv: h.PasswordEnv, Database: h.Database, Query: h.Query, SSLMode: h.SSLMode,
 	}

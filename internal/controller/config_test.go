@@ -169,10 +169,6 @@ func TestToConfigRefuses(t *testing.T) {
 		"default pool without a name": {func(s *store.Snapshot) { s.Pools[0].Name = "" }, "needs a name"},
 		"two pools of one name":       {func(s *store.Snapshot) { s.Pools[1].Name = s.Pools[0].Name }, "needs a name"},
 		"UDP listener":                {func(s *store.Snapshot) { s.Listeners[0].Protocol = octavia.ProtocolUDP }, "protocol UDP is not served"},
-		"http_version on PING (Octavia accepts it, lb does not)": {func(s *store.Snapshot) {
-			h := &s.HealthMonitors[0]
-			h.Type, h.HTTPMethod, h.URLPath, h.ExpectedCodes, h.HTTPVersion = octavia.MonitorPing, "", "", "", "1.0"
-		}, "http_version is not allowed for type PING"},
 	} {
 		s := tree
 		s.LoadBalancers, s.Pools, s.Listeners = append([]octavia.LoadBalancer(nil), tree.LoadBalancers...), append([]octavia.Pool(nil), tree.Pools...), append([]octavia.Listener(nil), tree.Listeners...)
@@ -184,6 +180,28 @@ func TestToConfigRefuses(t *testing.T) {
 	}
 	if _, err := ToConfig(tree, base); err != nil {
 		t.Errorf("the unedited tree: %v", err)
+	}
+	// http_version on PING: Octavia accepts it and ignores it, so the
+	// monitor runs as a plain PING monitor.
+	s := tree
+	s.HealthMonitors = append([]octavia.HealthMonitor(nil), tree.HealthMonitors...)
+	h := &s.HealthMonitors[0]
+	h.Type, h.HTTPMethod, h.URLPath, h.ExpectedCodes, h.HTTPVersion, h.DomainName = octavia.MonitorPing, "", "", "", "1.0", "example.com"
+	cfg, err := ToConfig(s, base)
+	if err != nil {
+		t.Fatalf("PING with http_version and domain_name: %v", err)
+	}
+	pings := 0
+	for _, p := range cfg.LoadBalancer.Pools {
+		if m := p.Monitor; m != nil && m.Type == octavia.MonitorPing {
+			pings++
+			if m.HTTPVersion != "" || m.DomainName != "" {
+				t.Errorf("PING monitor runs with http_version %q, domain_name %q; want neither", m.HTTPVersion, m.DomainName)
+			}
+		}
+	}
+	if pings != 1 {
+		t.Errorf("%d PING monitors in the config, want 1", pings)
 	}
 }
 

@@ -50,7 +50,7 @@ func NewAdminHandler(cfg *Config, eng *monitor.Engine, g prometheus.Gatherer) ht
 // newAdminHandler is NewAdminHandler with the configuration read on every
 // request, so that a reload shows, and changes applied through ctl (nil:
 // read-only).
-func newAdminHandler(cfg func() *Config, ctl *control, eng *monitor.Engine, g prometheus.Gatherer) http.Handler {
+func newAdminHandler(cfg func() *Config, ctl *control, eng *monitor.Engine, g prometheus.Gatherer) *http.ServeMux {
 	a := &admin{cfg: cfg, eng: eng, ctl: ctl, g: g}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v2/lbaas/loadbalancers", a.loadBalancers)
@@ -268,19 +268,16 @@ func (c *Client) Status(ctx context.Context, idOrName string) (monitor.StatusTre
 		}
 		idOrName = list.LoadBalancers[0].ID
 	}
-	err := c.get(ctx, "/v2/lbaas/loadbalancers/"+url.PathEscape(idOrName)+"/status", &t)
+	err := c.byName(ctx, idOrName, "/v2/lbaas/loadbalancers", func(id string) error {
+		return c.get(ctx, "/v2/lbaas/loadbalancers/"+url.PathEscape(id)+"/status", &t)
+	})
 	return t, err
 }
 
 // SetMemberAdminStateUp sets a member's admin_state_up; pool and member
 // are IDs or names (a member also by address:port).
 func (c *Client) SetMemberAdminStateUp(ctx context.Context, pool, member string, up bool) (MemberView, error) {
-	var v struct {
-		Member MemberView `json:"member"`
-	}
-	body := map[string]any{"member": map[string]any{"admin_state_up": up}}
-	err := c.do(ctx, http.MethodPut, "/v2/lbaas/pools/"+url.PathEscape(pool)+"/members/"+url.PathEscape(member), body, &v)
-	return v.Member, err
+	return c.putMember(ctx, pool, member, map[string]any{"admin_state_up": up})
 }
 
 // HealthMonitor returns the health monitor with the given ID or name.
@@ -288,6 +285,8 @@ func (c *Client) HealthMonitor(ctx context.Context, idOrName string) (monitor.Oc
 	var v struct {
 		HealthMonitor monitor.OctaviaHealthMonitor `json:"healthmonitor"`
 	}
-	err := c.get(ctx, "/v2/lbaas/healthmonitors/"+url.PathEscape(idOrName), &v)
+	err := c.byName(ctx, idOrName, "/v2/lbaas/healthmonitors", func(id string) error {
+		return c.get(ctx, "/v2/lbaas/healthmonitors/"+url.PathEscape(id), &v)
+	})
 	return v.HealthMonitor, err
 }

@@ -147,7 +147,18 @@ func (v *validator) bad(path []any, object, field, format string, a ...any) erro
 func at(path []any, more ...any) []any { return append(slices.Clip(path), more...) }
 
 func (v *validator) config(c *Config) error {
-	top := []any{}
+	if err := v.settings(c); err != nil {
+		return err
+	}
+	if c.LoadBalancer == nil {
+		return v.bad([]any{}, "", "loadbalancer", "is required: the load balancer with its listeners and pools")
+	}
+	return v.loadBalancer(c)
+}
+
+// settings applies defaults to and validates the process settings: admin,
+// api_settings, monitor and shutdown_grace.
+func (v *validator) settings(c *Config) error {
 	if err := v.admin(&c.Admin); err != nil {
 		return err
 	}
@@ -183,10 +194,7 @@ func (v *validator) config(c *Config) error {
 		}
 		c.Grace = d
 	}
-	if c.LoadBalancer == nil {
-		return v.bad(top, "", "loadbalancer", "is required: the load balancer with its listeners and pools")
-	}
-	return v.loadBalancer(c)
+	return nil
 }
 
 func (v *validator) admin(a *AdminConfig) error {

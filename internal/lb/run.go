@@ -30,6 +30,18 @@ type RunOptions struct {
 	// and stopping; the main loop feeds its watchdog. Nil: not under
 	// systemd.
 	Notify *sdnotify.Notifier
+	// Attach, when set, is called once the listeners of cfg run and the
+	// admin endpoint is open, before anything is served: it gets the
+	// running Plane and returns the handler the admin endpoint serves
+	// (p.Admin, or one that wraps it). This is how `vitals lb --db` hands
+	// Plane.Apply to its controller, which then applies the store's
+	// configuration (cfg holds only the process settings and an empty
+	// load balancer), and mounts the Octavia API. An error stops Run.
+	// Plane.Apply refuses once Run is shutting down.
+	Attach func(p *Plane) (http.Handler, error)
+	// Applied, when set, is called after each configuration that was
+	// applied successfully (the first, reloads, Plane.Apply), with it.
+	Applied func(*Config)
 }
 
 // Run monitors cfg's members, proxies its listeners' connections to
@@ -80,23 +92,59 @@ func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o RunOptions) e
 	for i, l := range lns {
 		lns[i] = adminhttp.Limit(l, adminCap)
 	}
-	if err := ctl.apply(cfg); err != nil {
+	// apply runs a configuration and sizes the descriptor budget for it;
+	// once stopping is set (shutdown) it refuses, so that nothing opens
+	// listeners again behind the shutdown.
+	var (
+		applyMu  sync.Mutex
+		stopping bool
+	)
+	apply := func(next *Config) error {
+		applyMu.Lock()
+		defer applyMu.Unlock()
+		if stopping {
+			return errors.New("vitals lb is shutting down")
+		}
+		if err := ctl.apply(next); err != nil {
+			return err
+		}
+		budget.Resize(descriptorReserve(next, adminCap))
+		if o.Applied != nil {
+			o.Applied(next)
+		}
+		return nil
+	}
+	closeAll := func() {
 		for _, l := range lns {
 			l.Close()
 		}
+	}
+	if err := apply(cfg); err != nil {
+		closeAll()
 		return err
 	}
-
-	members := 0
-	for _, p := range cfg.LoadBalancer.Pools {
-		members += len(p.Members)
+	var serve http.Handler = handler
+	if o.Attach != nil {
+		h, err := o.Attach(&Plane{Admin: handler, apply: apply, current: ctl.Current, eng: eng, g: reg})
+		if err != nil {
+			applyMu.Lock()
+			stopping = true
+			applyMu.Unlock()
+			closeAll()
+			srv.Shutdown(0)
+			return err
+		}
+		serve = h
 	}
+
+	cur := ctl.Current()
+	listeners, pools, members := cur.counts()
 	log.Info("vitals lb started",
-		"loadbalancer", cfg.LoadBalancer.Name, "listeners", len(cfg.LoadBalancer.Listeners), "pools", len(cfg.LoadBalancer.Pools), "members", members,
+		"loadbalancer", cur.LoadBalancer.Name, "listeners", listeners, "pools", pools, "members", members,
 		"admin_socket", cfg.Admin.Socket, "admin_listen", cfg.Admin.Listen)
 	logBudget(log, budget, adminCap)
 
-	srvHTTP := adminhttp.NewServer(handler, adminhttp.Options{ErrorLog: log})
+	srvHTTP := adminhttp.NewServer(serve, adminhttp.Options{ErrorLog: log})
 	srvHTTP.ConnContext = markLocal
 	var wg sync.WaitGroup
 	for _, l := range lns {
@@ -121,7 +169,7 @@ func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o RunOptions) e
 		prev := ctl.Current().Admin
 		next, err := o.Load()
 		if err == nil {
-			err = ctl.apply(next)
+			err = apply(next)
 		}
 		if err != nil {
 			log.Error("reload failed; the running configuration stays", "err", err)
@@ -129,7 +177,6 @@ func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o RunOptions) e
 			return err
 		}
 		o.Notify.Ready(fmt.Sprintf("configuration reloaded: %d listeners, %d pools", len(next.LoadBalancer.Listeners), len(next.LoadBalancer.Pools)))
-		budget.Resize(descriptorReserve(next, adminCap))
 		if next.Admin.Socket != prev.Socket || next.Admin.Listen != prev.Listen {
 			log.Warn("reload: admin endpoint address changes need a restart", "socket", next.Admin.Socket, "listen", next.Admin.Listen)
 		}
@@ -138,7 +185,7 @@ func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o RunOptions) e
 	}
 
 	// The listeners and the admin endpoint are open: ready.
-	if err := o.Notify.Ready(fmt.Sprintf("serving %d listeners, %d pools", len(cfg.LoadBalancer.Listeners), len(cfg.LoadBalancer.Pools))); err != nil {
+	if err := o.Notify.Ready(fmt.Sprintf("serving %d listeners, %d pools", listeners, pools)); err != nil {
 		log.Warn("cannot tell systemd the lb is ready", "err", err)
 	}
 	watchdog, stopWatchdog := o.Notify.WatchdogTicker()
@@ -165,6 +212,9 @@ loop:
 		close(ctl.stopping) // reload requests from now on are refused
 	}
 	o.Notify.Stopping("closing listeners; established sessions have the shutdown grace to finish")
+	applyMu.Lock()
+	stopping = true
+	applyMu.Unlock()
 	srv.Shutdown(ctl.Current().Grace)
 	stopEngine()
 	if engErr == nil {
@@ -184,12 +234,21 @@ loop:
 // max_concurrent_checks) plus a margin, and each of the two admin
 // listeners' (socket and TCP) connection cap plus a margin.
 func descriptorReserve(cfg *Config, adminCap int) int {
-	members := 0
-	for _, p := range cfg.LoadBalancer.Pools {
+	listeners, _, members := cfg.counts()
+	checks := min(members, cfg.Monitor.MaxConcurrentChecks) + adminhttp.CheckMargin
+	return adminhttp.BaseReserve + listeners + checks + 2*(adminCap+adminhttp.AdminMargin)
+}
+
+// counts are the numbers of listeners, pools and members of the load
+// balancer; zeros without one (an empty store in --db mode).
+func (c *Config) counts() (listeners, pools, members int) {
+	if c == nil || c.LoadBalancer == nil {
+		return 0, 0, 0
+	}
+	for _, p := range c.LoadBalancer.Pools {
 		members += len(p.Members)
 	}
-	checks := min(members, cfg.Monitor.MaxConcurrentChecks) + adminhttp.CheckMargin
-	return adminhttp.BaseReserve + len(cfg.LoadBalancer.Listeners) + checks + 2*(adminCap+adminhttp.AdminMargin)
+	return len(c.LoadBalancer.Listeners), len(c.LoadBalancer.Pools), members
 }
 
 // logBudget logs how the descriptor limit is split, loudly when nothing

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Stats are a load balancer's or a listener's counters, as Octavia's
@@ -38,9 +40,12 @@ func (s Stats) Rows() [][2]string {
 
 // stats sums the listener metrics of the listeners with the given labels
 // (all listeners when labels is nil).
-func (a *admin) stats(labels map[string]bool) (Stats, error) {
+func (a *admin) stats(labels map[string]bool) (Stats, error) { return gatherStats(a.g, labels) }
+
+// gatherStats is admin.stats over any gatherer.
+func gatherStats(g prometheus.Gatherer, labels map[string]bool) (Stats, error) {
 	var s Stats
-	fams, err := a.g.Gather()
+	fams, err := g.Gather()
 	if err != nil && len(fams) == 0 {
 		return s, err
 	}
@@ -118,14 +123,18 @@ func (c *Client) Stats(ctx context.Context, lbRef, listener string) (Stats, erro
 		Stats Stats `json:"stats"`
 	}
 	if listener != "" {
-		err := c.get(ctx, "/v2/lbaas/listeners/"+url.PathEscape(listener)+"/stats", &v)
+		err := c.byName(ctx, listener, "/v2/lbaas/listeners", func(id string) error {
+			return c.get(ctx, "/v2/lbaas/listeners/"+url.PathEscape(id)+"/stats", &v)
+		})
 		return v.Stats, err
 	}
 	id, err := c.loadBalancerID(ctx, lbRef)
 	if err != nil {
 		return v.Stats, err
 	}
-	err = c.get(ctx, "/v2/lbaas/loadbalancers/"+url.PathEscape(id)+"/stats", &v)
+	err = c.byName(ctx, id, "/v2/lbaas/loadbalancers", func(id string) error {
+		return c.get(ctx, "/v2/lbaas/loadbalancers/"+url.PathEscape(id)+"/stats", &v)
+	})
 	return v.Stats, err
 }
 
@@ -152,17 +161,14 @@ func (c *Client) Members(ctx context.Context, pool string) ([]MemberView, error)
 	var v struct {
 		Members []MemberView `json:"members"`
 	}
-	err := c.get(ctx, "/v2/lbaas/pools/"+url.PathEscape(pool)+"/members", &v)
+	err := c.byName(ctx, pool, "/v2/lbaas/pools", func(id string) error {
+		return c.get(ctx, "/v2/lbaas/pools/"+url.PathEscape(id)+"/members", &v)
+	})
 	return v.Members, err
 }
 
 // SetMemberWeight sets a member's weight until the next reload; pool and
 // member are IDs or names (a member also by address:port).
 func (c *Client) SetMemberWeight(ctx context.Context, pool, member string, weight int) (MemberView, error) {
-	var v struct {
-		Member MemberView `json:"member"`
-	}
-	body := map[string]any{"member": map[string]any{"weight": weight}}
-	err := c.do(ctx, http.MethodPut, "/v2/lbaas/pools/"+url.PathEscape(pool)+"/members/"+url.PathEscape(member), body, &v)
-	return v.Member, err
+	return c.putMember(ctx, pool, member, map[string]any{"weight": weight})
 }

@@ -93,6 +93,14 @@ func TypeNames() []string {
 	return names
 }
 
+// TypeAccepts reports whether the monitor type (upper case, as Octavia
+// writes it) takes the type-specific field, e.g. TypeAccepts("PING",
+// "http_version") is false.
+func TypeAccepts(typeName, field string) bool {
+	t, ok := lookupType(typeName)
+	return ok && slices.Contains(t.fields, field)
+}
+
 func lookupType(name string) (monitorType, bool) {
 	i := slices.IndexFunc(types, func(t monitorType) bool { return t.name == name })
 	if i < 0 {

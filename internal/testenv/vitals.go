@@ -15,7 +15,8 @@ import (
 
 // BuildVitals builds cmd/vitals into a temp dir of t and returns the path
 // of the binary, so that a test runs the program as an operator does. The
-// build is bounded (5 minutes) and uses the go command in PATH.
+// build is bounded (5 minutes) and uses the go command in PATH; with
+// VITALS_BUILD_RACE=1 in the environment the binary has the race detector.
 func BuildVitals(t testing.TB) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
@@ -26,7 +27,11 @@ func BuildVitals(t testing.TB) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start := time.Now()
-	out, err := exec.CommandContext(ctx, goBin, "build", "-buildvcs=false", "-o", path, "vitals/cmd/vitals").CombinedOutput()
+	args := []string{"build", "-buildvcs=false", "-o", path}
+	if os.Getenv("VITALS_BUILD_RACE") == "1" {
+		args = append(args, "-race")
+	}
+	out, err := exec.CommandContext(ctx, goBin, append(args, "vitals/cmd/vitals")...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build vitals/cmd/vitals: %v\n%s", err, out)
 	}

@@ -1,0 +1,263 @@
+package main
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	api "vitals/internal/api/octavia"
+	"vitals/internal/controller"
+	"vitals/internal/lb"
+	"vitals/internal/lbyaml"
+	model "vitals/internal/octavia"
+	"vitals/internal/store"
+	"vitals/internal/store/sqlite"
+)
+
+// The Octavia API shares the lb's admin endpoint (the unix socket and the
+// loopback listen address):
+//
+//	/v2/..., /v2.0/...  the Octavia v2 API (internal/api/octavia)
+//	GET /               version discovery (JSON) for API clients, the status
+//	                    page (HTML) for browsers: see wantsJSON
+//	everything else     the lb's own admin endpoints (status page data,
+//	                    /metrics, /reload, pprof)
+//
+// Requests over the unix socket are trusted (no token). Over TCP every
+// request under /v2 needs X-Auth-Token with the token of admin.token_file;
+// without a token file the API over TCP answers 403.
+
+// readOnlyFault is what the API answers to a write in --config mode.
+const readOnlyFault = "vitals lb runs from its configuration file (--config), which is the source of truth: change the file and reload (vitals lb reload or SIGHUP), or run vitals lb --db to manage it through this API."
+
+// wantsJSON reports whether GET / is from an API client: it accepts
+// application/json and not text/html (browsers ask for text/html first,
+// gophercloud and keystoneauth ask for application/json), or it carries
+// X-Auth-Token.
+func wantsJSON(r *http.Request) bool {
+	if r.Header.Get("X-Auth-Token") != "" {
+		return true
+	}
+	accept := r.Header.Get("Accept")
+	return strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html")
+}
+
+// mountAPI serves the Octavia API o on top of the lb's admin handler. With
+// all set the API owns every path under /v2 and /v2.0 (--db mode);
+// without, it gets only what the admin handler does not serve, so the
+// file mode's admin endpoints (member admin_state_up, reload) answer as
+// before.
+func mountAPI(admin *http.ServeMux, o api.Options, all bool) (http.Handler, error) {
+	h, err := api.New(o)
+	if err != nil {
+		return nil, err
+	}
+	tokenless := o.Token == ""
+	serveAPI := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if lb.IsLocal(r) {
+			r = r.WithContext(api.WithTrusted(r.Context()))
+		} else if tokenless && r.URL.Path != "/" {
+			writeAPIFault(w, http.StatusForbidden, "The Octavia API over TCP needs a token: set admin.token_file (the admin unix socket needs none).")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		if wantsJSON(r) {
+			serveAPI(w, r)
+			return
+		}
+		admin.ServeHTTP(w, r)
+	})
+	for _, p := range []string{"/v2", "/v2.0"} {
+		if all {
+			mux.Handle(p+"/", serveAPI)
+			mux.Handle(p, serveAPI)
+			continue
+		}
+		mux.HandleFunc(p+"/", func(w http.ResponseWriter, r *http.Request) {
+			if _, pattern := admin.Handler(r); pattern != "" && pattern != "/" {
+				admin.ServeHTTP(w, r)
+				return
+			}
+			serveAPI(w, r)
+		})
+	}
+	mux.Handle("/", admin)
+	return mux, nil
+}
+
+func writeAPIFault(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(map[string]any{"faultcode": "Client", "faultstring": msg, "debuginfo": nil})
+}
+
+// planeStatuses reads operating statuses from the running plane. One
+// status tree serves the lookups of statusTTL, so that listing n objects
+// builds it once, not n times.
+type planeStatuses struct {
+	p     *lb.Plane
+	mu    sync.Mutex
+	built time.Time
+	byID  map[string]string
+}
+
+// statusTTL is how long a status tree is reused: an answer is at most
+// this old, far below any monitor's delay (at least 100 ms).
+const statusTTL = 20 * time.Millisecond
+
+func (s *planeStatuses) OperatingStatus(_ api.Kind, id string) (model.OperatingStatus, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now := time.Now(); s.byID == nil || now.Sub(s.built) > statusTTL {
+		s.byID, s.built = s.p.OperatingStatuses(), now
+	}
+	st, ok := s.byID[id]
+	return model.OperatingStatus(st), ok
+}
+
+// planeStats reads counters from the running plane.
+type planeStats struct{ p *lb.Plane }
+
+func (s planeStats) LoadBalancerStats(id string) (api.Stats, bool) {
+	st, ok := s.p.LoadBalancerStats(id)
+	return api.Stats(st), ok
+}
+
+func (s planeStats) ListenerStats(id string) (api.Stats, bool) {
+	st, ok := s.p.ListenerStats(id)
+	return api.Stats(st), ok
+}
+
+// storeWatch is the API's Applier: the controller waits on the store's
+// revision, so a write needs no call; setting it makes the API write
+// PENDING_* statuses that the controller settles.
+type storeWatch struct{}
+
+func (storeWatch) Changed(int64) {}
+
+// runLBDB runs `vitals lb --db PATH`: the store is the source of truth, a
+// controller applies it to the running lb, and the Octavia API on the
+// admin endpoint changes it.
+//
+// SIGHUP (reload) re-reads the settings file (load) and applies it; the
+// admin addresses and the token need a restart.
+func runLBDB(ctx context.Context, dbPath string, settings *lb.Config, log *slog.Logger, o lb.RunOptions, reload <-chan struct{}, load func() (*lb.Config, error)) error {
+	s, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		return fmt.Errorf("open the store %s: %w", dbPath, err)
+	}
+	defer s.Close()
+	o.Attach = func(p *lb.Plane) (http.Handler, error) {
+		ctl := &controller.Controller{Store: s, Base: settings, Apply: p.Apply, Log: log}
+		// The first round runs before anything is served; a configuration
+		// that cannot be applied (a port that cannot bind) leaves its
+		// objects ERROR and the lb running, so that the API can fix it.
+		if _, err := ctl.Reconcile(ctx); err != nil {
+			return nil, fmt.Errorf("read the store %s: %w", dbPath, err)
+		}
+		go func() {
+			if err := ctl.Run(ctx); err != nil && ctx.Err() == nil {
+				log.Error("controller stopped: changes in the store are no longer applied", "err", err)
+			}
+		}()
+		var reloadMu sync.Mutex
+		reloadSettings := func() error {
+			reloadMu.Lock()
+			defer reloadMu.Unlock()
+			next, err := load()
+			if err != nil {
+				log.Error("reload failed; the running settings stay", "err", err)
+				return err
+			}
+			ctl.SetBase(next)
+			log.Info("settings reloaded", "file", next.File)
+			return nil
+		}
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-reload:
+					reloadSettings()
+				}
+			}
+		}()
+		h, err := mountAPI(p.Admin, apiOptions(s, settings, p, log, storeWatch{}, ""), true)
+		if err != nil {
+			return nil, err
+		}
+		// POST /reload (vitals lb reload) re-reads the settings file, as
+		// SIGHUP does; the store needs no reload.
+		token := settings.Admin.Token()
+		mux := http.NewServeMux()
+		mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
+			if !lb.IsLocal(r) && (token == "" || subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Auth-Token")), []byte(token)) != 1) {
+				writeAPIFault(w, http.StatusUnauthorized, "A reload over TCP needs the admin token in X-Auth-Token.")
+				return
+			}
+			if err := reloadSettings(); err != nil {
+				writeAPIFault(w, http.StatusConflict, "Reload rejected; the running settings stay: "+err.Error())
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"reloaded": true}`)
+		})
+		mux.Handle("/", h)
+		return mux, nil
+	}
+	return lb.RunWith(ctx, settings, log, o)
+}
+
+func apiOptions(s store.Store, cfg *lb.Config, p *lb.Plane, log *slog.Logger, a api.Applier, readOnly string) api.Options {
+	set := lbyaml.Settings(cfg)
+	return api.Options{
+		Store: s, Token: cfg.Admin.Token(), Applier: a,
+		Statuses: &planeStatuses{p: p}, Stats: planeStats{p}, Settings: &set,
+		ReadOnly: readOnly, Logger: log,
+	}
+}
+
+// fileMirror keeps an in-memory store equal to the running file
+// configuration, for the read-only API of --config mode.
+type fileMirror struct {
+	s   store.Store
+	ctl *controller.Controller
+	log *slog.Logger
+}
+
+func newFileMirror(ctx context.Context, log *slog.Logger) (*fileMirror, error) {
+	s, err := sqlite.OpenMemory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The controller only settles statuses here: lb.RunWith applies the
+	// file itself.
+	ctl := &controller.Controller{Store: s, Apply: func(*lb.Config) error { return nil }}
+	return &fileMirror{s: s, ctl: ctl, log: log}, nil
+}
+
+// applied copies a configuration that the lb applied into the store.
+func (m *fileMirror) applied(ctx context.Context, cfg *lb.Config) {
+	t, err := lbyaml.FromConfig(cfg)
+	if err == nil {
+		_, err = lbyaml.Replace(ctx, m.s, t)
+	}
+	if err == nil {
+		m.ctl.SetBase(cfg)
+		_, err = m.ctl.Reconcile(ctx)
+	}
+	if err != nil {
+		m.log.Error("the Octavia API's copy of the configuration file could not be updated; it shows the previous one", "err", err)
+	}
+}

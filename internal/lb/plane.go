@@ -1,0 +1,87 @@
+package lb
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"vitals/internal/monitor"
+)
+
+// Plane is the running load balancer as RunOptions.Attach sees it: a way
+// to apply configurations, the observed statuses and the counters, and the
+// lb's own admin handler.
+type Plane struct {
+	// Admin is the lb's own admin handler (status page, /metrics, the
+	// read-only status API, /reload, pprof).
+	Admin *http.ServeMux
+
+	apply   func(*Config) error
+	current func() *Config
+	eng     *monitor.Engine
+	g       prometheus.Gatherer
+}
+
+// Apply runs cfg as a reload does: unchanged listeners and established
+// sessions stay, and the descriptor budget follows the new size. It is
+// safe for concurrent use; on an error the running configuration stays.
+func (p *Plane) Apply(cfg *Config) error { return p.apply(cfg) }
+
+// Current is the running configuration.
+func (p *Plane) Current() *Config { return p.current() }
+
+// IsLocal reports whether r came over the admin unix socket (which only
+// its owner can use).
+func IsLocal(r *http.Request) bool { return isLocal(r) }
+
+// OperatingStatuses returns the observed operating status of every object
+// of the running load balancer by ID: the load balancer, its listeners,
+// pools, members and monitors, as the status tree shows them.
+func (p *Plane) OperatingStatuses() map[string]string {
+	cfg := p.current()
+	out := map[string]string{}
+	if cfg == nil || cfg.LoadBalancer == nil {
+		return out
+	}
+	t := monitor.BuildTree(cfg.Tree(), p.eng.Status()).Statuses.LoadBalancer
+	out[t.ID] = t.OperatingStatus.String()
+	for _, l := range t.Listeners {
+		out[l.ID] = l.OperatingStatus.String()
+	}
+	for _, pl := range t.Pools {
+		out[pl.ID] = pl.OperatingStatus.String()
+		if pl.HealthMonitor.ID != "" {
+			out[pl.HealthMonitor.ID] = pl.HealthMonitor.OperatingStatus
+		}
+		for _, m := range pl.Members {
+			out[m.ID] = m.OperatingStatus.String()
+		}
+	}
+	return out
+}
+
+// LoadBalancerStats are the counters of all listeners, when id is the
+// running load balancer's.
+func (p *Plane) LoadBalancerStats(id string) (Stats, bool) {
+	cfg := p.current()
+	if cfg == nil || cfg.LoadBalancer == nil || cfg.LoadBalancer.ID != id {
+		return Stats{}, false
+	}
+	s, err := gatherStats(p.g, nil)
+	return s, err == nil
+}
+
+// ListenerStats are the counters of the running listener with this ID.
+func (p *Plane) ListenerStats(id string) (Stats, bool) {
+	cfg := p.current()
+	if cfg == nil || cfg.LoadBalancer == nil {
+		return Stats{}, false
+	}
+	for _, l := range cfg.LoadBalancer.Listeners {
+		if l.ID == id {
+			s, err := gatherStats(p.g, map[string]bool{l.Label(): true})
+			return s, err == nil
+		}
+	}
+	return Stats{}, false
+}
