@@ -364,9 +364,6 @@ func TestValidatorsDisagree(t *testing.T) {
 		yaml  string
 		model error
 	}{
-		{"http_version on a PING monitor (Octavia accepts it on every type)",
-			head + "  pools:\n    - name: p\n      lb_algorithm: ROUND_ROBIN\n      healthmonitor: {type: PING, delay: 2, timeout: 1, max_retries: 1, http_version: 1.0}\n",
-			hm(func(h *octavia.HealthMonitor) { h.Type, h.HTTPVersion = octavia.MonitorPing, "1.0" })},
 		{"url_path with a fragment", monitor(`delay: 2, timeout: 1, url_path: "/a#b"`), hm(func(h *octavia.HealthMonitor) { h.URLPath = "/a#b" })},
 		{"url_path not ASCII", monitor(`delay: 2, timeout: 1, url_path: "/é"`), hm(func(h *octavia.HealthMonitor) { h.URLPath = "/é" })},
 		{"expected_codes out of 100-599", monitor(`delay: 2, timeout: 1, expected_codes: "600"`), hm(func(h *octavia.HealthMonitor) { h.ExpectedCodes = "600" })},

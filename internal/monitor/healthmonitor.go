@@ -133,7 +133,8 @@ type HealthMonitor struct {
 	HTTPMethod    string `yaml:"http_method"`
 	URLPath       string `yaml:"url_path"`
 	ExpectedCodes string `yaml:"expected_codes"`
-	// HTTPVersion is 1.0 or 1.1 (HTTP, HTTPS). Unset sends HTTP/1.1 with
+	// HTTPVersion is 1.0 or 1.1 (HTTP, HTTPS; accepted and ignored on the
+	// other types, as Octavia accepts it on every type). Unset sends HTTP/1.1 with
 	// a Host header (ARCHITECTURE.md), and shows as null, as in Octavia.
 	HTTPVersion HTTPVersion `yaml:"http_version"`
 	// DomainName is the Host header and SNI (HTTP, HTTPS). As in Octavia,
@@ -326,8 +327,15 @@ func (h *HealthMonitor) Resolve(poolProtocol string, s Settings) (*Monitor, erro
 			return nil, err
 		}
 	}
+	// Octavia accepts http_version on every monitor type; on a type that
+	// sends no HTTP request it is checked and then ignored.
+	version, err := resolveHTTPVersion(h.HTTPVersion)
+	if err != nil {
+		return nil, err
+	}
 	switch t.name {
 	case TypeHTTP, TypeHTTPS:
+		m.HTTPVersion = version
 		if err := h.resolveHTTP(m); err != nil {
 			return nil, err
 		}
@@ -374,6 +382,20 @@ func resolveType(name, poolProtocol string, s Settings) (monitorType, error) {
 	return t, nil
 }
 
+// resolveHTTPVersion reads http_version: "", "1.0" (also written 1) or
+// "1.1".
+func resolveHTTPVersion(v HTTPVersion) (string, error) {
+	switch v {
+	case "":
+		return "", nil
+	case "1", "1.0":
+		return "1.0", nil
+	case "1.1":
+		return "1.1", nil
+	}
+	return "", fieldErr("http_version", "%s is not supported (want 1.0 or 1.1)", v)
+}
+
 // foreignField returns the first type-specific field set that t does not
 // accept, in the order fields are documented.
 func (h *HealthMonitor) foreignField(t monitorType) string {
@@ -395,7 +417,8 @@ func (h *HealthMonitor) foreignField(t monitorType) string {
 		{"sslmode", h.SSLMode != ""},
 	}
 	for _, f := range set {
-		if f.set && !slices.Contains(t.fields, f.name) {
+		// http_version is accepted on every type, as Octavia does.
+		if f.set && f.name != "http_version" && !slices.Contains(t.fields, f.name) {
 			return f.name
 		}
 	}
@@ -436,15 +459,6 @@ func (h *HealthMonitor) resolveHTTP(m *Monitor) error {
 	}
 	if m.ExpectedCodes == "" {
 		m.ExpectedCodes = DefaultExpectedCodes
-	}
-	switch v := string(h.HTTPVersion); v {
-	case "":
-	case "1", "1.0":
-		m.HTTPVersion = "1.0"
-	case "1.1":
-		m.HTTPVersion = "1.1"
-	default:
-		return fieldErr("http_version", "%s is not supported (want 1.0 or 1.1)", v)
 	}
 	m.DomainName, m.CAFile = h.DomainName, h.CAFile
 	switch {

@@ -58,6 +58,8 @@ func TestResolveRules(t *testing.T) {
 		{"password file", func(h *HealthMonitor) { h.Type = TypePgSQL; h.User = "u"; h.PasswordFile = pw }, "", nil, "", ""},
 		{"sslmode checked by the probe", func(h *HealthMonitor) { h.Type = TypePgSQL; h.User = "u"; h.SSLMode = "always" }, "", nil, "sslmode", `"always" is not one of`},
 		{"http_version 1 is 1.0", func(h *HealthMonitor) { h.HTTPVersion = "1" }, "", nil, "", ""},
+		{"http_version accepted on PING (as Octavia does)", func(h *HealthMonitor) { h.Type = TypePing; h.HTTPVersion = "1.0" }, "", nil, "", ""},
+		{"http_version checked on TCP", func(h *HealthMonitor) { h.Type = TypeTCP; h.HTTPVersion = "2.0" }, "", nil, "http_version", "2.0 is not supported (want 1.0 or 1.1)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
