@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"vitals/internal/monitor"
+	"vitals/internal/octavia"
 	"vitals/internal/probe"
 	"vitals/internal/statuspage"
 	"vitals/internal/yamlconf"
@@ -34,7 +35,7 @@ var (
 const (
 	maxName    = 255
 	maxWeight  = 256
-	maxTimeout = 24 * time.Hour // Octavia's MAX_TIMEOUT, 86400000 ms
+	maxTimeout = 24 * time.Hour // the longest shutdown_grace
 	// maxSocketPath is the longest unix socket path Linux accepts.
 	maxSocketPath = 107
 	// maxConcurrent bounds monitor.max_concurrent_checks.
@@ -361,8 +362,10 @@ func (v *validator) listener(c *Config, i int, ports map[string]int, names map[s
 		switch {
 		case err != nil:
 			return v.bad(at(p, t.field), obj, t.field, "%v", err)
-		case d < 0 || d > maxTimeout:
-			return v.bad(at(p, t.field), obj, t.field, "must be from 0 to 24h (86400000 ms), got %s", d)
+		case d < 0 || d > octavia.MaxTimeout:
+			return v.bad(at(p, t.field), obj, t.field, "must be from 0 to 24 days (%d ms, Octavia's limit), got %s", octavia.Millis(octavia.MaxTimeout), d)
+		case d%time.Millisecond != 0:
+			return v.bad(at(p, t.field), obj, t.field, "must be a whole number of milliseconds, got %s; Octavia's listener timeouts are integer milliseconds", d)
 		}
 		*t.out = d
 	}

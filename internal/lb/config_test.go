@@ -73,7 +73,8 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-listener-no-port.yaml":               `testdata/invalid-listener-no-port.yaml:4: listener "web": protocol_port is required: the port to listen on, 1 to 65535`,
 		"invalid-listener-port-duplicate.yaml":        `testdata/invalid-listener-port-duplicate.yaml:9: listener "b": protocol_port 80 is used by listener "a"; a port can have only one listener (Octavia answers 409 Conflict)`,
 		"invalid-listener-protocol.yaml":              `testdata/invalid-listener-protocol.yaml:5: listener "https": protocol HTTPS is not supported for a listener: vitals balances TCP (want TCP)`,
-		"invalid-listener-timeout.yaml":               `testdata/invalid-listener-timeout.yaml:6: listener :80: timeout_member_data must be from 0 to 24h (86400000 ms), got 25h0m0s`,
+		"invalid-listener-timeout.yaml":               `testdata/invalid-listener-timeout.yaml:6: listener :80: timeout_member_data must be from 0 to 24 days (2073600000 ms, Octavia's limit), got 576h0m0.001s`,
+		"invalid-listener-timeout-sub-ms.yaml":        `testdata/invalid-listener-timeout-sub-ms.yaml:6: listener :80: timeout_member_data must be a whole number of milliseconds, got 1.5ms; Octavia's listener timeouts are integer milliseconds`,
 		"invalid-listener-udp-pool.yaml":              `testdata/invalid-listener-udp-pool.yaml:6: listener :53: default_pool "web" has protocol UDP; a TCP listener needs a TCP pool`,
 		"invalid-max-concurrent.yaml":                 `testdata/invalid-max-concurrent.yaml:2: monitor: max_concurrent_checks must be from 1 to 1048576, got -1`,
 		"invalid-member-address.yaml":                 `testdata/invalid-member-address.yaml:12: member db1.example.com:8080 of pool "web": address "db1.example.com" is not an IP address`,
@@ -213,6 +214,28 @@ func TestDelayForms(t *testing.T) {
 		}
 		if got := c.LoadBalancer.Pools[0].Monitor.Delay; got != tt.want {
 			t.Errorf("delay %s: %s, want %s", tt.delay, got, tt.want)
+		}
+	}
+}
+
+// TestListenerTimeoutLimit: listener timeouts go up to Octavia's 24 days,
+// in either form.
+func TestListenerTimeoutLimit(t *testing.T) {
+	for _, tt := range []struct {
+		raw  string
+		want time.Duration
+	}{
+		{"48h", 48 * time.Hour},
+		{"2073600000", 24 * 24 * time.Hour},
+	} {
+		y := "loadbalancer:\n  listeners:\n    - {protocol: TCP, protocol_port: 80, default_pool: p, timeout_client_data: " + tt.raw + "}\n  pools:\n    - {name: p, lb_algorithm: ROUND_ROBIN}\n"
+		c, err := Parse("x.yaml", []byte(y))
+		if err != nil {
+			t.Errorf("timeout_client_data %s: %v", tt.raw, err)
+			continue
+		}
+		if got := c.LoadBalancer.Listeners[0].ClientData; got != tt.want {
+			t.Errorf("timeout_client_data %s: %s, want %s", tt.raw, got, tt.want)
 		}
 	}
 }

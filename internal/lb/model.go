@@ -132,7 +132,7 @@ type Listener struct {
 	// AdminStateUp false makes the listener OFFLINE. Default true.
 	AdminStateUp *bool `yaml:"admin_state_up"`
 	// Timeouts: Octavia's integer milliseconds or a duration such as 50s,
-	// from 0 to 24h. Defaults 50s, 5s and 50s; 0 turns a data timeout off.
+	// from 0 to 24 days, whole milliseconds. Defaults 50s, 5s and 50s; 0 turns a data timeout off.
 	TimeoutClientData    monitor.Milliseconds `yaml:"timeout_client_data"`
 	TimeoutMemberConnect monitor.Milliseconds `yaml:"timeout_member_connect"`
 	TimeoutMemberData    monitor.Milliseconds `yaml:"timeout_member_data"`

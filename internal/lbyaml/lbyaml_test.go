@@ -325,13 +325,9 @@ func TestValidatorsDisagree(t *testing.T) {
 	monitor := func(fields string) string {
 		return head + "  pools:\n    - name: p\n      lb_algorithm: ROUND_ROBIN\n      healthmonitor: {type: HTTP, max_retries: 1, " + fields + "}\n"
 	}
-	listener := func(fields string) string {
-		return head + "  listeners:\n    - {protocol: TCP, protocol_port: 80, " + fields + "}\n  pools:\n    - {name: p, lb_algorithm: ROUND_ROBIN}\n"
-	}
 	// lb accepts these files and the model refuses them: FromConfig
 	// returns a *ModelError, so such a file cannot be imported.
 	modelRefuses := map[string]string{
-		"listener timeout not whole milliseconds": listener("timeout_member_data: 1.5"),
 		"monitor timeout not whole milliseconds":  monitor("delay: 5, timeout: 1500us"),
 		"monitor timeout under a millisecond":     monitor("delay: 1, timeout: 0.0001"),
 		"monitor delay over 24 days (lb: no cap)": monitor("delay: 3000000, timeout: 1"),
@@ -368,11 +364,6 @@ func TestValidatorsDisagree(t *testing.T) {
 		{"url_path not ASCII", monitor(`delay: 2, timeout: 1, url_path: "/é"`), hm(func(h *octavia.HealthMonitor) { h.URLPath = "/é" })},
 		{"expected_codes out of 100-599", monitor(`delay: 2, timeout: 1, expected_codes: "600"`), hm(func(h *octavia.HealthMonitor) { h.ExpectedCodes = "600" })},
 		{"expected_codes range reversed", monitor(`delay: 2, timeout: 1, expected_codes: "204-200"`), hm(func(h *octavia.HealthMonitor) { h.ExpectedCodes = "204-200" })},
-		{"listener timeout over 24h (Octavia allows 24 days)", listener("timeout_client_data: 48h"), func() error {
-			l := octavia.NewListener()
-			l.LoadBalancerID, l.Protocol, l.ProtocolPort, l.TimeoutClientData = octavia.NewID(), octavia.ProtocolTCP, 80, 48*time.Hour
-			return l.Validate()
-		}()},
 	}
 	for _, tt := range lbRefuses {
 		var ce *lb.ConfigError
