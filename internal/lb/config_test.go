@@ -21,6 +21,8 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-admin-token-missing.yaml":            `testdata/invalid-admin-token-missing.yaml:3: admin: token_file testdata/no-such.token cannot be read: no such file or directory`,
 		"invalid-admin-token-device.yaml":             `testdata/invalid-admin-token-device.yaml:3: admin: token_file /dev/zero cannot be read: not a regular file but a character device; point it at a plain file`,
 		"invalid-hm-delay-short.yaml":                 `testdata/invalid-hm-delay-short.yaml:8: healthmonitor of pool "web": delay 1ns is shorter than 100ms, the shortest delay between checks`,
+		"invalid-hm-delay-long.yaml":                  `testdata/invalid-hm-delay-long.yaml:8: healthmonitor of pool "web": delay must be at most 24 days (2073600 seconds), got 833h20m0s`,
+		"invalid-hm-timeout-sub-ms.yaml":              `testdata/invalid-hm-timeout-sub-ms.yaml:9: healthmonitor of pool "web": timeout must be a whole number of milliseconds, got 1.5ms`,
 		"invalid-listener-overlap.yaml":               `testdata/invalid-listener-overlap.yaml:10: listener "local": address 127.0.0.1:19000 overlaps listener "any" on 0.0.0.0:19000: a wildcard address takes the port on every address, so one of them cannot start (use one listener, or specific addresses on both)`,
 		"invalid-admin-token-no-listen.yaml":          `testdata/invalid-admin-token-no-listen.yaml:2: admin: token_file is set but listen is not: the token guards changes over the TCP listen address (the unix socket needs none)`,
 		"invalid-admin-token-short.yaml":              `testdata/invalid-admin-token-short.yaml:3: admin: token_file testdata/short.token holds a token shorter than 16 characters; make a longer one (e.g. openssl rand -hex 16 > testdata/short.token)`,

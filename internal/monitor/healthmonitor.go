@@ -20,6 +20,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"vitals/internal/octavia"
 	"vitals/internal/probe"
 )
 
@@ -309,6 +310,15 @@ func (h *HealthMonitor) Resolve(poolProtocol string, s Settings) (*Monitor, erro
 	if m.Timeout, err = positive("timeout", h.Timeout); err != nil {
 		return nil, err
 	}
+	// The model (and so the store and the API) holds whole milliseconds.
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"delay", m.Delay}, {"timeout", m.Timeout}} {
+		if f.d%time.Millisecond != 0 {
+			return nil, fieldErr(f.name, "must be a whole number of milliseconds, got %s", f.d)
+		}
+	}
 	if m.Timeout > m.Delay {
 		return nil, fieldErr("timeout", "%s is longer than delay %s; a check must end before the next one is due", m.Timeout, m.Delay)
 	}
@@ -425,7 +435,8 @@ func (h *HealthMonitor) foreignField(t monitorType) string {
 	return ""
 }
 
-// positive reads a required, positive delay or timeout.
+// positive reads a required delay or timeout: positive, at most
+// octavia.MaxDelay.
 func positive(field string, v Seconds) (time.Duration, error) {
 	if !v.Set {
 		return 0, fieldErr(field, "is required: seconds, e.g. %s: 5, or a duration such as 500ms", field)
@@ -434,8 +445,11 @@ func positive(field string, v Seconds) (time.Duration, error) {
 	if err != nil {
 		return 0, fieldErr(field, "%v", err)
 	}
-	if d <= 0 {
+	switch {
+	case d <= 0:
 		return 0, fieldErr(field, "must be positive, got %s", d)
+	case d > octavia.MaxDelay:
+		return 0, fieldErr(field, "must be at most 24 days (%d seconds), got %s", octavia.MaxDelay/time.Second, d)
 	}
 	return d, nil
 }
