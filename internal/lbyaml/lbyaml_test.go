@@ -316,58 +316,60 @@ loadbalancer:
 	}
 }
 
-// TestValidatorsDisagree lists what lb's file validation and the model's
-// validation judge differently. Each row is a known disagreement; when a
-// fix makes the two agree, its row fails and must go.
-func TestValidatorsDisagree(t *testing.T) {
+// TestValidatorsAgree: lb's file validation and the model's validation
+// (which the API answers with) give the same verdict on the values where
+// they once disagreed. Where Octavia accepts a value, both accept it; a
+// value that no check can use is refused by both, with the probe's reason.
+func TestValidatorsAgree(t *testing.T) {
 	setEnv(t)
 	const head = "loadbalancer:\n  name: lb1\n"
 	monitor := func(fields string) string {
-		return head + "  pools:\n    - name: p\n      lb_algorithm: ROUND_ROBIN\n      healthmonitor: {type: HTTP, max_retries: 1, " + fields + "}\n"
+		return head + "  pools:\n    - name: p\n      lb_algorithm: ROUND_ROBIN\n      healthmonitor: {" + fields + "}\n"
 	}
-	// lb accepts these files and the model refuses them: FromConfig
-	// returns a *ModelError, so such a file cannot be imported.
-	modelRefuses := map[string]string{}
-	for name, y := range modelRefuses {
-		if _, err := lb.Parse(name+".yaml", []byte(y)); err != nil {
-			t.Errorf("%s: lb refuses it now (%v): drop the row", name, err)
-			continue
-		}
-		_, _, err := Parse(name+".yaml", []byte(y))
-		var me *ModelError
-		if !errors.As(err, &me) {
-			t.Errorf("%s: err = %v, want a *ModelError: the model accepts it now, drop the row", name, err)
-		}
+	listener := func(fields string) string {
+		return head + "  listeners:\n    - {protocol: TCP, protocol_port: 80, " + fields + "}\n  pools:\n    - {name: p, lb_algorithm: ROUND_ROBIN}\n"
 	}
-
-	// The model accepts these values and lb refuses them. They matter to
-	// the API: until the two agree, the controller's conversion
-	// (controller.ToConfig, through monitor.HealthMonitor.Resolve) fails
-	// on them and the objects go ERROR, where Octavia would answer 400 or
-	// run them.
 	hm := func(edit func(*octavia.HealthMonitor)) error {
 		h := octavia.NewHealthMonitor()
 		h.PoolID, h.Type, h.Delay, h.Timeout, h.MaxRetries = octavia.NewID(), octavia.MonitorHTTP, 2*time.Second, time.Second, 1
 		edit(&h)
 		return h.Validate()
 	}
-	lbRefuses := []struct {
-		name  string
-		yaml  string
-		model error
-	}{
-		{"url_path with a fragment", monitor(`delay: 2, timeout: 1, url_path: "/a#b"`), hm(func(h *octavia.HealthMonitor) { h.URLPath = "/a#b" })},
-		{"url_path not ASCII", monitor(`delay: 2, timeout: 1, url_path: "/é"`), hm(func(h *octavia.HealthMonitor) { h.URLPath = "/é" })},
-		{"expected_codes out of 100-599", monitor(`delay: 2, timeout: 1, expected_codes: "600"`), hm(func(h *octavia.HealthMonitor) { h.ExpectedCodes = "600" })},
-		{"expected_codes range reversed", monitor(`delay: 2, timeout: 1, expected_codes: "204-200"`), hm(func(h *octavia.HealthMonitor) { h.ExpectedCodes = "204-200" })},
+	ln := func(edit func(*octavia.Listener)) error {
+		l := octavia.NewListener()
+		l.LoadBalancerID, l.Protocol, l.ProtocolPort = octavia.NewID(), octavia.ProtocolTCP, 80
+		edit(&l)
+		return l.Validate()
 	}
-	for _, tt := range lbRefuses {
-		var ce *lb.ConfigError
-		if _, err := lb.Parse("x.yaml", []byte(tt.yaml)); !errors.As(err, &ce) {
-			t.Errorf("%s: lb.Parse err = %v, want a *lb.ConfigError: lb accepts it now, drop the row", tt.name, err)
+	for _, tt := range []struct {
+		name   string
+		yaml   string
+		model  error
+		accept bool
+	}{
+		{"http_version on a PING monitor (Octavia accepts it on every type)", monitor("type: PING, delay: 2, timeout: 1, max_retries: 1, http_version: 1.0"),
+			hm(func(h *octavia.HealthMonitor) { h.Type, h.HTTPVersion = octavia.MonitorPing, "1.0" }), true},
+		{"listener timeout of 48h (Octavia allows 24 days)", listener("timeout_client_data: 48h"), ln(func(l *octavia.Listener) { l.TimeoutClientData = 48 * time.Hour }), true},
+		{"listener timeout not whole milliseconds", listener("timeout_member_data: 1.5"), ln(func(l *octavia.Listener) { l.TimeoutMemberData = 1500 * time.Microsecond }), false},
+		{"monitor timeout not whole milliseconds", monitor("type: HTTP, max_retries: 1, delay: 5, timeout: 1500us"), hm(func(h *octavia.HealthMonitor) { h.Timeout = 1500 * time.Microsecond }), false},
+		{"monitor timeout under a millisecond", monitor("type: HTTP, max_retries: 1, delay: 1, timeout: 0.0001"), hm(func(h *octavia.HealthMonitor) { h.Timeout = 100 * time.Microsecond }), false},
+		{"monitor delay over 24 days", monitor("type: HTTP, max_retries: 1, delay: 3000000, timeout: 1"), hm(func(h *octavia.HealthMonitor) { h.Delay = 3000000 * time.Second }), false},
+		{"url_path with a fragment", monitor(`type: HTTP, max_retries: 1, delay: 2, timeout: 1, url_path: "/a#b"`), hm(func(h *octavia.HealthMonitor) { h.URLPath = "/a#b" }), false},
+		{"url_path not ASCII", monitor(`type: HTTP, max_retries: 1, delay: 2, timeout: 1, url_path: "/é"`), hm(func(h *octavia.HealthMonitor) { h.URLPath = "/é" }), false},
+		{"expected_codes out of 100-599", monitor(`type: HTTP, max_retries: 1, delay: 2, timeout: 1, expected_codes: "600"`), hm(func(h *octavia.HealthMonitor) { h.ExpectedCodes = "600" }), false},
+		{"expected_codes range reversed", monitor(`type: HTTP, max_retries: 1, delay: 2, timeout: 1, expected_codes: "204-200"`), hm(func(h *octavia.HealthMonitor) { h.ExpectedCodes = "204-200" }), false},
+	} {
+		_, lbErr := lb.Parse("x.yaml", []byte(tt.yaml))
+		if ce := (*lb.ConfigError)(nil); lbErr != nil && !errors.As(lbErr, &ce) {
+			t.Errorf("%s: lb.Parse err = %v, want a *lb.ConfigError", tt.name, lbErr)
 		}
-		if tt.model != nil {
-			t.Errorf("%s: the model refuses it now (%v): drop the row", tt.name, tt.model)
+		if (lbErr == nil) != tt.accept || (tt.model == nil) != tt.accept {
+			t.Errorf("%s: lb says %v, the model says %v; want both to %s", tt.name, lbErr, tt.model, map[bool]string{true: "accept it", false: "refuse it"}[tt.accept])
+		}
+		if tt.accept {
+			if _, _, err := Parse("x.yaml", []byte(tt.yaml)); err != nil {
+				t.Errorf("%s: lbyaml.Parse: %v", tt.name, err)
+			}
 		}
 	}
 }

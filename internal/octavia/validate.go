@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"vitals/internal/probe"
 )
 
 // Validate checks each field of the object alone, after defaults (the New
@@ -271,11 +273,25 @@ func (h *HealthMonitor) Validate() error {
 	if h.HTTPMethod != "" && !slices.Contains(httpMethods, h.HTTPMethod) {
 		v.add(invalidInput("http_method", h.HTTPMethod, oneOf(httpMethods)))
 	}
-	if h.URLPath != "" && !validURLPath(h.URLPath) {
-		v.add(invalidInput("url_path", h.URLPath, reasonPath))
+	// url_path and expected_codes: Octavia's rules, then the probe's,
+	// which the checks run with (one rule for the API, the YAML files and
+	// `vitals probe`). The probe's are stricter where Octavia's pattern
+	// lets through a value no check can use: a fragment, which is never
+	// sent; raw non-ASCII bytes; a code outside 100-599 or a reversed
+	// range, which no response can match.
+	if h.URLPath != "" {
+		if !validURLPath(h.URLPath) {
+			v.add(invalidInput("url_path", h.URLPath, reasonPath))
+		} else if err := probe.ValidateURLPath(h.URLPath); err != nil {
+			v.add(invalidInput("url_path", h.URLPath, reasonPath+": "+err.Error()))
+		}
 	}
-	if h.ExpectedCodes != "" && !expectedCodesRE.MatchString(h.ExpectedCodes) && !expectedCodesMixedRE.MatchString(h.ExpectedCodes) {
-		v.add(invalidInput("expected_codes", h.ExpectedCodes, "Value should match the pattern "+expectedCodesRE.String()))
+	if h.ExpectedCodes != "" {
+		if !expectedCodesRE.MatchString(h.ExpectedCodes) && !expectedCodesMixedRE.MatchString(h.ExpectedCodes) {
+			v.add(invalidInput("expected_codes", h.ExpectedCodes, "Value should match the pattern "+expectedCodesRE.String()))
+		} else if _, err := probe.ParseCodes(h.ExpectedCodes); err != nil {
+			v.add(invalidInput("expected_codes", h.ExpectedCodes, err.Error()))
+		}
 	}
 	if h.HTTPVersion != "" && !slices.Contains(httpVersions, h.HTTPVersion) {
 		v.add(invalidInput("http_version", h.HTTPVersion, oneOf(httpVersions)))
