@@ -132,7 +132,7 @@ func TestCheckConfigRefusesWhatCannotStart(t *testing.T) {
 		{"lb password_file over 64 KiB", "lb", "yaml", lbCfg("", "        type: PGSQL\n        user: u\n        password_file: "+big+"\n        delay: 5\n        timeout: 3"),
 			`13: healthmonitor of pool "pg": password_file ` + big + ` cannot be read: larger than 64 KiB; it should hold only the password or token`},
 		{"lb timeout_write_stall negative", "lb", "yaml", lbCfg("    - protocol: TCP\n      protocol_port: 19000\n      default_pool: pg\n      timeout_write_stall: -1s", ""),
-			`7: listener :19000: timeout_write_stall must be from 0 to 24h (86400000 ms), got -1s`},
+			`7: listener :19000: timeout_write_stall must be from 0 to 24 days (2073600000 ms, Octavia's limit for listener timeouts), got -1s`},
 		{"lb timeout_write_stall garbage", "lb", "yaml", lbCfg("    - protocol: TCP\n      protocol_port: 19000\n      default_pool: pg\n      timeout_write_stall: soon", ""),
 			`7: listener :19000: timeout_write_stall "soon" is neither a number of milliseconds nor a duration such as 500ms or 2s`},
 		{"lb max_event_subscribers 0", "lb", "yaml", "admin:\n  max_event_subscribers: 0\n" + lbCfg("", ""),

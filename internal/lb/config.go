@@ -363,7 +363,7 @@ func (v *validator) listener(c *Config, i int, ports map[string]int, names map[s
 		case err != nil:
 			return v.bad(at(p, t.field), obj, t.field, "%v", err)
 		case d < 0 || d > octavia.MaxTimeout:
-			return v.bad(at(p, t.field), obj, t.field, "must be from 0 to 24 days (%d ms, Octavia's limit), got %s", octavia.Millis(octavia.MaxTimeout), d)
+			return v.bad(at(p, t.field), obj, t.field, "must be from 0 to 24 days (%d ms, Octavia's limit for listener timeouts), got %s", octavia.Millis(octavia.MaxTimeout), d)
 		case d%time.Millisecond != 0:
 			return v.bad(at(p, t.field), obj, t.field, "must be a whole number of milliseconds, got %s; Octavia's listener timeouts are integer milliseconds", d)
 		}

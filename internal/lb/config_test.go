@@ -75,7 +75,7 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-listener-no-port.yaml":               `testdata/invalid-listener-no-port.yaml:4: listener "web": protocol_port is required: the port to listen on, 1 to 65535`,
 		"invalid-listener-port-duplicate.yaml":        `testdata/invalid-listener-port-duplicate.yaml:9: listener "b": protocol_port 80 is used by listener "a"; a port can have only one listener (Octavia answers 409 Conflict)`,
 		"invalid-listener-protocol.yaml":              `testdata/invalid-listener-protocol.yaml:5: listener "https": protocol HTTPS is not supported for a listener: vitals balances TCP (want TCP)`,
-		"invalid-listener-timeout.yaml":               `testdata/invalid-listener-timeout.yaml:6: listener :80: timeout_member_data must be from 0 to 24 days (2073600000 ms, Octavia's limit), got 576h0m0.001s`,
+		"invalid-listener-timeout.yaml":               `testdata/invalid-listener-timeout.yaml:6: listener :80: timeout_member_data must be from 0 to 24 days (2073600000 ms, Octavia's limit for listener timeouts), got 576h0m0.001s`,
 		"invalid-listener-timeout-sub-ms.yaml":        `testdata/invalid-listener-timeout-sub-ms.yaml:6: listener :80: timeout_member_data must be a whole number of milliseconds, got 1.5ms; Octavia's listener timeouts are integer milliseconds`,
 		"invalid-listener-udp-pool.yaml":              `testdata/invalid-listener-udp-pool.yaml:6: listener :53: default_pool "web" has protocol UDP; a TCP listener needs a TCP pool`,
 		"invalid-max-concurrent.yaml":                 `testdata/invalid-max-concurrent.yaml:2: monitor: max_concurrent_checks must be from 1 to 1048576, got -1`,
