@@ -2,7 +2,6 @@ package lb
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"vitals/internal/monitor"
 	"vitals/internal/testenv"
 )
 
@@ -33,28 +31,8 @@ type connLine struct {
 // INFO into the returned buffer.
 func startLoggingLB(t *testing.T, yml string) (*Server, *testenv.SyncBuffer) {
 	t.Helper()
-	cfg, err := Parse("test.yaml", []byte(yml))
-	if err != nil {
-		t.Fatalf("config: %v\n%s", err, yml)
-	}
 	logs := &testenv.SyncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, nil))
-	eng := monitor.New(monitor.Options{Logger: log, Jitter: func(time.Duration) time.Duration { return 0 }})
-	srv := NewServer(eng, log)
-	if err := srv.Apply(cfg); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		eng.Run(ctx)
-		close(done)
-	}()
-	t.Cleanup(func() {
-		srv.Shutdown(0)
-		cancel()
-		<-done
-	})
+	srv, _, _ := runLB(t, yml, slog.New(slog.NewJSONHandler(logs, nil)))
 	return srv, logs
 }
 

@@ -138,11 +138,20 @@ type testLB struct {
 
 func startLB(t *testing.T, yml string) *testLB {
 	t.Helper()
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv, eng, cfg := runLB(t, yml, log)
+	l := cfg.LoadBalancer.Listeners[0]
+	return &testLB{srv: srv, eng: eng, addr: l.BindAddress()}
+}
+
+// runLB parses yml, applies it to a Server whose engine logs to log, and
+// runs the engine until the test ends.
+func runLB(t *testing.T, yml string, log *slog.Logger) (*Server, *monitor.Engine, *Config) {
+	t.Helper()
 	cfg, err := Parse("test.yaml", []byte(yml))
 	if err != nil {
 		t.Fatalf("config: %v\n%s", err, yml)
 	}
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	eng := monitor.New(monitor.Options{Logger: log, Jitter: func(time.Duration) time.Duration { return 0 }})
 	srv := NewServer(eng, log)
 	if err := srv.Apply(cfg); err != nil {
@@ -159,8 +168,7 @@ func startLB(t *testing.T, yml string) *testLB {
 		cancel()
 		<-done
 	})
-	l := cfg.LoadBalancer.Listeners[0]
-	return &testLB{srv: srv, eng: eng, addr: l.BindAddress()}
+	return srv, eng, cfg
 }
 
 // lbYAML is a load balancer with one listener on port and one pool; pool
