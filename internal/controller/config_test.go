@@ -11,21 +11,8 @@ import (
 	"vitals/internal/octavia"
 	"vitals/internal/store"
 	"vitals/internal/store/sqlite"
+	"vitals/internal/testenv"
 )
-
-// validFiles are every valid lb config in the repository (as in lbyaml's
-// tests).
-var validFiles = []string{
-	"../lb/testdata/valid.yaml",
-	"../lb/testdata/hm-type-lowercase.yaml",
-	"../../deploy/lb/lb.yaml",
-	"../lbyaml/testdata/every-field.yaml",
-}
-
-func setEnv(t *testing.T) {
-	t.Setenv("VITALS_PG_PASSWORD", "secret")
-	t.Setenv("LBYAML_TEST_PASSWORD", "secret")
-}
 
 func openMemory(t *testing.T) store.Store {
 	t.Helper()
@@ -95,8 +82,8 @@ func roundTrip(t *testing.T, file string) (orig, back *lb.Config) {
 // back, field by field, the *lb.Config that lb.LoadFile gives, for every
 // valid file: the model carries everything the lb runs from.
 func TestToConfigEqualsLoadFile(t *testing.T) {
-	setEnv(t)
-	for _, f := range validFiles {
+	testenv.SetLBConfigEnv(t)
+	for _, f := range testenv.ValidLBConfigs() {
 		t.Run(f, func(t *testing.T) {
 			orig, back := roundTrip(t, f)
 			want, got := canonical(orig), canonical(back)
@@ -152,7 +139,7 @@ func valueOf(v reflect.Value) any {
 // TestToConfigRefuses lists what a store may hold and lb.Config cannot
 // say: each is an error naming the object, never a silent drop.
 func TestToConfigRefuses(t *testing.T) {
-	setEnv(t)
+	testenv.SetLBConfigEnv(t)
 	base, tree, err := lbyaml.LoadFile("../lb/testdata/valid.yaml")
 	if err != nil {
 		t.Fatal(err)

@@ -12,23 +12,8 @@ import (
 	"vitals/internal/octavia"
 	"vitals/internal/store"
 	"vitals/internal/store/sqlite"
+	"vitals/internal/testenv"
 )
-
-// ValidFiles are every valid lb config in the repository: lb's testdata,
-// the deployed example and this package's every-field file. The
-// controller's tests use the same list.
-var ValidFiles = []string{
-	"../lb/testdata/valid.yaml",
-	"../lb/testdata/hm-type-lowercase.yaml",
-	"../../deploy/lb/lb.yaml",
-	"testdata/every-field.yaml",
-}
-
-// setEnv sets the environment the valid files name (password_env).
-func setEnv(t *testing.T) {
-	t.Setenv("VITALS_PG_PASSWORD", "secret")
-	t.Setenv("LBYAML_TEST_PASSWORD", "secret")
-}
 
 func openMemory(t *testing.T) store.Store {
 	t.Helper()
@@ -43,8 +28,8 @@ func openMemory(t *testing.T) store.Store {
 // TestLoadMapsEveryObject checks counts, IDs and the links between
 // objects against lb's own view of the file.
 func TestLoadMapsEveryObject(t *testing.T) {
-	setEnv(t)
-	for _, f := range ValidFiles {
+	testenv.SetLBConfigEnv(t)
+	for _, f := range testenv.ValidLBConfigs() {
 		t.Run(f, func(t *testing.T) {
 			c, tr, err := LoadFile(f)
 			if err != nil {
@@ -101,8 +86,8 @@ func TestLoadMapsEveryObject(t *testing.T) {
 
 // TestLoadIDsStable loads each file twice: the same IDs both times.
 func TestLoadIDsStable(t *testing.T) {
-	setEnv(t)
-	for _, f := range ValidFiles {
+	testenv.SetLBConfigEnv(t)
+	for _, f := range testenv.ValidLBConfigs() {
 		_, a, err := LoadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -143,8 +128,8 @@ func ids(t store.Snapshot) []string {
 // TestImportRoundTrip imports each file into an in-memory store and reads
 // it back: the same tree, in file order, every object PENDING_CREATE.
 func TestImportRoundTrip(t *testing.T) {
-	setEnv(t)
-	for _, f := range ValidFiles {
+	testenv.SetLBConfigEnv(t)
+	for _, f := range testenv.ValidLBConfigs() {
 		t.Run(f, func(t *testing.T) {
 			_, tr, err := LoadFile(f)
 			if err != nil {
@@ -181,7 +166,7 @@ func TestImportRoundTrip(t *testing.T) {
 // nothing to change and leaves the revision where it was, even after the
 // controller has settled the statuses.
 func TestImportTwiceWritesNothing(t *testing.T) {
-	setEnv(t)
+	testenv.SetLBConfigEnv(t)
 	_, tr, err := LoadFile("../lb/testdata/valid.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +217,7 @@ func readPool(t *testing.T, s store.Store, id string) (p octavia.Pool) {
 // changed object PENDING_UPDATE (operating status kept), the removed ones
 // gone, the new one PENDING_CREATE, and another load balancer untouched.
 func TestImportChangedFile(t *testing.T) {
-	setEnv(t)
+	testenv.SetLBConfigEnv(t)
 	const base = `
 loadbalancer:
   name: lb1
@@ -321,7 +306,7 @@ loadbalancer:
 // they once disagreed. Where Octavia accepts a value, both accept it; a
 // value that no check can use is refused by both, with the probe's reason.
 func TestValidatorsAgree(t *testing.T) {
-	setEnv(t)
+	testenv.SetLBConfigEnv(t)
 	const head = "loadbalancer:\n  name: lb1\n"
 	monitor := func(fields string) string {
 		return head + "  pools:\n    - name: p\n      lb_algorithm: ROUND_ROBIN\n      healthmonitor: {" + fields + "}\n"
@@ -378,7 +363,7 @@ func TestValidatorsAgree(t *testing.T) {
 // import into a SQLite file, close it, open it again: the same tree, and
 // a second import of the same file writes nothing.
 func TestImportIntoFile(t *testing.T) {
-	setEnv(t)
+	testenv.SetLBConfigEnv(t)
 	path := filepath.Join(t.TempDir(), "lb.db")
 	_, tr, err := LoadFile("testdata/every-field.yaml")
 	if err != nil {
@@ -418,7 +403,7 @@ func TestImportIntoFile(t *testing.T) {
 // TestImportAllOrNothing: a tree the store refuses half way (two members
 // on one address and port) writes nothing at all.
 func TestImportAllOrNothing(t *testing.T) {
-	setEnv(t)
+	testenv.SetLBConfigEnv(t)
 	_, tr, err := LoadFile("../lb/testdata/valid.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -442,7 +427,7 @@ func TestImportAllOrNothing(t *testing.T) {
 // TestReplace: file mode's reload of a file whose load balancer was
 // renamed leaves only the new one; Import would have kept both.
 func TestReplace(t *testing.T) {
-	setEnv(t)
+	testenv.SetLBConfigEnv(t)
 	const y = "loadbalancer:\n  name: NAME\n  pools:\n    - name: p\n      lb_algorithm: ROUND_ROBIN\n      members:\n        - {address: 127.0.0.1, protocol_port: 80}\n"
 	_, a, err := Parse("a.yaml", []byte(strings.Replace(y, "NAME", "a", 1)))
 	if err != nil {
