@@ -19,9 +19,10 @@ import (
 // File, Loaded); they are copied as they are.
 //
 // The result is in the form lb.Parse returns: defaults applied, every
-// pointer field set, each monitor resolved (monitor.HealthMonitor.Resolve,
-// which also re-checks what probe.New checks, e.g. that a ca_file can be
-// read). The decode-only fields (the listener's Timeout* strings) are
+// pointer field set, each monitor built by monitor.NewMonitor (the gate
+// the file's monitors pass too, which also checks what only this machine
+// can tell, e.g. that a ca_file can be read). The YAML-only
+// Pool.HealthMonitor is left nil. The decode-only fields (the listener's Timeout* strings) are
 // left empty. Objects PENDING_DELETE are left out. Order is the store's
 // (created_at, then id), which is file order for an imported file.
 //
@@ -68,8 +69,7 @@ func ToConfig(snap store.Snapshot, base *lb.Config) (*lb.Config, error) {
 			p.OnMemberDown = lb.ShutdownSessions
 		}
 		if h, ok := monitors[mp.ID]; ok {
-			raw := rawMonitor(&h)
-			m, err := raw.Resolve(monitorProtocol(mp.Protocol), base.Settings)
+			m, err := monitor.NewMonitor(h, monitorProtocol(mp.Protocol), base.Settings)
 			if err != nil {
 				var fe *probe.FieldError
 				if errors.As(err, &fe) {
@@ -77,8 +77,7 @@ func ToConfig(snap store.Snapshot, base *lb.Config) (*lb.Config, error) {
 				}
 				return nil, fmt.Errorf("healthmonitor %s of pool %s: %w", h.ID, label(mp.Name, mp.ID), err)
 			}
-			m.ID = h.ID
-			p.HealthMonitor, p.Monitor = &raw, m
+			p.Monitor = m
 		}
 		for _, mm := range members {
 			if mm.PoolID != mp.ID {
@@ -130,32 +129,6 @@ func live[T store.Resource](xs []T) []T {
 	return slices.DeleteFunc(slices.Clone(xs), func(x T) bool {
 		return store.MetaOf(&x).ProvisioningStatus == octavia.ProvisioningPendingDelete
 	})
-}
-
-// rawMonitor writes h as a config would, for monitor.HealthMonitor.Resolve.
-// http_version and domain_name, which Octavia accepts on every type and
-// uses only on HTTP and HTTPS, are left out where the type does not use
-// them (a PING monitor with http_version runs as a PING monitor).
-func rawMonitor(h *octavia.HealthMonitor) monitor.HealthMonitor {
-	var tags []string
-	if len(h.Tags) > 0 {
-		tags = slices.Clone(h.Tags)
-	}
-	httpVersion, domain := h.HTTPVersion, h.DomainName
-	if !monitor.TypeAccepts(h.Type, "http_version") {
-		httpVersion = ""
-	}
-	if !monitor.TypeAccepts(h.Type, "domain_name") {
-		domain = ""
-	}
-	return monitor.HealthMonitor{
-		Name: h.Name, Type: h.Type, Delay: monitor.SecondsOf(h.Delay), Timeout: monitor.SecondsOf(h.Timeout),
-		MaxRetries: ptr(h.MaxRetries), MaxRetriesDown: ptr(h.MaxRetriesDown),
-		HTTPMethod: h.HTTPMethod, URLPath: h.URLPath, ExpectedCodes: h.ExpectedCodes,
-		HTTPVersion: monitor.HTTPVersion(httpVersion), DomainName: domain, CAFile: h.CAFile,
-		AdminStateUp: ptr(h.AdminStateUp), Tags: tags,
-		User: h.User, PasswordFile: h.PasswordFile, PasswordEnv: h.PasswordEnv, Database: h.Database, Query: h.Query, SSLMode: h.SSLMode,
-	}
 }
 
 // monitorProtocol is the protocol a pool's monitor checks: a PROXY pool's

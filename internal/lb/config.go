@@ -120,7 +120,7 @@ func Parse(name string, data []byte) (*Config, error) {
 var lbTypes = map[string]string{
 	"lb.Config": "the top level", "lb.AdminConfig": "admin", "lb.APISettings": "api_settings",
 	"lb.MonitorConfig": "monitor", "lb.LoadBalancer": "loadbalancer", "lb.Listener": "a listener",
-	"lb.Pool": "a pool", "lb.Member": "a member", "monitor.HealthMonitor": "a healthmonitor",
+	"lb.Pool": "a pool", "lb.Member": "a member", "lb.HealthMonitor": "a healthmonitor",
 }
 
 // yamlError turns a yaml.v3 error into a ConfigError with a line number
@@ -468,7 +468,11 @@ func (v *validator) pool(c *Config, i int, names map[string]int) error {
 	if h := pl.HealthMonitor; h != nil {
 		hp := at(p, "healthmonitor")
 		hobj := fmt.Sprintf("healthmonitor of pool %q", pl.Name)
-		m, err := h.Resolve(pl.monitorProtocol(), c.Settings)
+		hm, err := h.Model(pl.ID)
+		var m *monitor.Monitor
+		if err == nil {
+			m, err = monitor.NewMonitor(hm, pl.monitorProtocol(), c.Settings)
+		}
 		if err != nil {
 			var fe *probe.FieldError
 			if errors.As(err, &fe) {

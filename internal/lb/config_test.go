@@ -43,7 +43,7 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-hm-http-method-on-tcp.yaml":          `testdata/invalid-hm-http-method-on-tcp.yaml:8: healthmonitor of pool "web": http_method is not allowed for type TCP`,
 		"invalid-hm-http-method.yaml":                 `testdata/invalid-hm-http-method.yaml:11: healthmonitor of pool "web": http_method "FETCH" is not supported (want one of CONNECT, DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT, TRACE)`,
 		"invalid-hm-http-version.yaml":                `testdata/invalid-hm-http-version.yaml:11: healthmonitor of pool "web": http_version 2.0 is not supported (want 1.0 or 1.1)`,
-		"invalid-hm-https-on-udp-pool.yaml":           `testdata/invalid-hm-https-on-udp-pool.yaml:8: healthmonitor of pool "web": type HTTPS is not supported on a pool of protocol UDP (want UDP-CONNECT, TCP or HTTP)`,
+		"invalid-hm-https-on-udp-pool.yaml":           `testdata/invalid-hm-https-on-udp-pool.yaml:8: healthmonitor of pool "web": type HTTPS is not supported on a pool of protocol UDP (want HTTP, TCP, UDP-CONNECT)`,
 		"invalid-hm-max-retries-down-eleven.yaml":     `testdata/invalid-hm-max-retries-down-eleven.yaml:11: healthmonitor of pool "web": max_retries_down must be from 1 to 10, got 11`,
 		"invalid-hm-max-retries-down-zero.yaml":       `testdata/invalid-hm-max-retries-down-zero.yaml:11: healthmonitor of pool "web": max_retries_down must be from 1 to 10, got 0`,
 		"invalid-hm-max-retries-eleven.yaml":          `testdata/invalid-hm-max-retries-eleven.yaml:10: healthmonitor of pool "web": max_retries must be from 1 to 10, got 11`,

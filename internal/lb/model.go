@@ -179,7 +179,7 @@ type Pool struct {
 	// them. DRAINING (weight 0) and admin-down members always keep theirs.
 	OnMemberDown string `yaml:"on_member_down"`
 	// HealthMonitor is the pool's monitor; at most one.
-	HealthMonitor *monitor.HealthMonitor `yaml:"healthmonitor"`
+	HealthMonitor *HealthMonitor `yaml:"healthmonitor"`
 	// Members are the pool's backends.
 	Members []Member `yaml:"members"`
 

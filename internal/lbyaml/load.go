@@ -2,6 +2,7 @@ package lbyaml
 
 import (
 	"fmt"
+	"slices"
 
 	"vitals/internal/lb"
 	"vitals/internal/monitor"
@@ -158,15 +159,13 @@ func FromConfig(c *lb.Config) (store.Snapshot, error) {
 	return t, nil
 }
 
-// monitorFrom maps lb's resolved monitor (defaults applied) onto the
-// model.
+// monitorFrom returns lb's resolved monitor (defaults applied) as the
+// model's: the monitor is the model's health monitor, with the statuses
+// of a new object.
 func monitorFrom(m *monitor.Monitor, poolID string) octavia.HealthMonitor {
-	h := octavia.NewHealthMonitor()
-	h.ID, h.Name, h.PoolID, h.AdminStateUp, h.Tags = m.ID, m.Name, poolID, m.AdminStateUp, m.Tags
-	h.Type, h.Delay, h.Timeout, h.MaxRetries, h.MaxRetriesDown = m.Type, m.Delay, m.Timeout, m.MaxRetries, m.MaxRetriesDown
-	h.HTTPMethod, h.URLPath, h.ExpectedCodes = m.HTTPMethod, m.URLPath, m.ExpectedCodes
-	h.HTTPVersion, h.DomainName, h.CAFile = m.HTTPVersion, m.DomainName, m.CAFile
-	h.User, h.PasswordFile, h.PasswordEnv = m.User, m.PasswordFile, m.PasswordEnv
-	h.Database, h.Query, h.SSLMode = m.Database, m.Query, m.SSLMode
+	h := m.HealthMonitor
+	fresh := octavia.NewHealthMonitor()
+	h.PoolID, h.ProvisioningStatus, h.OperatingStatus = poolID, fresh.ProvisioningStatus, fresh.OperatingStatus
+	h.Tags = slices.Clone(h.Tags)
 	return h
 }

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"vitals/internal/octavia"
 
 	"vitals/internal/probe"
 )
@@ -17,8 +18,9 @@ import (
 func BenchmarkEngineOverhead(b *testing.B) {
 	instant := proberFunc(func(context.Context) probe.Result { return probe.Result{Status: probe.Pass, Start: time.Now()} })
 	rise, fall := 2, 3
-	h := HealthMonitor{Type: TypeTCP, Delay: SecondsOf(time.Millisecond), Timeout: SecondsOf(time.Millisecond), MaxRetries: &rise, MaxRetriesDown: &fall}
-	m, err := h.Resolve(ProtocolTCP, DefaultSettings())
+	h := octavia.HealthMonitor{Type: TypeTCP, Delay: time.Millisecond, Timeout: time.Millisecond, MaxRetries: rise, MaxRetriesDown: fall}
+	h.AdminStateUp = true
+	m, err := NewMonitor(h, ProtocolTCP, DefaultSettings())
 	if err != nil {
 		b.Fatal(err)
 	}

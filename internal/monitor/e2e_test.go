@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"vitals/internal/octavia"
 
 	"vitals/internal/health"
 	"vitals/internal/testenv"
@@ -33,10 +34,10 @@ const (
 
 // scripted is one member's backend.
 type scripted struct {
-	hm       HealthMonitor // the type and its fields; delay, timeout and retries default below
-	protocol string        // the pool's protocol; default TCP
-	address  string        // the member's address; default 127.0.0.1
-	port     int           // the member's protocol_port
+	hm       octavia.HealthMonitor // the type and its fields; delay, timeout and retries default below
+	protocol string                // the pool's protocol; default TCP
+	address  string                // the member's address; default 127.0.0.1
+	port     int                   // the member's protocol_port
 	// set makes the backend pass or fail the next check. It runs on the
 	// test goroutine, so it may call t.Fatal.
 	set func(pass bool)
@@ -47,18 +48,19 @@ type scripted struct {
 func runScript(t *testing.T, sc scripted, script, want string) {
 	t.Helper()
 	h := sc.hm
-	if !h.Delay.Set {
-		h.Delay, h.Timeout = SecondsOf(200*time.Millisecond), SecondsOf(150*time.Millisecond)
+	if h.Delay == 0 {
+		h.Delay, h.Timeout = 200*time.Millisecond, 150*time.Millisecond
 	}
 	rise, fall := 2, 3
-	h.MaxRetries, h.MaxRetriesDown = &rise, &fall
+	h.MaxRetries, h.MaxRetriesDown = rise, fall
 	proto := sc.protocol
 	if proto == "" {
 		proto = ProtocolTCP
 	}
 	settings := DefaultSettings()
 	settings.UDPConnectMinDelay = 0 // api_settings.udp_connect_min_interval_health_monitor: 0
-	m, err := h.Resolve(proto, settings)
+	h.AdminStateUp = true
+	m, err := NewMonitor(h, proto, settings)
 	if err != nil {
 		t.Fatalf("monitor: %v", err)
 	}
@@ -170,7 +172,7 @@ func TestE2EHTTP(t *testing.T) {
 	var pass passFlag
 	srv := httptest.NewServer(http.HandlerFunc(pass.handler))
 	t.Cleanup(srv.Close)
-	runScript(t, scripted{hm: HealthMonitor{Type: TypeHTTP, URLPath: "/health"}, port: serverPort(t, srv.Listener.Addr().String()), set: pass.Store}, e2eScript, e2eWant)
+	runScript(t, scripted{hm: octavia.HealthMonitor{Type: TypeHTTP, URLPath: "/health"}, port: serverPort(t, srv.Listener.Addr().String()), set: pass.Store}, e2eScript, e2eWant)
 }
 
 func TestE2EHTTPS(t *testing.T) {
@@ -178,7 +180,7 @@ func TestE2EHTTPS(t *testing.T) {
 	var pass passFlag
 	srv := httptest.NewTLSServer(http.HandlerFunc(pass.handler))
 	t.Cleanup(srv.Close)
-	runScript(t, scripted{hm: HealthMonitor{Type: TypeHTTPS, ExpectedCodes: "200-204"}, port: serverPort(t, srv.Listener.Addr().String()), set: pass.Store}, e2eScript, e2eWant)
+	runScript(t, scripted{hm: octavia.HealthMonitor{Type: TypeHTTPS, ExpectedCodes: "200-204"}, port: serverPort(t, srv.Listener.Addr().String()), set: pass.Store}, e2eScript, e2eWant)
 }
 
 // TestE2ETLSHello: a passing backend completes the TLS handshake; a
@@ -209,7 +211,7 @@ func TestE2ETLSHello(t *testing.T) {
 			tc.Close()
 		}
 	})
-	runScript(t, scripted{hm: HealthMonitor{Type: TypeTLSHello}, port: serverPort(t, ln.Addr().String()), set: pass.Store}, e2eScript, e2eWant)
+	runScript(t, scripted{hm: octavia.HealthMonitor{Type: TypeTLSHello}, port: serverPort(t, ln.Addr().String()), set: pass.Store}, e2eScript, e2eWant)
 }
 
 // testCertificate borrows httptest's self-signed certificate.
@@ -268,7 +270,7 @@ func (tl *toggledListener) set(pass bool) {
 func TestE2ETCP(t *testing.T) {
 	t.Parallel()
 	tl := newToggledListener(t)
-	runScript(t, scripted{hm: HealthMonitor{Type: TypeTCP}, port: serverPort(t, tl.addr), set: tl.set}, e2eScript, e2eWant)
+	runScript(t, scripted{hm: octavia.HealthMonitor{Type: TypeTCP}, port: serverPort(t, tl.addr), set: tl.set}, e2eScript, e2eWant)
 }
 
 // TestE2EUDPConnect: a bound UDP port passes (silence); a closed one
@@ -294,7 +296,7 @@ func TestE2EUDPConnect(t *testing.T) {
 		}
 	}
 	t.Cleanup(func() { set(false) })
-	runScript(t, scripted{hm: HealthMonitor{Type: TypeUDPConnect}, protocol: ProtocolUDP, port: serverPort(t, addr), set: set}, e2eScript, e2eWant)
+	runScript(t, scripted{hm: octavia.HealthMonitor{Type: TypeUDPConnect}, protocol: ProtocolUDP, port: serverPort(t, addr), set: set}, e2eScript, e2eWant)
 }
 
 // TestE2EPing pings 127.0.0.1 for real. Failing needs 127.0.0.1 to stop
@@ -317,7 +319,7 @@ func TestE2EPing(t *testing.T) {
 			t.Fatalf("write %s: %v", sysctl, err)
 		}
 	}
-	runScript(t, scripted{hm: HealthMonitor{Type: TypePing}, port: 80, set: set}, e2eScript, e2eWant)
+	runScript(t, scripted{hm: octavia.HealthMonitor{Type: TypePing}, port: 80, set: set}, e2eScript, e2eWant)
 }
 
 // TestE2EMySQL logs in to a private MariaDB and runs a query. Failing
@@ -342,8 +344,8 @@ func TestE2EMySQL(t *testing.T) {
 		paused = !pass
 	}
 	t.Cleanup(func() { set(true) })
-	hm := HealthMonitor{Type: TypeMySQL, User: db.User, PasswordFile: pwFile, Database: db.Database, Query: "SELECT COUNT(*) FROM t",
-		Delay: SecondsOf(400 * time.Millisecond), Timeout: SecondsOf(300 * time.Millisecond)}
+	hm := octavia.HealthMonitor{Type: TypeMySQL, User: db.User, PasswordFile: pwFile, Database: db.Database, Query: "SELECT COUNT(*) FROM t",
+		Delay: 400 * time.Millisecond, Timeout: 300 * time.Millisecond}
 	runScript(t, scripted{hm: hm, port: db.Port, set: set}, e2eScript, e2eWant)
 }
 
@@ -367,8 +369,8 @@ func TestE2EPgSQL(t *testing.T) {
 		paused = !pass
 	}
 	t.Cleanup(func() { set(true) })
-	hm := HealthMonitor{Type: TypePgSQL, User: db.User, PasswordEnv: "VITALS_TEST_PG_PASSWORD", Database: db.Database,
-		Delay: SecondsOf(400 * time.Millisecond), Timeout: SecondsOf(300 * time.Millisecond)}
+	hm := octavia.HealthMonitor{Type: TypePgSQL, User: db.User, PasswordEnv: "VITALS_TEST_PG_PASSWORD", Database: db.Database,
+		Delay: 400 * time.Millisecond, Timeout: 300 * time.Millisecond}
 	runScript(t, scripted{hm: hm, port: db.Port, set: set}, e2eScript, e2eWant)
 }
 
@@ -411,8 +413,9 @@ func TestMonitorPortAgentSays503(t *testing.T) {
 	t.Cleanup(well.Close)
 
 	rise, fall := 2, 3
-	h := HealthMonitor{Type: TypeHTTP, URLPath: "/health", Delay: SecondsOf(200 * time.Millisecond), Timeout: SecondsOf(150 * time.Millisecond), MaxRetries: &rise, MaxRetriesDown: &fall}
-	m, err := h.Resolve(ProtocolTCP, DefaultSettings())
+	h := octavia.HealthMonitor{Type: TypeHTTP, URLPath: "/health", Delay: 200 * time.Millisecond, Timeout: 150 * time.Millisecond, MaxRetries: rise, MaxRetriesDown: fall}
+	h.AdminStateUp = true
+	m, err := NewMonitor(h, ProtocolTCP, DefaultSettings())
 	if err != nil {
 		t.Fatal(err)
 	}

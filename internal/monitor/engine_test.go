@@ -10,6 +10,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+	"vitals/internal/octavia"
 
 	"vitals/internal/health"
 	"vitals/internal/probe"
@@ -148,8 +149,9 @@ func (s *syncBuffer) String() string {
 // mon builds a resolved monitor of the given type.
 func mon(t *testing.T, typ string, delay, timeout time.Duration, rise, fall int) *Monitor {
 	t.Helper()
-	h := HealthMonitor{Type: typ, Delay: SecondsOf(delay), Timeout: SecondsOf(timeout), MaxRetries: &rise, MaxRetriesDown: &fall}
-	m, err := h.Resolve(ProtocolTCP, DefaultSettings())
+	h := octavia.HealthMonitor{Type: typ, Delay: delay, Timeout: timeout, MaxRetries: rise, MaxRetriesDown: fall}
+	h.AdminStateUp = true
+	m, err := NewMonitor(h, ProtocolTCP, DefaultSettings())
 	if err != nil {
 		t.Fatalf("resolve monitor: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+	"vitals/internal/octavia"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -16,7 +17,7 @@ import (
 // TestBuildTree: the tree has Octavia's shape and statuses: one failing
 // member makes its pool, its listener and the load balancer DEGRADED.
 func TestBuildTree(t *testing.T) {
-	m := &Monitor{ID: "hm1", Name: "hm", Type: TypeHTTP, AdminStateUp: true}
+	m := &Monitor{HealthMonitor: octavia.HealthMonitor{Meta: octavia.Meta{ID: "hm1", Name: "hm", AdminStateUp: true}, Type: TypeHTTP}}
 	snap := Snapshot{Pools: []PoolSnapshot{
 		{ID: "p1", Name: "web", AdminStateUp: true, Status: health.Degraded, Monitor: m, MonitorStatus: health.Online, Members: []MemberSnapshot{
 			{Member: Member{ID: "m1", Address: "192.0.2.20", ProtocolPort: 80}, Status: health.Error},

@@ -16,10 +16,20 @@ type MonitorType struct {
 	Name string
 	// Summary is one line for help texts.
 	Summary string
+	// Probe is the internal/probe kind that runs the type's checks; ""
+	// for a type vitals does not run.
+	Probe string
 	// Fields are the type-specific fields (see monitorFields) it accepts;
-	// the common fields (delay, timeout, retries, http_version,
-	// domain_name, name, tags, admin_state_up) are accepted by every type.
+	// the fields marked AllTypes there (http_version, domain_name) and
+	// the common ones (delay, timeout, retries, name, tags,
+	// admin_state_up) are accepted by every type.
 	Fields []string
+	// Required are the type-specific fields it cannot run without.
+	Required []string
+	// HTTP is true for the types that send an HTTP request and so use
+	// http_version and domain_name; the other types accept and ignore
+	// them, as Octavia does.
+	HTTP bool
 	// PoolProtocols are the pool protocols it can monitor.
 	PoolProtocols []string
 	// Supported is false for a type Octavia knows that vitals does not
@@ -46,25 +56,29 @@ var (
 	tcpPools  = []string{ProtocolTCP, ProtocolProxy, ProtocolProxyV2}
 	anyPools  = []string{ProtocolTCP, ProtocolProxy, ProtocolProxyV2, ProtocolUDP}
 	httpOnly  = []string{"http_method", "url_path", "expected_codes"}
-	dbOptions = []string{"user", "password_file", "password_env", "database", "query"}
+	dbOptions  = []string{"user", "password_file", "password_env", "database", "query"}
+	dbRequired = []string{"user"}
 )
 
 // monitorTypes is the registry of monitor types. Octavia allows TCP and
 // HTTP monitors on UDP pools, and UDP-CONNECT and SCTP only on UDP (and
 // SCTP) pools.
 var monitorTypes = []MonitorType{
-	{Name: MonitorHTTP, Summary: "HTTP request; pass on an expected status code", Fields: httpOnly, PoolProtocols: anyPools, Supported: true},
-	{Name: MonitorHTTPS, Summary: "HTTP request over TLS; pass on an expected status code", Fields: append([]string{"ca_file"}, httpOnly...), PoolProtocols: tcpPools, Supported: true},
-	{Name: MonitorPing, Summary: "ICMP echo request to the member's address", PoolProtocols: tcpPools, Supported: true},
-	{Name: MonitorTCP, Summary: "TCP connect", PoolProtocols: anyPools, Supported: true},
-	{Name: MonitorTLSHello, Summary: "TLS ClientHello; pass when a ServerHello comes back", PoolProtocols: tcpPools, Supported: true},
-	{Name: MonitorUDPConnect, Summary: "UDP datagram; pass unless ICMP port unreachable comes back", PoolProtocols: []string{ProtocolUDP}, Supported: true},
+	{Name: MonitorHTTP, Summary: "HTTP request; pass on an expected status code", Probe: "http", Fields: httpOnly, HTTP: true, PoolProtocols: anyPools, Supported: true},
+	{Name: MonitorHTTPS, Summary: "HTTP request over TLS; pass on an expected status code", Probe: "https", Fields: append([]string{"ca_file"}, httpOnly...), HTTP: true, PoolProtocols: tcpPools, Supported: true},
+	{Name: MonitorPing, Summary: "ICMP echo request to the member's address", Probe: "ping", PoolProtocols: tcpPools, Supported: true},
+	{Name: MonitorTCP, Summary: "TCP connect", Probe: "tcp", PoolProtocols: anyPools, Supported: true},
+	{Name: MonitorTLSHello, Summary: "TLS ClientHello; pass when a ServerHello comes back", Probe: "tls-hello", PoolProtocols: tcpPools, Supported: true},
+	{Name: MonitorUDPConnect, Summary: "UDP datagram; pass unless ICMP port unreachable comes back", Probe: "udp-connect", PoolProtocols: []string{ProtocolUDP}, Supported: true},
 	{Name: MonitorSCTP, Summary: "SCTP INIT (not run by vitals)", PoolProtocols: []string{ProtocolUDP}},
-	{Name: MonitorMySQL, Summary: "MySQL/MariaDB login and query", Fields: dbOptions, PoolProtocols: tcpPools, Supported: true, Extension: true},
-	{Name: MonitorPgSQL, Summary: "PostgreSQL login and query", Fields: append([]string{"sslmode"}, dbOptions...), PoolProtocols: tcpPools, Supported: true, Extension: true},
+	{Name: MonitorMySQL, Summary: "MySQL/MariaDB login and query", Probe: "mysql", Fields: dbOptions, Required: dbRequired, PoolProtocols: tcpPools, Supported: true, Extension: true},
+	{Name: MonitorPgSQL, Summary: "PostgreSQL login and query", Probe: "postgres", Fields: append([]string{"sslmode"}, dbOptions...), Required: dbRequired, PoolProtocols: tcpPools, Supported: true, Extension: true},
 }
 
-// MonitorField is one type-specific string field of a health monitor.
+// MonitorField is one string field of a health monitor whose meaning
+// depends on its type. This list is the one declaration of those fields:
+// the YAML file, the API's requests and views, the store's columns, the
+// check's probe spec and the reload comparison are all derived from it.
 type MonitorField struct {
 	// Name is the API and config name.
 	Name string
@@ -73,8 +87,33 @@ type MonitorField struct {
 	Default string
 	// Doc is one line for help texts.
 	Doc string
+	// AllTypes marks a field that every type accepts (Octavia accepts
+	// http_version and domain_name on every type; only the HTTP types
+	// use them). The others are accepted by the types listing them.
+	AllTypes bool
 	// ptr reaches the field in a HealthMonitor.
 	ptr func(*HealthMonitor) *string
+}
+
+// Get returns the field's value in h.
+func (f MonitorField) Get(h *HealthMonitor) string { return *f.ptr(h) }
+
+// Set sets the field's value in h.
+func (f MonitorField) Set(h *HealthMonitor, v string) { *f.ptr(h) = v }
+
+// Ptr returns the address of the field in h.
+func (f MonitorField) Ptr(h *HealthMonitor) *string { return f.ptr(h) }
+
+// AcceptedBy reports whether a monitor of type t may set the field.
+func (f MonitorField) AcceptedBy(t MonitorType) bool { return f.AllTypes || t.Accepts(f.Name) }
+
+// UsedBy reports whether a check of type t reads the field: the HTTP
+// types read http_version and domain_name, which the others only accept.
+func (f MonitorField) UsedBy(t MonitorType) bool {
+	if f.AllTypes {
+		return t.HTTP
+	}
+	return t.Accepts(f.Name)
 }
 
 // monitorFields are the type-specific fields, each with its default.
@@ -82,6 +121,8 @@ var monitorFields = []MonitorField{
 	{Name: "http_method", Default: "GET", Doc: "the request method", ptr: func(h *HealthMonitor) *string { return &h.HTTPMethod }},
 	{Name: "url_path", Default: "/", Doc: "the request path; must start with /", ptr: func(h *HealthMonitor) *string { return &h.URLPath }},
 	{Name: "expected_codes", Default: "200", Doc: "passing status codes: 200, 200,202 or 200-204", ptr: func(h *HealthMonitor) *string { return &h.ExpectedCodes }},
+	{Name: "http_version", Doc: "1.0 or 1.1; unset sends HTTP/1.1 with a Host header", AllTypes: true, ptr: func(h *HealthMonitor) *string { return &h.HTTPVersion }},
+	{Name: "domain_name", Doc: "the Host header and TLS SNI; needs http_version 1.1", AllTypes: true, ptr: func(h *HealthMonitor) *string { return &h.DomainName }},
 	{Name: "ca_file", Doc: "PEM CA bundle; turns on certificate verification (vitals)", ptr: func(h *HealthMonitor) *string { return &h.CAFile }},
 	{Name: "user", Doc: "database user (vitals)", ptr: func(h *HealthMonitor) *string { return &h.User }},
 	{Name: "password_file", Doc: "file holding the database password (vitals)", ptr: func(h *HealthMonitor) *string { return &h.PasswordFile }},
@@ -270,11 +311,22 @@ func LookupMonitorType(name string) (MonitorType, bool) {
 	return lookup(monitorTypes, func(t MonitorType) bool { return t.Name == name })
 }
 
-// Accepts reports whether the type accepts the type-specific field.
+// Accepts reports whether the type lists the type-specific field; see
+// also MonitorField.AcceptedBy, which counts the fields every type takes.
 func (t MonitorType) Accepts(field string) bool { return slices.Contains(t.Fields, field) }
 
-// MonitorFields returns the type-specific monitor fields.
+// SupportedMonitorTypeNames returns the names of the types vitals runs.
+func SupportedMonitorTypeNames() []string {
+	return filterNames(monitorTypes, func(t MonitorType) (string, bool) { return t.Name, t.Supported })
+}
+
+// MonitorFields returns the type-dependent monitor fields.
 func MonitorFields() []MonitorField { return slices.Clone(monitorFields) }
+
+// LookupMonitorField returns the monitor field with the given name.
+func LookupMonitorField(name string) (MonitorField, bool) {
+	return lookup(monitorFields, func(f MonitorField) bool { return f.Name == name })
+}
 
 // Algorithms returns the LB algorithms.
 func Algorithms() []Algorithm { return slices.Clone(algorithms) }

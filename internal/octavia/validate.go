@@ -265,8 +265,13 @@ func (h *HealthMonitor) Validate() error {
 	v.intRange("max_retries_down", h.MaxRetriesDown, MinRetries, MaxRetries)
 	if ok {
 		for _, f := range monitorFields {
-			if *f.ptr(h) != "" && !t.Accepts(f.Name) {
+			if *f.ptr(h) != "" && !f.AcceptedBy(t) {
 				v.add(invalidOption(f.Name, f.Name, "health monitors of type "+t.Name))
+			}
+		}
+		for _, name := range t.Required {
+			if f, _ := LookupMonitorField(name); f.Get(h) == "" {
+				v.add(validationFailure(name, "'%s' is required for health monitors of type %s.", name, t.Name))
 			}
 		}
 	}

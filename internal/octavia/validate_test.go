@@ -35,6 +35,12 @@ func validMember() Member {
 func validMonitor(typ string) HealthMonitor {
 	h := NewHealthMonitor()
 	h.PoolID, h.Type, h.Delay, h.Timeout, h.MaxRetries = poolID, typ, 5*time.Second, 3*time.Second, 2
+	if t, ok := LookupMonitorType(typ); ok {
+		for _, name := range t.Required {
+			f, _ := LookupMonitorField(name)
+			f.Set(&h, "vitals")
+		}
+	}
 	h.ApplyDefaults()
 	return h
 }
@@ -119,6 +125,7 @@ func TestMonitorValidate(t *testing.T) {
 		{"domain_name with 1.0", MonitorHTTP, func(h *HealthMonitor) { h.DomainName, h.HTTPVersion = "example.com", "1.0" }, "http_version", "http_version 1.0 is not a valid option for health monitors HTTP 1.1 domain name health check", false},
 		{"domain_name bad", MonitorHTTP, func(h *HealthMonitor) { h.DomainName, h.HTTPVersion = "-bad.example", "1.1" }, "domain_name", "Invalid input for field/attribute domain_name. Value: '-bad.example'. Value should match the pattern of a DNS domain name", false},
 		{"sslmode bad", MonitorPgSQL, func(h *HealthMonitor) { h.SSLMode = "sometimes" }, "sslmode", "Invalid input for field/attribute sslmode. Value: 'sometimes'. Value should be one of: disable, allow, prefer, require, verify-ca, verify-full", false},
+		{"no user", MonitorPgSQL, func(h *HealthMonitor) { h.User = "" }, "user", "Validation failure: 'user' is required for health monitors of type PGSQL.", false},
 		{"two passwords", MonitorMySQL, func(h *HealthMonitor) { h.PasswordFile, h.PasswordEnv = "/p", "P" }, "password_env", "Validation failure: password_file and password_env are mutually exclusive; give one.", false},
 		{"long name", MonitorTCP, func(h *HealthMonitor) { h.Name = strings.Repeat("n", 256) }, "name", "Invalid input for field/attribute name. Value: '" + strings.Repeat("n", 256) + "'. Value should have a maximum character requirement of 255", false},
 		{"long tag", MonitorTCP, func(h *HealthMonitor) { h.Tags = []string{"ok", strings.Repeat("t", 256)} }, "tags", "Invalid input for field/attribute tags. Value: '" + strings.Repeat("t", 256) + "'. Value should have a maximum character requirement of 255", false},

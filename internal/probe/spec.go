@@ -3,6 +3,7 @@ package probe
 import (
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 )
@@ -179,3 +180,24 @@ type FieldError struct {
 }
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// SetString sets the string field of s whose YAML name is name, so that a
+// caller holding fields by name (the health monitor's declaration in
+// internal/octavia) fills a Spec without listing them again. An unknown
+// name, or one that is not a plain string, is an error.
+func (s *Spec) SetString(name, value string) error {
+	v := reflect.ValueOf(s).Elem()
+	t := v.Type()
+	for i := range t.NumField() {
+		tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if tag != name {
+			continue
+		}
+		if f := v.Field(i); f.Kind() == reflect.String && f.Type() == reflect.TypeFor[string]() {
+			f.SetString(value)
+			return nil
+		}
+		return fmt.Errorf("probe: spec field %s is not a string", name)
+	}
+	return fmt.Errorf("probe: spec has no field %s", name)
+}
