@@ -17,7 +17,6 @@ import (
 	"strings"
 	"time"
 
-
 	"vitals/internal/octavia"
 	"vitals/internal/probe"
 )

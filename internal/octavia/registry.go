@@ -53,9 +53,9 @@ const (
 )
 
 var (
-	tcpPools  = []string{ProtocolTCP, ProtocolProxy, ProtocolProxyV2}
-	anyPools  = []string{ProtocolTCP, ProtocolProxy, ProtocolProxyV2, ProtocolUDP}
-	httpOnly  = []string{"http_method", "url_path", "expected_codes"}
+	tcpPools   = []string{ProtocolTCP, ProtocolProxy, ProtocolProxyV2}
+	anyPools   = []string{ProtocolTCP, ProtocolProxy, ProtocolProxyV2, ProtocolUDP}
+	httpOnly   = []string{"http_method", "url_path", "expected_codes"}
 	dbOptions  = []string{"user", "password_file", "password_env", "database", "query"}
 	dbRequired = []string{"user"}
 )
