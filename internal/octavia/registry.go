@@ -87,6 +87,12 @@ type MonitorField struct {
 	Default string
 	// Doc is one line for help texts.
 	Doc string
+	// Extension marks a field beyond Octavia: the API shows it only when
+	// it is set, so that Octavia's clients see Octavia's shape.
+	Extension bool
+	// Number marks a field Octavia's API carries as a JSON number
+	// (http_version, a float); the others are strings.
+	Number bool
 	// AllTypes marks a field that every type accepts (Octavia accepts
 	// http_version and domain_name on every type; only the HTTP types
 	// use them). The others are accepted by the types listing them.
@@ -121,15 +127,15 @@ var monitorFields = []MonitorField{
 	{Name: "http_method", Default: "GET", Doc: "the request method", ptr: func(h *HealthMonitor) *string { return &h.HTTPMethod }},
 	{Name: "url_path", Default: "/", Doc: "the request path; must start with /", ptr: func(h *HealthMonitor) *string { return &h.URLPath }},
 	{Name: "expected_codes", Default: "200", Doc: "passing status codes: 200, 200,202 or 200-204", ptr: func(h *HealthMonitor) *string { return &h.ExpectedCodes }},
-	{Name: "http_version", Doc: "1.0 or 1.1; unset sends HTTP/1.1 with a Host header", AllTypes: true, ptr: func(h *HealthMonitor) *string { return &h.HTTPVersion }},
+	{Name: "http_version", Doc: "1.0 or 1.1; unset sends HTTP/1.1 with a Host header", AllTypes: true, Number: true, ptr: func(h *HealthMonitor) *string { return &h.HTTPVersion }},
 	{Name: "domain_name", Doc: "the Host header and TLS SNI; needs http_version 1.1", AllTypes: true, ptr: func(h *HealthMonitor) *string { return &h.DomainName }},
-	{Name: "ca_file", Doc: "PEM CA bundle; turns on certificate verification (vitals)", ptr: func(h *HealthMonitor) *string { return &h.CAFile }},
-	{Name: "user", Doc: "database user (vitals)", ptr: func(h *HealthMonitor) *string { return &h.User }},
-	{Name: "password_file", Doc: "file holding the database password (vitals)", ptr: func(h *HealthMonitor) *string { return &h.PasswordFile }},
-	{Name: "password_env", Doc: "environment variable holding the database password (vitals)", ptr: func(h *HealthMonitor) *string { return &h.PasswordEnv }},
-	{Name: "database", Doc: "database name (vitals)", ptr: func(h *HealthMonitor) *string { return &h.Database }},
-	{Name: "query", Doc: "statement to run (vitals)", ptr: func(h *HealthMonitor) *string { return &h.Query }},
-	{Name: "sslmode", Default: "prefer", Doc: "PostgreSQL sslmode (vitals)", ptr: func(h *HealthMonitor) *string { return &h.SSLMode }},
+	{Name: "ca_file", Extension: true, Doc: "PEM CA bundle; turns on certificate verification (vitals)", ptr: func(h *HealthMonitor) *string { return &h.CAFile }},
+	{Name: "user", Extension: true, Doc: "database user (vitals)", ptr: func(h *HealthMonitor) *string { return &h.User }},
+	{Name: "password_file", Extension: true, Doc: "file holding the database password (vitals)", ptr: func(h *HealthMonitor) *string { return &h.PasswordFile }},
+	{Name: "password_env", Extension: true, Doc: "environment variable holding the database password (vitals)", ptr: func(h *HealthMonitor) *string { return &h.PasswordEnv }},
+	{Name: "database", Extension: true, Doc: "database name (vitals)", ptr: func(h *HealthMonitor) *string { return &h.Database }},
+	{Name: "query", Extension: true, Doc: "statement to run (vitals)", ptr: func(h *HealthMonitor) *string { return &h.Query }},
+	{Name: "sslmode", Extension: true, Default: "prefer", Doc: "PostgreSQL sslmode (vitals)", ptr: func(h *HealthMonitor) *string { return &h.SSLMode }},
 }
 
 // Algorithm is one load balancing algorithm.

@@ -98,7 +98,11 @@ func (b body) decodeInto(key string, req any, allowed []string) error {
 		return err
 	}
 	if allowed == nil {
-		allowed = jsonNames(reflect.TypeOf(req).Elem())
+		if n, ok := req.(interface{ fieldNames() []string }); ok {
+			allowed = n.fieldNames()
+		} else {
+			allowed = jsonNames(reflect.TypeOf(req).Elem())
+		}
 	}
 	for f := range b.fields {
 		// encoding/json matches names without regard to case; Octavia

@@ -1,7 +1,11 @@
 package octavia
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -194,32 +198,87 @@ func (v *httpVersion) UnmarshalJSON(b []byte) error {
 }
 
 type healthMonitorReq struct {
-	metaReq
-	PoolID         *string      `json:"pool_id"`
-	Type           *string      `json:"type"`
-	Delay          *integer     `json:"delay"`
-	Timeout        *integer     `json:"timeout"`
-	DelayMS        *integer     `json:"delay_ms"`
-	TimeoutMS      *integer     `json:"timeout_ms"`
-	MaxRetries     *integer     `json:"max_retries"`
-	MaxRetriesDown *integer     `json:"max_retries_down"`
-	HTTPMethod     *string      `json:"http_method"`
-	URLPath        *string      `json:"url_path"`
-	ExpectedCodes  *string      `json:"expected_codes"`
-	HTTPVersion    *httpVersion `json:"http_version"`
-	DomainName     *string      `json:"domain_name"`
-	CAFile         *string      `json:"ca_file"`
-	User           *string      `json:"user"`
-	PasswordFile   *string      `json:"password_file"`
-	PasswordEnv    *string      `json:"password_env"`
-	Database       *string      `json:"database"`
-	Query          *string      `json:"query"`
-	SSLMode        *string      `json:"sslmode"`
+	healthMonitorCommonReq
+	// typed holds the type-dependent fields (octavia.MonitorFields) the
+	// request set, by name; a null is left out.
+	typed map[string]string
 }
 
-var monitorUpdateFields = []string{"name", "admin_state_up", "tags", "delay", "timeout", "delay_ms", "timeout_ms",
-	"max_retries", "max_retries_down", "http_method", "url_path", "expected_codes", "http_version", "domain_name",
-	"ca_file", "user", "password_file", "password_env", "database", "query", "sslmode"}
+// healthMonitorCommonReq are the fields every monitor has.
+type healthMonitorCommonReq struct {
+	metaReq
+	PoolID         *string  `json:"pool_id"`
+	Type           *string  `json:"type"`
+	Delay          *integer `json:"delay"`
+	Timeout        *integer `json:"timeout"`
+	DelayMS        *integer `json:"delay_ms"`
+	TimeoutMS      *integer `json:"timeout_ms"`
+	MaxRetries     *integer `json:"max_retries"`
+	MaxRetriesDown *integer `json:"max_retries_down"`
+}
+
+// fieldNames are the attributes a monitor request takes: the common ones
+// and the model's declared type-dependent fields.
+func (r *healthMonitorReq) fieldNames() []string {
+	names := jsonNames(reflect.TypeFor[healthMonitorCommonReq]())
+	for _, f := range model.MonitorFields() {
+		names = append(names, f.Name)
+	}
+	return names
+}
+
+// UnmarshalJSON reads the declared type-dependent fields by name (each a
+// string, http_version Octavia's float) and the rest strictly into the
+// common fields.
+func (r *healthMonitorReq) UnmarshalJSON(b []byte) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return err
+	}
+	r.typed = map[string]string{}
+	for _, f := range model.MonitorFields() {
+		raw, ok := fields[f.Name]
+		if !ok {
+			continue
+		}
+		delete(fields, f.Name)
+		if string(bytes.TrimSpace(raw)) == "null" {
+			continue
+		}
+		var v string
+		if f.Number {
+			var hv httpVersion
+			if err := hv.UnmarshalJSON(raw); err != nil {
+				return err
+			}
+			v = string(hv)
+		} else {
+			var p *string
+			if err := json.Unmarshal(raw, &p); err != nil {
+				if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+					te.Field = f.Name
+				}
+				return err
+			}
+			if p == nil {
+				continue
+			}
+			v = *p
+		}
+		r.typed[f.Name] = v
+	}
+	rest, err := json.Marshal(fields)
+	if err != nil {
+		return err
+	}
+	return strictUnmarshal(rest, &r.healthMonitorCommonReq)
+}
+
+// monitorUpdateFields are the attributes an update may change: all but
+// pool_id and type.
+var monitorUpdateFields = slices.DeleteFunc((*healthMonitorReq).fieldNames(nil), func(n string) bool {
+	return n == "pool_id" || n == "type" || n == "project_id" || n == "tenant_id"
+})
 
 func (r *healthMonitorReq) apply(h *model.HealthMonitor) {
 	r.metaReq.apply(&h.Meta)
@@ -235,18 +294,9 @@ func (r *healthMonitorReq) apply(h *model.HealthMonitor) {
 	millis(&h.Timeout, r.TimeoutMS)
 	setInt(&h.MaxRetries, r.MaxRetries)
 	setInt(&h.MaxRetriesDown, r.MaxRetriesDown)
-	set(&h.HTTPMethod, r.HTTPMethod)
-	set(&h.URLPath, r.URLPath)
-	set(&h.ExpectedCodes, r.ExpectedCodes)
-	if r.HTTPVersion != nil {
-		h.HTTPVersion = string(*r.HTTPVersion)
+	for _, f := range model.MonitorFields() {
+		if v, ok := r.typed[f.Name]; ok {
+			f.Set(h, v)
+		}
 	}
-	set(&h.DomainName, r.DomainName)
-	set(&h.CAFile, r.CAFile)
-	set(&h.User, r.User)
-	set(&h.PasswordFile, r.PasswordFile)
-	set(&h.PasswordEnv, r.PasswordEnv)
-	set(&h.Database, r.Database)
-	set(&h.Query, r.Query)
-	set(&h.SSLMode, r.SSLMode)
 }

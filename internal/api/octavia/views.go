@@ -1,6 +1,7 @@
 package octavia
 
 import (
+	"bytes"
 	"encoding/json"
 	"time"
 
@@ -176,38 +177,62 @@ type memberView struct {
 }
 
 type healthMonitorView struct {
-	ID                 string          `json:"id"`
-	Name               string          `json:"name"`
-	ProjectID          string          `json:"project_id"`
-	AdminStateUp       bool            `json:"admin_state_up"`
-	ProvisioningStatus string          `json:"provisioning_status"`
-	OperatingStatus    string          `json:"operating_status"`
-	CreatedAt          *string         `json:"created_at"`
-	UpdatedAt          *string         `json:"updated_at"`
-	Pools              []ref           `json:"pools"`
-	Type               string          `json:"type"`
-	Delay              int64           `json:"delay"`
-	Timeout            int64           `json:"timeout"`
-	MaxRetries         int             `json:"max_retries"`
-	MaxRetriesDown     int             `json:"max_retries_down"`
-	HTTPMethod         *string         `json:"http_method"`
-	URLPath            *string         `json:"url_path"`
-	ExpectedCodes      *string         `json:"expected_codes"`
-	HTTPVersion        json.RawMessage `json:"http_version"`
-	DomainName         *string         `json:"domain_name"`
-	Tags               []string        `json:"tags"`
+	ID                 string   `json:"id"`
+	Name               string   `json:"name"`
+	ProjectID          string   `json:"project_id"`
+	AdminStateUp       bool     `json:"admin_state_up"`
+	ProvisioningStatus string   `json:"provisioning_status"`
+	OperatingStatus    string   `json:"operating_status"`
+	CreatedAt          *string  `json:"created_at"`
+	UpdatedAt          *string  `json:"updated_at"`
+	Pools              []ref    `json:"pools"`
+	Type               string   `json:"type"`
+	Delay              int64    `json:"delay"`
+	Timeout            int64    `json:"timeout"`
+	MaxRetries         int      `json:"max_retries"`
+	MaxRetriesDown     int      `json:"max_retries_down"`
+	Tags               []string `json:"tags"`
 	// DelayMS and TimeoutMS are the exact delay and timeout in
 	// milliseconds (vitals): delay and timeout are whole seconds, rounded
 	// up, because clients decode them as integers.
-	DelayMS   int64   `json:"delay_ms"`
-	TimeoutMS int64   `json:"timeout_ms"`
-	CAFile    *string `json:"ca_file,omitempty"`       // vitals
-	User      *string `json:"user,omitempty"`          // vitals
-	PassFile  *string `json:"password_file,omitempty"` // vitals
-	PassEnv   *string `json:"password_env,omitempty"`  // vitals
-	Database  *string `json:"database,omitempty"`      // vitals
-	Query     *string `json:"query,omitempty"`         // vitals
-	SSLMode   *string `json:"sslmode,omitempty"`       // vitals
+	DelayMS   int64 `json:"delay_ms"`
+	TimeoutMS int64 `json:"timeout_ms"`
+	// typed are the type-dependent fields (octavia.MonitorFields) that
+	// are set, by name; MarshalJSON writes them after the others.
+	typed map[string]string
+}
+
+// MarshalJSON writes the common fields, then each declared
+// type-dependent field: Octavia's always (null when unset, http_version
+// as a number), vitals' own only when set.
+func (v healthMonitorView) MarshalJSON() ([]byte, error) {
+	type plain healthMonitorView
+	b, err := json.Marshal(plain(v))
+	if err != nil {
+		return nil, err
+	}
+	buf := bytes.NewBuffer(b[:len(b)-1])
+	for _, f := range model.MonitorFields() {
+		val, set := v.typed[f.Name]
+		if !set && f.Extension {
+			continue
+		}
+		key, _ := json.Marshal(f.Name)
+		buf.WriteByte(',')
+		buf.Write(key)
+		buf.WriteByte(':')
+		switch {
+		case !set:
+			buf.WriteString("null")
+		case f.Number:
+			buf.WriteString(val) // validated: 1.0 or 1.1
+		default:
+			s, _ := json.Marshal(val)
+			buf.Write(s)
+		}
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
 }
 
 // children are the IDs a parent shows of its children.
@@ -299,15 +324,14 @@ func (h *Handler) monitorView(m *model.HealthMonitor) healthMonitorView {
 		Pools: refs([]string{m.PoolID}), Type: m.Type,
 		Delay: model.Seconds(m.Delay), Timeout: model.Seconds(m.Timeout),
 		MaxRetries: m.MaxRetries, MaxRetriesDown: m.MaxRetriesDown,
-		HTTPMethod: null(m.HTTPMethod), URLPath: null(m.URLPath), ExpectedCodes: null(m.ExpectedCodes),
-		HTTPVersion: json.RawMessage("null"), DomainName: null(m.DomainName), Tags: tags(m.Tags),
+		Tags:    tags(m.Tags),
 		DelayMS: model.Millis(m.Delay), TimeoutMS: model.Millis(m.Timeout),
-		CAFile: null(m.CAFile), User: null(m.User), PassFile: null(m.PasswordFile), PassEnv: null(m.PasswordEnv),
-		Database: null(m.Database), Query: null(m.Query), SSLMode: null(m.SSLMode),
+		typed: map[string]string{},
 	}
-	if m.HTTPVersion != "" {
-		// Octavia's http_version is a float: 1.0 or 1.1.
-		v.HTTPVersion = json.RawMessage(m.HTTPVersion)
+	for _, f := range model.MonitorFields() {
+		if val := f.Get(m); val != "" {
+			v.typed[f.Name] = val
+		}
 	}
 	return v
 }

@@ -134,27 +134,34 @@ var healthMonitors = table[octavia.HealthMonitor]{
 	resource: store.ResourceHealthMonitor,
 	parent:   "pool_id",
 	meta:     func(x *octavia.HealthMonitor) *octavia.Meta { return &x.Meta },
-	cols: append(metaCols(func(x *octavia.HealthMonitor) *octavia.Meta { return &x.Meta }),
+	cols: append(append(metaCols(func(x *octavia.HealthMonitor) *octavia.Meta { return &x.Meta }),
 		col("pool_id", func(x *octavia.HealthMonitor) any { return &x.PoolID }),
 		col("type", func(x *octavia.HealthMonitor) any { return &x.Type }),
 		col("delay_ms", func(x *octavia.HealthMonitor) any { return millis{&x.Delay} }),
 		col("timeout_ms", func(x *octavia.HealthMonitor) any { return millis{&x.Timeout} }),
 		col("max_retries", func(x *octavia.HealthMonitor) any { return &x.MaxRetries }),
 		col("max_retries_down", func(x *octavia.HealthMonitor) any { return &x.MaxRetriesDown }),
-		col("http_method", func(x *octavia.HealthMonitor) any { return &x.HTTPMethod }),
-		col("url_path", func(x *octavia.HealthMonitor) any { return &x.URLPath }),
-		col("expected_codes", func(x *octavia.HealthMonitor) any { return &x.ExpectedCodes }),
-		col("http_version", func(x *octavia.HealthMonitor) any { return &x.HTTPVersion }),
-		col("domain_name", func(x *octavia.HealthMonitor) any { return &x.DomainName }),
-		col("ca_file", func(x *octavia.HealthMonitor) any { return &x.CAFile }),
-		col("db_user", func(x *octavia.HealthMonitor) any { return &x.User }),
-		col("password_file", func(x *octavia.HealthMonitor) any { return &x.PasswordFile }),
-		col("password_env", func(x *octavia.HealthMonitor) any { return &x.PasswordEnv }),
-		col("db_name", func(x *octavia.HealthMonitor) any { return &x.Database }),
-		col("db_query", func(x *octavia.HealthMonitor) any { return &x.Query }),
-		col("sslmode", func(x *octavia.HealthMonitor) any { return &x.SSLMode }),
-	),
+	), monitorFieldCols()...),
 	refs: []ref[octavia.HealthMonitor]{
 		{"pools", store.ResourcePool, func(x *octavia.HealthMonitor) string { return x.PoolID }},
 	},
+}
+
+// monitorColumnRenames are the declared monitor fields whose column is
+// not their name, because the name is an SQL keyword.
+var monitorColumnRenames = map[string]string{"user": "db_user", "database": "db_name", "query": "db_query"}
+
+// monitorFieldCols are the columns of the type-dependent monitor fields,
+// one per field of the model's declaration (octavia.MonitorFields); a
+// field added there needs its column in a migration.
+func monitorFieldCols() []column[octavia.HealthMonitor] {
+	var out []column[octavia.HealthMonitor]
+	for _, f := range octavia.MonitorFields() {
+		name := f.Name
+		if r, ok := monitorColumnRenames[name]; ok {
+			name = r
+		}
+		out = append(out, col(name, func(x *octavia.HealthMonitor) any { return f.Ptr(x) }))
+	}
+	return out
 }
