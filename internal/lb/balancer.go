@@ -2,16 +2,19 @@ package lb
 
 import (
 	"encoding/binary"
+	"fmt"
 	"hash/maphash"
 	"math"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"vitals/internal/health"
 	"vitals/internal/monitor"
+	"vitals/internal/octavia"
 )
 
 // member is one pool member as the data plane sees it. It is matched by ID
@@ -78,9 +81,40 @@ func (m *member) closeSessions() int {
 	return len(ss)
 }
 
+// picker chooses a member of s for a client, skipping those in tried.
+type picker func(s *memberSet, client netip.AddrPort, tried []*member) *member
+
+// pickers are the LB algorithms' member choices: one for each algorithm
+// the model declares (octavia.Algorithms), and no fallback, so that an
+// algorithm without one is refused (checkAlgorithms) rather than run as
+// another (TestEveryAlgorithmPicks).
+var pickers = map[string]picker{
+	octavia.AlgorithmRoundRobin: func(s *memberSet, _ netip.AddrPort, tried []*member) *member { return s.roundRobin(tried) },
+	octavia.AlgorithmLeastConnections: func(s *memberSet, _ netip.AddrPort, tried []*member) *member {
+		return s.leastConnections(tried)
+	},
+	octavia.AlgorithmSourceIP: func(s *memberSet, client netip.AddrPort, tried []*member) *member {
+		return s.sourceIP(client, false, tried)
+	},
+	octavia.AlgorithmSourceIPPort: func(s *memberSet, client netip.AddrPort, tried []*member) *member {
+		return s.sourceIP(client, true, tried)
+	},
+}
+
+// checkAlgorithms refuses a pool whose lb_algorithm has no picker.
+func checkAlgorithms(pools []Pool) error {
+	for i := range pools {
+		if _, ok := pickers[pools[i].LBAlgorithm]; !ok {
+			return fmt.Errorf("pool %s: lb_algorithm %q is not one of %s", pools[i].Name, pools[i].LBAlgorithm, strings.Join(octavia.AlgorithmNames(), ", "))
+		}
+	}
+	return nil
+}
+
 // poolConfig is what the proxy reads of a pool on every connection.
 type poolConfig struct {
 	algorithm        string
+	pick             picker
 	failOpen         bool
 	shutdownOnDown   bool
 	proxyVersion     int // 0 none, 1 PROXY, 2 PROXYV2
@@ -191,7 +225,7 @@ func (p *pool) apply(c *Pool, lbUp bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pc := &poolConfig{
-		algorithm: c.LBAlgorithm, failOpen: c.FailOpen, shutdownOnDown: c.OnMemberDown == ShutdownSessions,
+		algorithm: c.LBAlgorithm, pick: pickers[c.LBAlgorithm], failOpen: c.FailOpen, shutdownOnDown: c.OnMemberDown == ShutdownSessions,
 		hasMonitor: c.Monitor != nil && c.Monitor.AdminStateUp, protocol: c.Protocol, onMemberDownName: c.OnMemberDown,
 	}
 	switch c.Protocol {
@@ -260,15 +294,7 @@ func (s *memberSet) pick(client netip.AddrPort, tried []*member) *member {
 	if n == 0 || len(tried) >= n {
 		return nil
 	}
-	var m *member
-	switch s.cfg.algorithm {
-	case "LEAST_CONNECTIONS":
-		m = s.leastConnections(tried)
-	case "SOURCE_IP", "SOURCE_IP_PORT":
-		m = s.sourceIP(client, s.cfg.algorithm == "SOURCE_IP_PORT", tried)
-	default:
-		m = s.roundRobin(tried)
-	}
+	m := s.cfg.pick(s, client, tried)
 	if m != nil {
 		m.active.Add(1)
 	}

@@ -2,12 +2,15 @@ package lb
 
 import (
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"vitals/internal/health"
+	"vitals/internal/monitor"
+	"vitals/internal/octavia"
 )
 
 // testPool builds a pool from "label:weight[:b]" specs (b = backup), all
@@ -169,4 +172,41 @@ func TestPickSkipsTried(t *testing.T) {
 			t.Errorf("%s: picked %s with every member tried", alg, m.label)
 		}
 	}
+}
+
+// TestEveryAlgorithmPicks: each algorithm the model declares has its own
+// member choice, nothing else has one, and a pool with an algorithm
+// outside the declaration is refused by Server.Apply instead of running
+// as round robin.
+func TestEveryAlgorithmPicks(t *testing.T) {
+	for _, name := range octavia.AlgorithmNames() {
+		if pickers[name] == nil {
+			t.Errorf("algorithm %s has no picker", name)
+		}
+		p := testPool(t, name, false, "a:1", "b:1")
+		if m := p.set.Load().pick(netip.MustParseAddrPort("192.0.2.1:5000"), nil); m == nil {
+			t.Errorf("algorithm %s picked nothing from two ONLINE members", name)
+		}
+	}
+	if len(pickers) != len(octavia.AlgorithmNames()) {
+		t.Errorf("%d pickers for %d declared algorithms", len(pickers), len(octavia.AlgorithmNames()))
+	}
+	// SOURCE_IP keeps a client on one member where round robin would
+	// alternate: the picker really is the algorithm's.
+	p := testPool(t, octavia.AlgorithmSourceIP, false, "a:1", "b:1")
+	if got := pickN(p, 20, netip.MustParseAddrPort("192.0.2.7:5000"), false); len(got) != 1 {
+		t.Errorf("SOURCE_IP spread one client over %v", got)
+	}
+
+	err := checkAlgorithms([]Pool{{Name: "web", LBAlgorithm: "RANDOM"}})
+	if err == nil || !strings.Contains(err.Error(), `lb_algorithm "RANDOM" is not one of ROUND_ROBIN`) {
+		t.Errorf("unknown algorithm: %v", err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	srv := NewServer(monitor.New(monitor.Options{Logger: log}), log)
+	cfg := &Config{LoadBalancer: &LoadBalancer{Pools: []Pool{{Name: "web", LBAlgorithm: "least_connections"}}}}
+	if err := srv.Apply(cfg); err == nil {
+		t.Error("Server.Apply ran a pool with an algorithm outside the declaration")
+	}
+	srv.Shutdown(0)
 }

@@ -25,8 +25,9 @@ import (
 
 // Octavia's values and limits for the fields vitals validates.
 var (
-	// Algorithms are Octavia's lb_algorithm values.
-	Algorithms = []string{"ROUND_ROBIN", "LEAST_CONNECTIONS", "SOURCE_IP", "SOURCE_IP_PORT"}
+	// Algorithms are Octavia's lb_algorithm values, as the model
+	// declares them.
+	Algorithms = octavia.AlgorithmNames()
 	// octaviaProtocols are the listener and pool protocols Octavia knows,
 	// so that the ones vitals does not support get a clear refusal.
 	octaviaProtocols = []string{"HTTP", "HTTPS", "TERMINATED_HTTPS", "PROXY", "PROXYV2", "SCTP", "PROMETHEUS", "TCP", "UDP"}

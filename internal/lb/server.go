@@ -96,6 +96,9 @@ func (s *Server) Apply(cfg *Config) error {
 		return errors.New("the load balancer is shutting down")
 	}
 	lbc := cfg.LoadBalancer
+	if err := checkAlgorithms(lbc.Pools); err != nil {
+		return err
+	}
 	want := map[string]*Listener{}
 	var opened []*listener
 	for i := range lbc.Listeners {
