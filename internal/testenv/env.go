@@ -157,35 +157,92 @@ func isExecutable(path string) bool {
 	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }
 
-// portsMu guards portsGiven.
+// portsMu guards portsGiven and portLocks.
 var portsMu sync.Mutex
 
 // portsGiven records every port FreePort returned in this process, so that
 // two parallel tests are never handed the same port.
 var portsGiven = map[int]bool{}
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago and
-// that FreePort has not returned before in this process. Another process can
-// still take it before the caller binds it; that window is short.
+// portLocks hold, for the life of this process, the lock files of the
+// ports it was given, so that test binaries running in parallel (go test
+// runs one per package) never share one.
+var portLocks []*os.File
+
+// FreePort returns a TCP port on 127.0.0.1 that is free, that no other
+// process using FreePort holds, and that FreePort has not returned before
+// in this process.
+//
+// The port is taken below the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range), where no outgoing connection and no
+// listener on port 0 can take it between this call and the server's bind:
+// a server that needs seconds to start (initdb before postgres) would
+// otherwise find its port taken by some test's client socket. A lock file
+// per port keeps parallel test processes apart.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("free port: %v", err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
+	lo, hi := portWindow()
+	for range 500 {
+		port := lo + int(randUint32()%uint32(hi-lo))
 		portsMu.Lock()
 		dup := portsGiven[port]
+		portsMu.Unlock()
+		if dup || !lockPort(port) {
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		portsMu.Lock()
 		portsGiven[port] = true
 		portsMu.Unlock()
-		if !dup {
-			return port
+		return port
+	}
+	t.Fatal("free port: no free port after 500 tries")
+	return 0
+}
+
+// portWindow is where FreePort looks: the 10,000 ports below the
+// ephemeral range (20000-29999 when it cannot be read).
+func portWindow() (lo, hi int) {
+	hi = 30000
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 11024 {
+				hi = n
+			}
 		}
 	}
-	t.Fatal("free port: no unused port after 100 tries")
-	return 0
+	return hi - 10000, hi
+}
+
+// lockPort takes the cross-process lock of port, held until this process
+// exits; false when another process holds it.
+func lockPort(port int) bool {
+	dir := filepath.Join(os.TempDir(), "vitals-test-ports")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return true // no locks: fall back to the bind check alone
+	}
+	f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(port)), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return true
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return false
+	}
+	portsMu.Lock()
+	portLocks = append(portLocks, f)
+	portsMu.Unlock()
+	return true
+}
+
+func randUint32() uint32 {
+	var b [4]byte
+	rand.Read(b[:])
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 }
 
 // password returns a random password made of [A-Z2-7], safe unquoted in
