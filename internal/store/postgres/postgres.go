@@ -195,3 +195,16 @@ func (s *Store) Close() error {
 	<-s.done
 	return s.DB.Close()
 }
+
+// ReportNode is sqlstore's, with an unreachable database as
+// store.ErrUnavailable.
+func (s *Store) ReportNode(ctx context.Context, r store.NodeReport, seen time.Time) error {
+	return wrap(s.name, s.DB.ReportNode(ctx, r, seen))
+}
+
+// ListNodes is sqlstore's, with an unreachable database as
+// store.ErrUnavailable.
+func (s *Store) ListNodes(ctx context.Context) ([]store.Node, error) {
+	n, err := s.DB.ListNodes(ctx)
+	return n, wrap(s.name, err)
+}

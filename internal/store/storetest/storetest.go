@@ -30,6 +30,7 @@ func Run(t *testing.T, b Backend) {
 		{"ReadSnapshot", testReadSnapshot},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"PersistenceAcrossReopen", testPersistenceAcrossReopen},
+		{"Nodes", testNodes},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, b) })
 	}
