@@ -614,6 +614,43 @@ func TestLBNodes(t *testing.T) {
 		})
 		n3.ns.Exec(t, "nft", "delete table inet vitalstest")
 	})
+	t.Run("6_node_fails_to_apply", func(t *testing.T) {
+		// Port 9090 is taken on n3 only: a listener there cannot start on n3.
+		held := n3.ns.Listen(t, "0.0.0.0:9090")
+		defer held.Close()
+		c.waitActive(t, n1, lbID, c.nodes...)
+		id := n1.must(t, 201, "POST", "/v2/lbaas/listeners", map[string]any{"listener": map[string]any{
+			"name": "busy", "loadbalancer_id": lbID, "protocol": "TCP", "protocol_port": 9090, "bind_address": "0.0.0.0"}})["listener"].(map[string]any)["id"].(string)
+		poll(t, "the listener ERROR", 10*time.Second, func() error {
+			out := n2.must(t, 200, "GET", "/v2/lbaas/listeners/"+id, nil)
+			if st := out["listener"].(map[string]any)["provisioning_status"]; st != "ERROR" {
+				return fmt.Errorf("listener %v", st)
+			}
+			return nil
+		})
+		// n3 says which revision failed, and why; n1 and n2 run it.
+		var failed int64
+		c.waitPerNode(t, n1, lbID, "n3's apply error in vitals_nodes", func(map[string]map[string]string) error {
+			out := n1.must(t, 200, "GET", "/v2/lbaas/loadbalancers/"+lbID+"/status?per_node=true", nil)
+			for _, v := range out["vitals_nodes"].([]any) {
+				if v := v.(map[string]any); v["name"] == "n3" {
+					f, _ := v["failed_revision"].(float64)
+					if failed = int64(f); failed == 0 || !strings.Contains(fmt.Sprint(v["apply_error"]), "9090") {
+						return fmt.Errorf("n3: %v", v)
+					}
+					return nil
+				}
+			}
+			return errors.New("n3 missing")
+		})
+		c.waitApplied(t, failed, 5*time.Second, n1, n2)
+		if a := n3.applied(); a >= failed {
+			t.Errorf("n3 says it runs revision %d, which it could not apply", a)
+		}
+		// Taking the listener out brings every node, n3 too, back in step.
+		n1.must(t, 204, "DELETE", "/v2/lbaas/listeners/"+id, nil)
+		c.waitActive(t, n1, lbID, c.nodes...)
+	})
 	t.Logf("several-nodes test: %s in all", time.Since(start).Round(time.Millisecond))
 }
 
