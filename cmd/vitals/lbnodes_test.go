@@ -492,6 +492,13 @@ func TestLBNodes(t *testing.T) {
 				if !strings.Contains(b.String(), "\nvitals_lb_store_up 0\n") {
 					return errors.New("vitals_lb_store_up is not 0")
 				}
+				var page map[string]any
+				if _, err := n.apiCall("GET", "/status.json", nil, &page); err != nil {
+					return err
+				}
+				if !strings.Contains(fmt.Sprint(page["store_notice"]), "unreachable") {
+					return fmt.Errorf("the status page's store_notice is %q", page["store_notice"])
+				}
 				return nil
 			})
 		}
