@@ -39,7 +39,10 @@ creates, changes and deletes load balancers, listeners, pools, members and
 health monitors, and the store keeps them across restarts ('vitals lb import'
 loads a file into it). --config then names an optional settings file with
 only admin, api_settings, monitor and shutdown_grace. With --config alone
-the file is the source of truth and the API is read-only.
+the file is the source of truth and the API is read-only. With --db
+postgres://URL several nodes (--node NAME) share one store, and keepalived
+moves a VIP between them (vrrp-check, vrrp-state; README "Running several
+nodes"); the password comes from --db-password-file or PGPASSWORD.
 
 SIGHUP reloads the configuration (so does vitals lb reload) without dropping
 established sessions or closing unchanged listeners. SIGTERM stops accepting,
