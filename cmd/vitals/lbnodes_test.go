@@ -170,6 +170,11 @@ type nodesEnv struct {
 // startNode starts (or restarts) vitals lb on n and waits until it serves.
 func (c *nodesEnv) startNode(t *testing.T, n *lbNode) {
 	t.Helper()
+	t.Cleanup(func() { // after the process stopped (cleanups run last first)
+		if v := n.v; v != nil && strings.Contains(v.Log(), "WARNING: DATA RACE") {
+			t.Errorf("%s (built with VITALS_BUILD_RACE=1) found a data race:\n%s", n.name, v.Log())
+		}
+	})
 	n.v = n.ns.StartIn(t, "vitals "+n.name, n.dir, c.bin, "lb", "--db", c.dsn, "--node", n.name,
 		"--node-heartbeat", nodeHeartbeat.String(), "--node-timeout", nodeTimeout.String(), "--config", n.settings)
 	if err := n.v.WaitReady(func() error {
