@@ -1,4 +1,4 @@
-// Package sqlstore implements store.Store over database/sql, for the SQL backends (store/sqlite, and store/postgres to follow): tables, statements, transactions, revision and migrations, with the dialect left to the backend.
+// Package sqlstore implements store.Store over database/sql, for the SQL backends (store/sqlite, store/postgres): tables, statements, transactions, revision and migrations, with the dialect left to the backend.
 package sqlstore
 
 import (
