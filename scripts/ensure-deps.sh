@@ -16,6 +16,8 @@ have redis-server || missing+=(redis-server)
 { have nft || [ -x /usr/sbin/nft ]; } || missing+=(nftables)
 have promtool || missing+=(prometheus)   # promtool check metrics on /metrics (no server is started)
 have zsh || missing+=(zsh) # the zsh completion test
+# The several-nodes test runs keepalived (VRRP) in network namespaces.
+{ have keepalived || [ -x /usr/sbin/keepalived ]; } || missing+=(keepalived)
 # The openstack CLI test: python3-octaviaclient adds the loadbalancer
 # commands to python3-openstackclient's /usr/bin/openstack (a dependency).
 { [ -x /usr/bin/openstack ] && [ -d /usr/lib/python3/dist-packages/octaviaclient ]; } || missing+=(python3-openstackclient python3-octaviaclient)

@@ -20,7 +20,7 @@ var completionCases = []struct {
 	want  string
 }{
 	{[]string{"vitals", "l"}, "lb"},
-	{[]string{"vitals", "lb", ""}, "status stats member reload import"},
+	{[]string{"vitals", "lb", ""}, "status stats member reload import vrrp-check vrrp-state"},
 	{[]string{"vitals", "lb", "member", "s"}, "set"},
 	{[]string{"vitals", "lb", "status", "-f", ""}, "table json yaml value"},
 	{[]string{"vitals", "lb", "status", "--format", "y"}, "yaml"},

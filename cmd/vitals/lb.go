@@ -24,7 +24,7 @@ const lbEndpoint = "[--socket PATH | --config lb.yaml | --admin HOST:PORT [--tok
 
 const (
 	lbUsage       = "usage: vitals lb --config lb.yaml [--check-config] [--log-format text|json] [--log-level debug|info|warn|error]"
-	lbDBUsage     = "       vitals lb --db PATH [--config settings.yaml] [--check-config] [--log-format text|json] [--log-level debug|info|warn|error]"
+	lbDBUsage     = "       vitals lb --db PATH|postgres://URL [--db-password-file F] [--node NAME] [--config settings.yaml] [--check-config] [--log-format text|json] [--log-level debug|info|warn|error]"
 	lbDescription = `vitals lb is a TCP load balancer with Octavia-style health monitors. Its
 listeners proxy client connections to the members of their default pool
 (ROUND_ROBIN, LEAST_CONNECTIONS or SOURCE_IP), and only to members the pool's
@@ -39,7 +39,10 @@ creates, changes and deletes load balancers, listeners, pools, members and
 health monitors, and the store keeps them across restarts ('vitals lb import'
 loads a file into it). --config then names an optional settings file with
 only admin, api_settings, monitor and shutdown_grace. With --config alone
-the file is the source of truth and the API is read-only.
+the file is the source of truth and the API is read-only. With --db
+postgres://URL several nodes (--node NAME) share one store, and keepalived
+moves a VIP between them (vrrp-check, vrrp-state; README "Running several
+nodes"); the password comes from --db-password-file or PGPASSWORD.
 
 SIGHUP reloads the configuration (so does vitals lb reload) without dropping
 established sessions or closing unchanged listeners. SIGTERM stops accepting,
@@ -63,6 +66,8 @@ func lbCommands() []command {
 		{name: "member", summary: "list pool members, set their weight, take them out and back", run: runLBMember, subs: lbMemberCommands()},
 		{name: "reload", summary: "make the running vitals lb re-read its configuration, as SIGHUP does", run: runLBReload, flags: lbReloadFlags},
 		{name: "import", summary: "load a YAML file into the store of vitals lb --db", run: runLBImport, flags: lbImportFlags},
+		{name: "vrrp-check", summary: "exit 0 while the running vitals lb serves (keepalived's track_script)", run: runLBVRRPCheck, flags: lbVRRPCheckFlags},
+		{name: "vrrp-state", summary: "tell the running vitals lb its VRRP state (keepalived's notify)", run: runLBVRRPState, flags: lbVRRPStateFlags},
 	}
 }
 
@@ -78,16 +83,18 @@ func lbMemberCommands() []command {
 type lbRunOpts struct {
 	config, db, logFormat, logLevel *string
 	checkConfig                     *bool
+	node                            *nodeFlags
 }
 
 func lbRunFlagSet() (*flag.FlagSet, *lbRunOpts) {
 	fs := newFlagSet("vitals lb")
 	return fs, &lbRunOpts{
 		config:      fs.String("config", "", "YAML configuration `file` (required without --db; with --db, the settings file)"),
-		db:          fs.String("db", "", "run from this store (SQLite `file`), managed through the Octavia API"),
+		db:          fs.String("db", "", "run from this store (a SQLite `file`, or a postgres:// URL that several nodes share), managed through the Octavia API"),
 		checkConfig: fs.Bool("check-config", false, "validate the configuration and exit (0 valid, 2 invalid)"),
 		logFormat:   fs.String("log-format", "text", "log `format`: text or json"),
 		logLevel:    fs.String("log-level", "info", "log `level`: debug, info, warn or error"),
+		node:        defineNodeFlags(fs),
 	}
 }
 
@@ -210,14 +217,14 @@ func runLBFromStore(ctx context.Context, o *lbRunOpts, log *slog.Logger, stdout,
 		return exitUsage
 	}
 	if *o.checkConfig {
-		fmt.Fprintf(stdout, "settings ok; the load balancers are in the store %s; admin socket %s\n", *o.db, settings.Admin.Socket)
+		fmt.Fprintf(stdout, "settings ok; the load balancers are in the store %s; admin socket %s\n", o.store().name(), settings.Admin.Socket)
 		return exitOK
 	}
 	reload, stopHUP := hupChannel()
 	defer stopHUP()
 	settingsPath := *o.config
 	ro := lb.RunOptions{Notify: systemdNotifier(log)}
-	if err := runLBDB(ctx, *o.db, settings, log, ro, reload, func() (*lb.Config, error) { return lb.LoadSettingsFile(settingsPath) }); err != nil {
+	if err := runLBDB(ctx, o.store(), settings, log, ro, reload, func() (*lb.Config, error) { return lb.LoadSettingsFile(settingsPath) }); err != nil {
 		fmt.Fprintf(stderr, "vitals lb: %v\n", err)
 		return exitFail
 	}

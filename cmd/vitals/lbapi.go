@@ -145,31 +145,38 @@ type storeWatch struct{}
 
 func (storeWatch) Changed(int64) {}
 
-// runLBDB runs `vitals lb --db PATH`: the store is the source of truth, a
-// controller applies it to the running lb, and the Octavia API on the
-// admin endpoint changes it.
+// runLBDB runs `vitals lb --db PATH|URL`: the store is the source of
+// truth, a controller applies it to the running lb, and the Octavia API on
+// the admin endpoint changes it. With a postgres:// store the process is
+// one node of several (lbnodes.go).
 //
 // SIGHUP (reload) re-reads the settings file (load) and applies it; the
 // admin addresses and the token need a restart.
-func runLBDB(ctx context.Context, dbPath string, settings *lb.Config, log *slog.Logger, o lb.RunOptions, reload <-chan struct{}, load func() (*lb.Config, error)) error {
-	s, err := sqlite.Open(ctx, dbPath)
+func runLBDB(ctx context.Context, so storeOpts, settings *lb.Config, log *slog.Logger, o lb.RunOptions, reload <-chan struct{}, load func() (*lb.Config, error)) error {
+	dbPath := so.name()
+	s, err := openStore(ctx, so, log)
 	if err != nil {
 		return fmt.Errorf("open the store %s: %w", dbPath, err)
 	}
 	defer s.Close()
 	o.Attach = func(p *lb.Plane) (http.Handler, error) {
 		ctl := &controller.Controller{Store: s, Base: settings, Apply: p.Apply, Log: log}
+		node, err := startNode(ctx, so, s, ctl, p, log)
+		if err != nil {
+			return nil, err
+		}
 		// The first round runs before anything is served; a configuration
 		// that cannot be applied (a port that cannot bind) leaves its
 		// objects ERROR and the lb running, so that the API can fix it.
-		if _, err := ctl.Reconcile(ctx); err != nil {
+		first, err := ctl.Reconcile(ctx)
+		if err != nil {
 			return nil, fmt.Errorf("read the store %s: %w", dbPath, err)
 		}
-		go func() {
-			if err := ctl.Run(ctx); err != nil && ctx.Err() == nil {
-				log.Error("controller stopped: changes in the store are no longer applied", "err", err)
-			}
-		}()
+		if node != nil {
+			node.Reconciled(first)
+			go node.Run(ctx)
+		}
+		go runController(ctx, ctl, node, log)
 		var reloadMu sync.Mutex
 		reloadSettings := func() error {
 			reloadMu.Lock()
@@ -193,7 +200,7 @@ func runLBDB(ctx context.Context, dbPath string, settings *lb.Config, log *slog.
 				}
 			}
 		}()
-		h, err := mountAPI(p.Admin, apiOptions(s, settings, p, log, storeWatch{}, ""), true)
+		h, err := mountAPI(p.Admin, nodeAPI(apiOptions(s, settings, p, log, storeWatch{}, ""), node), true)
 		if err != nil {
 			return nil, err
 		}
@@ -213,6 +220,7 @@ func runLBDB(ctx context.Context, dbPath string, settings *lb.Config, log *slog.
 			w.Header().Set("Content-Type", "application/json")
 			io.WriteString(w, `{"reloaded": true}`)
 		})
+		vrrpRoutes(mux, ctx, ctl, node, token)
 		mux.Handle("/", h)
 		return mux, nil
 	}

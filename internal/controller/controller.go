@@ -45,6 +45,12 @@ type Controller struct {
 	// Reconciled, when set, is called after each round, in Run's
 	// goroutine.
 	Reconciled func(Round)
+	// Ready, when set, holds back the ACTIVE statuses of a good apply
+	// until it reports true for the snapshot's revision: with several
+	// nodes sharing the store, until every live node runs that revision
+	// (see internal/cluster). ERROR is written at once. Poke makes the
+	// controller ask again.
+	Ready func(ctx context.Context, revision int64) (bool, error)
 
 	mu      sync.Mutex
 	current *lb.Config
@@ -67,6 +73,12 @@ type Round struct {
 	// Settled counts the objects whose provisioning_status was written
 	// (or that were deleted after PENDING_DELETE).
 	Settled int
+	// Running reports whether the running configuration is this
+	// revision's (its last apply succeeded); false while a failed one
+	// leaves the previous configuration running.
+	Running bool
+	// LastErr is the error of the last apply when Running is false.
+	LastErr error
 }
 
 // Current returns the configuration last applied successfully; nil before
@@ -83,6 +95,18 @@ func (c *Controller) Current() *lb.Config {
 func (c *Controller) SetBase(b *lb.Config) {
 	c.mu.Lock()
 	c.Base, c.rebase = b, true
+	poke := c.pokeLocked()
+	c.mu.Unlock()
+	select {
+	case poke <- struct{}{}:
+	default:
+	}
+}
+
+// Poke makes a running Run reconcile again although the store did not
+// change: Ready may say yes now.
+func (c *Controller) Poke() {
+	c.mu.Lock()
 	poke := c.pokeLocked()
 	c.mu.Unlock()
 	select {
@@ -176,6 +200,13 @@ func (c *Controller) reconcile(ctx context.Context) (Round, error) {
 		}
 		c.last, c.lastErr, r.Err = &content, err, err
 		c.log(snap, err)
+	}
+	r.Running, r.LastErr = c.lastErr == nil, c.lastErr
+	if c.lastErr == nil && c.Ready != nil && needsSettling(snap, nil) {
+		ok, err := c.Ready(ctx, snap.Revision)
+		if err != nil || !ok {
+			return r, err
+		}
 	}
 	r.Settled, err = c.settle(ctx, snap, c.lastErr)
 	return r, err

@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -84,4 +85,13 @@ func (p *Plane) ListenerStats(id string) (Stats, bool) {
 		}
 	}
 	return Stats{}, false
+}
+
+// Register adds c's series to the admin endpoint's /metrics.
+func (p *Plane) Register(c prometheus.Collector) error {
+	reg, ok := p.g.(prometheus.Registerer)
+	if !ok {
+		return errors.New("the admin registry takes no collectors")
+	}
+	return reg.Register(c)
 }

@@ -2,6 +2,7 @@ package lb
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -87,6 +88,11 @@ func (p *statusPage) snapshot(admin string) statuspage.Page {
 	met := p.gather()
 	out := statuspage.Page{Kind: "lb", Name: cfg.LoadBalancer.Name, Status: tree.Statuses.LoadBalancer.OperatingStatus.String(), Time: time.Now(), Admin: admin}
 	out.CheckerErrors = statuspage.CheckerErrorsNotice(snap.CheckerErrors)
+	if up, ok := met[metKey{name: "vitals_lb_store_up"}]; ok && up == 0 {
+		// A node of a shared store (internal/cluster) that lost it.
+		out.Store = fmt.Sprintf("The configuration store is unreachable: serving the last applied configuration (revision %.0f); API writes fail until it returns.",
+			met[metKey{name: "vitals_lb_store_applied_revision"}])
+	}
 	for _, l := range cfg.LoadBalancer.Listeners {
 		out.Listeners = append(out.Listeners, statuspage.Listener{
 			Name: l.Label(), Address: l.BindAddress(), Pool: l.DefaultPool,
@@ -158,7 +164,8 @@ func (p *statusPage) gather() map[metKey]float64 {
 		switch name {
 		case "vitals_lb_listener_connections_active", "vitals_lb_listener_connections_total",
 			"vitals_lb_member_connections_active", "vitals_lb_member_connections_total",
-			"vitals_lb_member_bytes_in_total", "vitals_lb_member_bytes_out_total":
+			"vitals_lb_member_bytes_in_total", "vitals_lb_member_bytes_out_total",
+			"vitals_lb_store_up", "vitals_lb_store_applied_revision":
 		default:
 			continue
 		}

@@ -35,6 +35,9 @@ type Page struct {
 	// CheckerErrors is a notice of the checks that could not run for a
 	// reason of the process's own (CheckerErrorsNotice); "" when none.
 	CheckerErrors string `json:"checker_errors,omitempty"`
+	// Store is a notice that the shared configuration store is
+	// unreachable (vitals lb --db postgres://…); "" when it answers.
+	Store string `json:"store_notice,omitempty"`
 }
 
 // Listener is one listener with its counters.

@@ -8,9 +8,9 @@ import (
 )
 
 // Store is a transactional store of load balancers, listeners, pools,
-// members and health monitors. Implementations: store/sqlite (and, to
-// follow, store/postgres) share this interface, the schema and the
-// constraint names below.
+// members and health monitors. Implementations: store/sqlite and
+// store/postgres share this interface, the schema and the constraint
+// names below, and pass store/storetest.
 type Store interface {
 	// View runs fn in a read-only transaction that sees one consistent
 	// snapshot; a write through its Tx returns ErrReadOnly.

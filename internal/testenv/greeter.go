@@ -29,6 +29,13 @@ func StartGreeter(t testing.TB, name string) *Greeter {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ServeGreeter(t, name, ln)
+}
+
+// ServeGreeter runs a Greeter on ln (for example one opened in a network
+// namespace with Netns.Listen); it stops at the test's end, or at Stop.
+func ServeGreeter(t testing.TB, name string, ln net.Listener) *Greeter {
+	t.Helper()
 	g := &Greeter{Name: name, Addr: ln.Addr().String(), Port: ln.Addr().(*net.TCPAddr).Port, ln: ln, conns: map[net.Conn]bool{}}
 	t.Cleanup(g.Stop)
 	g.wg.Go(func() {

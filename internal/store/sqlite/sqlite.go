@@ -4,7 +4,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -16,10 +15,9 @@ import (
 	"vitals/internal/store/sqlstore"
 )
 
-// migrationFS holds the schema, migrations/NNNN_name.sql in order.
-//
-//go:embed migrations/*.sql
-var migrationFS embed.FS
+// migrationFS holds the schema, migrations/NNNN_name.sql in order: the
+// one all SQL backends share.
+var migrationFS = sqlstore.Migrations
 
 // busyTimeout is how long a write waits for another process' write lock.
 const busyTimeout = 10 * time.Second

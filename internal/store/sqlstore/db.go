@@ -1,4 +1,4 @@
-// Package sqlstore implements store.Store over database/sql, for the SQL backends (store/sqlite, and store/postgres to follow): tables, statements, transactions, revision and migrations, with the dialect left to the backend.
+// Package sqlstore implements store.Store over database/sql, for the SQL backends (store/sqlite, store/postgres): tables, statements, transactions, revision and migrations, with the dialect left to the backend.
 package sqlstore
 
 import (
@@ -25,6 +25,21 @@ type Dialect struct {
 	// *store.ConflictError (naming a store.Constraint) and returns other
 	// errors as they are; resource is the kind of object written.
 	MapError func(resource string, err error) error
+	// ViewIsolation is the isolation of View's transactions: one that
+	// gives every statement of a transaction the same snapshot
+	// (PostgreSQL: sql.LevelRepeatableRead). Zero: the driver's default
+	// (SQLite's transactions are snapshots already).
+	ViewIsolation sql.IsolationLevel
+	// LockRevision, when set, is appended to the statement with which
+	// Update reads the revision, to lock its row (PostgreSQL:
+	// " FOR UPDATE"), so that writers of every process sharing the
+	// database run one after the other, each seeing the last one's
+	// commit. SQLite needs none: BEGIN IMMEDIATE locks the file.
+	LockRevision string
+	// Written, when set, runs in the write's transaction after the
+	// revision went up to rev, before the commit (PostgreSQL: NOTIFY,
+	// which is delivered at commit).
+	Written func(ctx context.Context, tx *sql.Tx, rev int64) error
 }
 
 // DefaultPollInterval is how often Wait reads the revision to notice
@@ -97,7 +112,7 @@ const revisionSQL = `SELECT value FROM revision WHERE id = 1`
 
 // View runs fn in a read-only transaction.
 func (s *DB) View(ctx context.Context, fn func(store.Tx) error) error {
-	sqlTx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	sqlTx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: s.dialect.ViewIsolation})
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -120,7 +135,7 @@ func (s *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
 	}
 	defer sqlTx.Rollback() // a no-op after Commit; undoes a panic
 	t := &txn{s: s, ctx: ctx, tx: sqlTx}
-	if err := sqlTx.QueryRowContext(ctx, revisionSQL).Scan(&t.rev); err != nil {
+	if err := sqlTx.QueryRowContext(ctx, revisionSQL+s.dialect.LockRevision).Scan(&t.rev); err != nil {
 		return fmt.Errorf("read revision: %w", err)
 	}
 	if err := fn(t); err != nil {
@@ -132,6 +147,11 @@ func (s *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
 	var rev int64
 	if err := sqlTx.QueryRowContext(ctx, `UPDATE revision SET value = value + 1 WHERE id = 1 RETURNING value`).Scan(&rev); err != nil {
 		return fmt.Errorf("bump revision: %w", err)
+	}
+	if s.dialect.Written != nil {
+		if err := s.dialect.Written(ctx, sqlTx, rev); err != nil {
+			return fmt.Errorf("announce revision %d: %w", rev, err)
+		}
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
@@ -149,6 +169,18 @@ func (s *DB) Revision(ctx context.Context) (int64, error) {
 	s.observe(rev)
 	return rev, nil
 }
+
+// Observe records a revision learnt elsewhere (a backend's change
+// notification) and wakes the waiters if it is new. The revision must be
+// one the database committed.
+func (s *DB) Observe(rev int64) { s.observe(rev) }
+
+// SetPollInterval sets Wait's period for changes made by other
+// processes; call it before Wait.
+func (s *DB) SetPollInterval(d time.Duration) { s.PollInterval = d }
+
+// SQL returns the underlying database, for a backend's own statements.
+func (s *DB) SQL() *sql.DB { return s.db }
 
 // observe records a revision seen and wakes the waiters if it is new.
 func (s *DB) observe(rev int64) {
