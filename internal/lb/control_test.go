@@ -286,12 +286,12 @@ func TestWithMemberAdminLeavesTheFileAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := cfg.LoadBalancer.Pools[0].Members[0].ID
+	id := cfg.LoadBalancers[0].Pools[0].Members[0].ID
 	run := withMemberChanges(cfg, map[string]bool{id: false}, nil)
-	if run.LoadBalancer.Pools[0].Members[0].Up() {
+	if run.LoadBalancers[0].Pools[0].Members[0].Up() {
 		t.Error("the running configuration has the member up")
 	}
-	if !cfg.LoadBalancer.Pools[0].Members[0].Up() || cfg.LoadBalancer == run.LoadBalancer {
+	if !cfg.LoadBalancers[0].Pools[0].Members[0].Up() || cfg.LoadBalancers[0] == run.LoadBalancers[0] {
 		t.Error("the file's configuration was changed")
 	}
 }

@@ -81,22 +81,56 @@ func (p *statusPage) register(mux *http.ServeMux) {
 // snapshot builds the page's data. admin is the page's Admin mode. Each
 // member's history is the engine's: every check, recorded as it finished.
 func (p *statusPage) snapshot(admin string) statuspage.Page {
+	var listeners []statuspage.Listener
 	cfg := p.cfg()
 	snap := p.eng.Status()
-	tree := monitor.BuildTree(cfg.Tree(), snap)
 	met := p.gather()
-	out := statuspage.Page{Kind: "lb", Name: cfg.LoadBalancer.Name, Status: tree.Statuses.LoadBalancer.OperatingStatus.String(), Time: time.Now(), Admin: admin}
-	out.CheckerErrors = statuspage.CheckerErrorsNotice(snap.CheckerErrors)
-	for _, l := range cfg.LoadBalancer.Listeners {
-		out.Listeners = append(out.Listeners, statuspage.Listener{
-			Name: l.Label(), Address: l.BindAddress(), Pool: l.DefaultPool,
-			Active:   met[metKey{"vitals_lb_listener_connections_active", l.Label(), ""}],
-			Sessions: met[metKey{"vitals_lb_listener_connections_total", l.Label(), ""}],
-		})
+	// With several load balancers, each listener and pool is shown as
+	// "loadbalancer/name", and the page's status is theirs when they
+	// agree, else DEGRADED.
+	several := len(cfg.LoadBalancers) > 1
+	qualify := func(lb *LoadBalancer, name string) string {
+		if several {
+			return quoteOr(lb.Name, lb.ID) + "/" + name
+		}
+		return name
 	}
+	var names []string
+	status := monitor.BuildTree(monitor.TreeLoadBalancer{AdminStateUp: true}, monitor.Snapshot{}).Statuses.LoadBalancer.OperatingStatus.String()
+	poolName := map[string]string{} // pool ID → name on the page
+	for i, lb := range cfg.LoadBalancers {
+		names = append(names, lb.Name)
+		st := lb.StatusTree(snap).Statuses.LoadBalancer.OperatingStatus.String()
+		switch {
+		case i == 0:
+			status = st
+		case st != status:
+			status = "DEGRADED"
+		}
+		for _, l := range lb.Listeners {
+			out := statuspage.Listener{
+				Name: qualify(lb, l.Label()), Address: l.BindAddress(), Pool: l.DefaultPool,
+				Active:   met[metKey{"vitals_lb_listener_connections_active", l.Label(), ""}],
+				Sessions: met[metKey{"vitals_lb_listener_connections_total", l.Label(), ""}],
+			}
+			if l.DefaultPool != "" {
+				out.Pool = qualify(lb, l.DefaultPool)
+			}
+			listeners = append(listeners, out)
+		}
+		for _, pl := range lb.Pools {
+			poolName[pl.ID] = qualify(lb, pl.Name)
+		}
+	}
+	out := statuspage.Page{Kind: "lb", Name: strings.Join(names, ", "), Status: status, Time: time.Now(), Admin: admin, Listeners: listeners}
+	out.CheckerErrors = statuspage.CheckerErrorsNotice(snap.CheckerErrors)
 	hist := p.eng.History()
 	for _, ps := range snap.Pools {
-		pp := statuspage.Pool{ID: ps.ID, Name: ps.Name, Status: ps.Status.String(), Members: []statuspage.Member{}}
+		name := ps.Name
+		if n, ok := poolName[ps.ID]; ok {
+			name = n
+		}
+		pp := statuspage.Pool{ID: ps.ID, Name: name, Status: ps.Status.String(), Members: []statuspage.Member{}}
 		if ps.Monitor != nil {
 			pp.Monitor = ps.Monitor.Type + " every " + ps.Monitor.Delay.String() + ", timeout " + ps.Monitor.Timeout.String()
 		}

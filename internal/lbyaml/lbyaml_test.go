@@ -35,7 +35,7 @@ func TestLoadMapsEveryObject(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			l := c.LoadBalancer
+			l := c.LoadBalancers[0]
 			if len(tr.LoadBalancers) != 1 || tr.LoadBalancers[0].ID != l.ID || tr.LoadBalancers[0].Name != l.Name {
 				t.Fatalf("load balancers = %+v, want one with ID %s", tr.LoadBalancers, l.ID)
 			}
