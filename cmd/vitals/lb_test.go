@@ -156,23 +156,27 @@ loadbalancer:
 
 	// --json prints what `openstack loadbalancer status show` prints.
 	code, js, _ := runCLI(t, "lb", "status", "--config", cfg, "--json")
+	type poolStatus struct {
+		OperatingStatus string `json:"operating_status"`
+		Members         []struct {
+			Name            string `json:"name"`
+			OperatingStatus string `json:"operating_status"`
+		} `json:"members"`
+	}
 	var statuses struct {
 		LoadBalancer struct {
 			OperatingStatus string `json:"operating_status"`
-			Pools           []struct {
-				OperatingStatus string `json:"operating_status"`
-				Members         []struct {
-					Name            string `json:"name"`
-					OperatingStatus string `json:"operating_status"`
-				} `json:"members"`
-			} `json:"pools"`
+			Listeners       []struct {
+				Pools []poolStatus `json:"pools"`
+			} `json:"listeners"`
 		} `json:"loadbalancer"`
 	}
 	if err := json.Unmarshal([]byte(js), &statuses); code != exitOK || err != nil {
 		t.Fatalf("--json: exit %d, %v:\n%s", code, err, js)
 	}
 	l := statuses.LoadBalancer
-	if l.OperatingStatus != "DEGRADED" || l.Pools[0].OperatingStatus != "DEGRADED" || l.Pools[0].Members[1].OperatingStatus != "ERROR" {
+	if l.OperatingStatus != "DEGRADED" || len(l.Listeners) != 1 || len(l.Listeners[0].Pools) != 1 ||
+		l.Listeners[0].Pools[0].OperatingStatus != "DEGRADED" || l.Listeners[0].Pools[0].Members[1].OperatingStatus != "ERROR" {
 		t.Errorf("--json statuses %+v", l)
 	}
 	if !strings.HasPrefix(js, "{\n    \"loadbalancer\": {\n        \"id\": ") {
@@ -189,7 +193,6 @@ loadbalancer:
 		"| name                | web-check                            |",
 		"| admin_state_up      | True                                 |",
 		"| provisioning_status | ACTIVE                               |",
-		"| updated_at          | None                                 |",
 		"| delay               | 0.2                                  |",
 		"| expected_codes      | 200                                  |",
 		"| max_retries         | 2                                    |",
@@ -203,7 +206,7 @@ loadbalancer:
 			t.Errorf("table lacks %q:\n%s", row, table)
 		}
 	}
-	if code, _, errOut := runCLI(t, "lb", "status", "--socket", sock, "--healthmonitor", "nope"); code != exitUsage || !strings.Contains(errOut, "Health Monitor nope could not be found.") {
+	if code, _, errOut := runCLI(t, "lb", "status", "--socket", sock, "--healthmonitor", "nope"); code != exitUsage || !strings.Contains(errOut, "Health Monitor nope not found.") {
 		t.Errorf("unknown monitor: exit %d, %q", code, errOut)
 	}
 

@@ -107,11 +107,13 @@ func writeAPIFault(w http.ResponseWriter, code int, msg string) {
 
 // planeStatuses reads operating statuses from the running plane. One
 // status tree serves the lookups of statusTTL, so that listing n objects
-// builds it once, not n times.
+// builds it once, not n times, as long as the running configuration is
+// the same: a change (a member disabled) shows at once.
 type planeStatuses struct {
 	p     *lb.Plane
 	mu    sync.Mutex
 	built time.Time
+	cfg   *lb.Config // the configuration the tree was built for
 	byID  map[string]string
 }
 
@@ -122,8 +124,8 @@ const statusTTL = 20 * time.Millisecond
 func (s *planeStatuses) OperatingStatus(_ api.Kind, id string) (model.OperatingStatus, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if now := time.Now(); s.byID == nil || now.Sub(s.built) > statusTTL {
-		s.byID, s.built = s.p.OperatingStatuses(), now
+	if now, cfg := time.Now(), s.p.Current(); s.byID == nil || now.Sub(s.built) > statusTTL || cfg != s.cfg {
+		s.byID, s.built, s.cfg = s.p.OperatingStatuses(), now, cfg
 	}
 	st, ok := s.byID[id]
 	return model.OperatingStatus(st), ok

@@ -202,6 +202,9 @@ func findMember(cfg *Config, poolRef, memberRef string) (*Pool, *Member, error) 
 			return p, m, nil
 		}
 	}
+	if p.Name != "" {
+		poolRef = p.Name
+	}
 	return nil, nil, &notFound{fmt.Sprintf("Member %s could not be found in pool %s.", memberRef, poolRef)}
 }
 
