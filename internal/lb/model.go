@@ -260,14 +260,30 @@ func (l *Listener) BindAddress() string {
 	return net.JoinHostPort(l.Address, strconv.Itoa(l.ProtocolPort))
 }
 
+// MetricName is how metrics, logs and the status page name a pool or a
+// listener (by its Label) of lb: the name itself while one load balancer
+// runs, "LB/name" with several (LB is the load balancer's name, or its ID
+// when it has none), so that the series of same-named pools or listeners
+// of different load balancers stay apart with the same label sets.
+func (c *Config) MetricName(lb *LoadBalancer, name string) string {
+	if len(c.LoadBalancers) <= 1 {
+		return name
+	}
+	if lb.Name != "" {
+		return lb.Name + "/" + name
+	}
+	return lb.ID + "/" + name
+}
+
 // MonitorPools converts the pools of every load balancer for the monitor
-// engine. A disabled load balancer disables every pool of its own.
+// engine, named as MetricName names them. A disabled load balancer
+// disables every pool of its own.
 func (c *Config) MonitorPools() []monitor.Pool {
 	var pools []monitor.Pool
 	for _, lb := range c.LoadBalancers {
 		for i := range lb.Pools {
 			p := &lb.Pools[i]
-			mp := monitor.Pool{ID: p.ID, Name: p.Name, AdminStateUp: p.Up() && lb.Up(), Monitor: p.Monitor, Members: make([]monitor.Member, len(p.Members))}
+			mp := monitor.Pool{ID: p.ID, Name: c.MetricName(lb, p.Name), AdminStateUp: p.Up() && lb.Up(), Monitor: p.Monitor, Members: make([]monitor.Member, len(p.Members))}
 			for j := range p.Members {
 				m := &p.Members[j]
 				mm := monitor.Member{

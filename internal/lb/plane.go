@@ -76,7 +76,7 @@ func (p *Plane) LoadBalancerStats(id string) (Stats, bool) {
 	}
 	labels := map[string]bool{}
 	for _, l := range lb.Listeners {
-		labels[l.Label()] = true
+		labels[cfg.MetricName(lb, l.Label())] = true
 	}
 	s, err := gatherStats(p.g, labels)
 	return s, err == nil
@@ -91,7 +91,7 @@ func (p *Plane) ListenerStats(id string) (Stats, bool) {
 	for _, lb := range cfg.LoadBalancers {
 		for _, l := range lb.Listeners {
 			if l.ID == id {
-				s, err := gatherStats(p.g, map[string]bool{l.Label(): true})
+				s, err := gatherStats(p.g, map[string]bool{cfg.MetricName(lb, l.Label()): true})
 				return s, err == nil
 			}
 		}

@@ -116,7 +116,7 @@ func (s *Server) Apply(cfg *Config) error {
 				return fmt.Errorf("listener %s: %s is also the address of listener %s", l.Label(), key, w.l.Label())
 			}
 			want[key] = wanted{l, lbc}
-			labels[l.Label()] = true
+			labels[cfg.MetricName(lbc, l.Label())] = true
 			if s.listeners[key] != nil {
 				continue
 			}
@@ -140,13 +140,14 @@ func (s *Server) Apply(cfg *Config) error {
 			if cp.Protocol == monitor.ProtocolUDP {
 				continue
 			}
+			name := cfg.MetricName(lbc, cp.Name)
 			p := old[cp.ID]
-			if p == nil {
-				p = &pool{id: cp.ID, name: cp.Name, srv: s}
+			if p == nil || p.name != name { // a new pool, or its series are named anew
+				p = &pool{id: cp.ID, name: name, srv: s}
 			}
 			p.apply(cp, lbc.Up())
 			pools[cp.ID], byName[lbc][cp.Name] = p, p
-			names[cp.Name] = true
+			names[name] = true
 		}
 	}
 	s.pools.Store(&pools)
@@ -155,7 +156,7 @@ func (s *Server) Apply(cfg *Config) error {
 		return err
 	}
 	for id, p := range old {
-		if pools[id] == nil && !names[p.name] {
+		if pools[id] != p && !names[p.name] {
 			s.met.dropPool(p.name)
 		}
 	}
@@ -185,10 +186,11 @@ func (s *Server) Apply(cfg *Config) error {
 		if cl.ConnectionLimit != nil {
 			limit = int64(*cl.ConnectionLimit)
 		}
+		label := cfg.MetricName(lbc, cl.Label())
 		l.cfg.Store(&listenerConfig{
-			label: cl.Label(), up: cl.Up() && lbc.Up(), pool: byName[lbc][cl.DefaultPool], limit: limit,
+			label: label, up: cl.Up() && lbc.Up(), pool: byName[lbc][cl.DefaultPool], limit: limit,
 			clientData: cl.ClientData, memberData: cl.MemberData, memberConnect: cl.MemberConnect, writeStall: cl.WriteStall,
-			met:     s.met.listener(cl.Label()),
+			met:     s.met.listener(label),
 			connLog: cl.ConnectionLog,
 		})
 	}

@@ -86,18 +86,11 @@ func (p *statusPage) snapshot(admin string) statuspage.Page {
 	snap := p.eng.Status()
 	met := p.gather()
 	// With several load balancers, each listener and pool is shown as
-	// "loadbalancer/name", and the page's status is theirs when they
-	// agree, else DEGRADED.
-	several := len(cfg.LoadBalancers) > 1
-	qualify := func(lb *LoadBalancer, name string) string {
-		if several {
-			return quoteOr(lb.Name, lb.ID) + "/" + name
-		}
-		return name
-	}
+	// "loadbalancer/name" (Config.MetricName; the engine has the pools so
+	// named), and the page's status is theirs when they agree, else
+	// DEGRADED.
 	var names []string
 	status := monitor.BuildTree(monitor.TreeLoadBalancer{AdminStateUp: true}, monitor.Snapshot{}).Statuses.LoadBalancer.OperatingStatus.String()
-	poolName := map[string]string{} // pool ID → name on the page
 	for i, lb := range cfg.LoadBalancers {
 		names = append(names, lb.Name)
 		st := lb.StatusTree(snap).Statuses.LoadBalancer.OperatingStatus.String()
@@ -108,29 +101,23 @@ func (p *statusPage) snapshot(admin string) statuspage.Page {
 			status = "DEGRADED"
 		}
 		for _, l := range lb.Listeners {
+			label := cfg.MetricName(lb, l.Label())
 			out := statuspage.Listener{
-				Name: qualify(lb, l.Label()), Address: l.BindAddress(), Pool: l.DefaultPool,
-				Active:   met[metKey{"vitals_lb_listener_connections_active", l.Label(), ""}],
-				Sessions: met[metKey{"vitals_lb_listener_connections_total", l.Label(), ""}],
+				Name: label, Address: l.BindAddress(),
+				Active:   met[metKey{"vitals_lb_listener_connections_active", label, ""}],
+				Sessions: met[metKey{"vitals_lb_listener_connections_total", label, ""}],
 			}
 			if l.DefaultPool != "" {
-				out.Pool = qualify(lb, l.DefaultPool)
+				out.Pool = cfg.MetricName(lb, l.DefaultPool)
 			}
 			listeners = append(listeners, out)
-		}
-		for _, pl := range lb.Pools {
-			poolName[pl.ID] = qualify(lb, pl.Name)
 		}
 	}
 	out := statuspage.Page{Kind: "lb", Name: strings.Join(names, ", "), Status: status, Time: time.Now(), Admin: admin, Listeners: listeners}
 	out.CheckerErrors = statuspage.CheckerErrorsNotice(snap.CheckerErrors)
 	hist := p.eng.History()
 	for _, ps := range snap.Pools {
-		name := ps.Name
-		if n, ok := poolName[ps.ID]; ok {
-			name = n
-		}
-		pp := statuspage.Pool{ID: ps.ID, Name: name, Status: ps.Status.String(), Members: []statuspage.Member{}}
+		pp := statuspage.Pool{ID: ps.ID, Name: ps.Name, Status: ps.Status.String(), Members: []statuspage.Member{}}
 		if ps.Monitor != nil {
 			pp.Monitor = ps.Monitor.Type + " every " + ps.Monitor.Delay.String() + ", timeout " + ps.Monitor.Timeout.String()
 		}
