@@ -240,6 +240,14 @@ loadbalancer:
 	if !strings.Contains(out, `member "bad" 127.0.0.1:`+port(sick)+" OFFLINE") || !strings.Contains(out, `pool "web" ONLINE`) {
 		t.Errorf("after member disable, status:\n%s", out)
 	}
+	// The run-time change outlives a reload, in the API's reads too.
+	if code, out, errOut := runCLI(t, "lb", "reload", "--socket", sock); code != exitOK {
+		t.Fatalf("reload: exit %d, %q, %q", code, out, errOut)
+	}
+	_, out, _ = runCLI(t, "lb", "member", "list", "--socket", sock, "web", "-f", "value")
+	if !strings.Contains(out, " bad 127.0.0.1 "+port(sick)+" 1 False False OFFLINE ACTIVE\n") {
+		t.Errorf("after member disable and a reload, member list:\n%s", out)
+	}
 	if code, _, errOut := runCLI(t, "lb", "member", "enable", "--config", cfg, "web", "nope"); code != exitUsage || !strings.Contains(errOut, "Member nope could not be found in pool web.") {
 		t.Errorf("unknown member: exit %d, %q", code, errOut)
 	}

@@ -41,7 +41,8 @@ type RunOptions struct {
 	Attach func(p *Plane) (http.Handler, error)
 	// Applied, when set, is called after each configuration that was
 	// applied successfully (the first, reloads, Plane.Apply, a member's
-	// run-time admin_state_up or weight), with it.
+	// run-time admin_state_up or weight), with it as it runs: the
+	// run-time member changes on top.
 	Applied func(*Config)
 }
 
@@ -112,7 +113,7 @@ func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o RunOptions) e
 		}
 		budget.Resize(descriptorReserve(next, adminCap))
 		if o.Applied != nil {
-			o.Applied(next)
+			o.Applied(ctl.Current()) // with the run-time member changes on top
 		}
 		return nil
 	}
