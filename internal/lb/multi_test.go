@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -94,6 +95,32 @@ loadbalancers:
 		}
 	}
 	testenv.PromtoolCheckMetrics(t, "the lb's /metrics with two load balancers", body)
+
+	// The status page shows both, each listener and pool named LB/name.
+	var page struct {
+		Name      string `json:"name"`
+		Listeners []struct {
+			Name string `json:"name"`
+			Pool string `json:"default_pool"`
+		} `json:"listeners"`
+		Pools []struct {
+			Name    string `json:"name"`
+			Members []struct {
+				Sessions *float64 `json:"sessions"`
+			} `json:"members"`
+		} `json:"pools"`
+	}
+	resp, err = http.Get("http://" + lbr.admin + "/status.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.NewDecoder(resp.Body).Decode(&page)
+	resp.Body.Close()
+	if page.Name != "a, b" || len(page.Listeners) != 2 || page.Listeners[0].Name != "a/l" || page.Listeners[1].Pool != "b/p" ||
+		len(page.Pools) != 2 || page.Pools[0].Name != "a/p" || page.Pools[1].Name != "b/p" ||
+		len(page.Pools[1].Members) != 1 || page.Pools[1].Members[0].Sessions == nil || *page.Pools[1].Members[0].Sessions != 5 {
+		t.Errorf("status page data %+v", page)
+	}
 
 	// A session through b stays while a reload removes b.
 	name, kept, err := hello(second)
