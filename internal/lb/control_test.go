@@ -54,9 +54,10 @@ func startRunWith(t *testing.T, yml string) *runningLB {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	planes := make(chan *Plane, 1)
 	go func() {
 		done <- RunWith(ctx, cfg, log, RunOptions{Reload: r.reload, Load: func() (*Config, error) { return LoadFile(r.file) },
-			Attach: func(p *Plane) (http.Handler, error) { r.plane = p; return p.Admin, nil }})
+			Attach: func(p *Plane) (http.Handler, error) { planes <- p; return p.Admin, nil }})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -71,6 +72,7 @@ func startRunWith(t *testing.T, yml string) *runningLB {
 		}
 		return err == nil
 	})
+	r.plane = <-planes
 	return r
 }
 
