@@ -140,8 +140,8 @@ func TestLBClientCommands(t *testing.T) {
 	}
 	code, out, _ = vitals("lb", "status", "--socket", sock, "-f", "yaml")
 	hmYAML := regexp.MustCompile(`\n( +)healthmonitor:\n( +)id: \S+\n( +)name: ""\n( +)type: TCP\n`)
-	if code != 0 || !strings.HasPrefix(out, "loadbalancer:\n  id: ") || !strings.Contains(out, "\n  name: lb1\n") || len(hmYAML.FindAllString(out, -1)) != 1 {
-		t.Errorf("status -f yaml: exit %d; want the monitor with name \"\" and type TCP under the listener's pool:\n%s", code, out)
+	if code != 0 || !strings.HasPrefix(out, "loadbalancer:\n  id: ") || !strings.Contains(out, "\n  name: lb1\n") || len(hmYAML.FindAllString(out, -1)) != 2 {
+		t.Errorf("status -f yaml: exit %d; want the monitor with name \"\" and type TCP under the listener's pool and the pool:\n%s", code, out)
 	}
 	code, out, _ = vitals("lb", "status", "--socket", sock, "-f", "json")
 	if code != 0 || !strings.Contains(out, `"name": "",`) || !strings.Contains(out, `"type": "TCP"`) {

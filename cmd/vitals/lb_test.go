@@ -169,6 +169,7 @@ loadbalancer:
 			Listeners       []struct {
 				Pools []poolStatus `json:"pools"`
 			} `json:"listeners"`
+			Pools []poolStatus `json:"pools"` // every pool of the load balancer
 		} `json:"loadbalancer"`
 	}
 	if err := json.Unmarshal([]byte(js), &statuses); code != exitOK || err != nil {
@@ -176,7 +177,8 @@ loadbalancer:
 	}
 	l := statuses.LoadBalancer
 	if l.OperatingStatus != "DEGRADED" || len(l.Listeners) != 1 || len(l.Listeners[0].Pools) != 1 ||
-		l.Listeners[0].Pools[0].OperatingStatus != "DEGRADED" || l.Listeners[0].Pools[0].Members[1].OperatingStatus != "ERROR" {
+		l.Listeners[0].Pools[0].OperatingStatus != "DEGRADED" || l.Listeners[0].Pools[0].Members[1].OperatingStatus != "ERROR" ||
+		len(l.Pools) != 1 || l.Pools[0].Members[1].OperatingStatus != "ERROR" {
 		t.Errorf("--json statuses %+v", l)
 	}
 	if !strings.HasPrefix(js, "{\n    \"loadbalancer\": {\n        \"id\": ") {

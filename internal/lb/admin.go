@@ -188,7 +188,8 @@ func (c *Client) LoadBalancers(ctx context.Context) ([]LoadBalancerSummary, erro
 }
 
 // Status returns the status tree of the load balancer with the given ID or
-// name, or of the only one when idOrName is "".
+// name, or of the only one when idOrName is "", with every pool of the
+// load balancer (clientstatus.go).
 func (c *Client) Status(ctx context.Context, idOrName string) (monitor.StatusTree, error) {
 	var t monitor.StatusTree
 	id, err := c.loadBalancerID(ctx, idOrName)
@@ -198,7 +199,10 @@ func (c *Client) Status(ctx context.Context, idOrName string) (monitor.StatusTre
 	err = c.byName(ctx, id, "/v2/lbaas/loadbalancers", func(id string) error {
 		return c.get(ctx, "/v2/lbaas/loadbalancers/"+url.PathEscape(id)+"/status", &t)
 	})
-	return t, err
+	if err != nil {
+		return t, err
+	}
+	return t, c.fillPools(ctx, &t)
 }
 
 // Statuses returns the status tree of every load balancer, in the API's
@@ -214,6 +218,9 @@ func (c *Client) Statuses(ctx context.Context) ([]monitor.StatusTree, error) {
 	out := make([]monitor.StatusTree, len(lbs))
 	for i, l := range lbs {
 		if err := c.get(ctx, "/v2/lbaas/loadbalancers/"+url.PathEscape(l.ID)+"/status", &out[i]); err != nil {
+			return nil, err
+		}
+		if err := c.fillPools(ctx, &out[i]); err != nil {
 			return nil, err
 		}
 	}
