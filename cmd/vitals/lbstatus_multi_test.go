@@ -56,7 +56,9 @@ loadbalancers:
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan int, 1)
 	var lbErr bytes.Buffer
-	go func() { done <- run(ctx, []string{"lb", "--config", cfg, "--log-level", "warn"}, &bytes.Buffer{}, &lbErr) }()
+	go func() {
+		done <- run(ctx, []string{"lb", "--config", cfg, "--log-level", "warn"}, &bytes.Buffer{}, &lbErr)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if code := <-done; code != exitOK {
