@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -114,23 +115,39 @@ func mySession(addr, pw string) (int, error) {
 	return p, conn.Close()
 }
 
-// memberStatus asks the lb's admin API for a member's operating status.
+// memberStatus asks the lb's Octavia API for a member's operating status,
+// looking the pool and the member up by name (?name=), as the API's paths
+// take IDs.
 func memberStatus(lb *lbProc, pool, member string) (string, error) {
-	resp, err := quickClient.Get(lb.admin + "/v2/lbaas/pools/" + pool + "/members/" + member)
+	list := func(path, key string) ([]map[string]any, error) {
+		resp, err := quickClient.Get(lb.admin + path)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("GET %s: %s", path, resp.Status)
+		}
+		var v map[string][]map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+			return nil, err
+		}
+		return v[key], nil
+	}
+	pools, err := list("/v2/lbaas/pools?name="+url.QueryEscape(pool), "pools")
 	if err != nil {
 		return "", err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("GET member %s/%s: %s", pool, member, resp.Status)
+	if len(pools) != 1 {
+		return "", fmt.Errorf("%d pools named %s", len(pools), pool)
 	}
-	var v struct {
-		Member struct {
-			OperatingStatus string `json:"operating_status"`
-		} `json:"member"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+	members, err := list(fmt.Sprintf("/v2/lbaas/pools/%s/members?name=%s", pools[0]["id"], url.QueryEscape(member)), "members")
+	if err != nil {
 		return "", err
 	}
-	return v.Member.OperatingStatus, nil
+	if len(members) != 1 {
+		return "", fmt.Errorf("%d members of pool %s named %s", len(members), pool, member)
+	}
+	status, _ := members[0]["operating_status"].(string)
+	return status, nil
 }

@@ -37,6 +37,26 @@ const lbYAML = `loadbalancer:
           protocol_port: 5432
 `
 
+// lbsYAML is an lb configuration with two load balancers.
+const lbsYAML = `loadbalancers:
+  - name: a
+    listeners:
+      - {protocol: TCP, address: 127.0.0.1, protocol_port: 19000, default_pool: p}
+    pools:
+      - name: p
+        lb_algorithm: ROUND_ROBIN
+        members:
+          - {address: 127.0.0.1, protocol_port: 5432}
+  - name: b
+    listeners:
+      - {protocol: TCP, address: 127.0.0.1, protocol_port: 19001, default_pool: p}
+    pools:
+      - name: p
+        lb_algorithm: ROUND_ROBIN
+        members:
+          - {address: 127.0.0.1, protocol_port: 5433}
+`
+
 const iniSeed = `[db]
 Name = app
 Username = health
@@ -149,6 +169,14 @@ func TestCheckConfigRefusesWhatCannotStart(t *testing.T) {
 			"9: cannot unmarshal !!str `lots` into int (write a whole number)"},
 		{"lb second document", "lb", "yaml", lbCfg("", "") + "---\nloadbalancer: {}\n",
 			`18: holds a second YAML document; put everything in one`},
+		{"lb loadbalancer and loadbalancers", "lb", "yaml", lbCfg("", "") + lbsYAML,
+			`18: loadbalancers cannot be given with loadbalancer: write one load balancer under loadbalancer:, or all of them as a list under loadbalancers:`},
+		{"lb two load balancers of one name", "lb", "yaml", strings.Replace(lbsYAML, "name: b", "name: a", 1),
+			`10: loadbalancer "a": name is used by loadbalancer 1; names must be unique`},
+		{"lb one port in two load balancers", "lb", "yaml", strings.Replace(lbsYAML, "19001", "19000", 1),
+			`12: listener :19000 of loadbalancer "b": protocol_port 19000 is used by listener 1 of loadbalancer "a"; a port can have only one listener (Octavia answers 409 Conflict)`},
+		{"lb a wildcard over another load balancer's listener", "lb", "yaml", strings.Replace(lbsYAML, "address: 127.0.0.1, protocol_port: 19001", "address: 0.0.0.0, protocol_port: 19000", 1),
+			`12: listener :19000 of loadbalancer "b": address 0.0.0.0:19000 overlaps listener 1 of loadbalancer "a" on 127.0.0.1:19000: a wildcard address takes the port on every address, so one of them cannot start (use one listener, or specific addresses on both)`},
 	}
 	dir := t.TempDir()
 	// The bases are valid, so each case fails for its one bad value only.
@@ -158,6 +186,7 @@ func TestCheckConfigRefusesWhatCannotStart(t *testing.T) {
 		{"agent-ini", "ini", fill(iniSeed, "IP", "127.0.0.1", "DB", "Interval = 0.5\nTimeout = 0.2")},
 		{"lb", "yaml", lbCfg("", "")},
 		{"lb", "yaml", lbCfg(listeners("127.0.0.1", "127.0.0.2"), "        type: TCP\n        delay: 100ms\n        timeout: 50ms")},
+		{"lb", "yaml", lbsYAML},
 	} {
 		file := filepath.Join(dir, fmt.Sprintf("ok%d.%s", i, ok.ext))
 		if err := os.WriteFile(file, []byte(ok.config), 0o600); err != nil {
@@ -187,5 +216,23 @@ func TestCheckConfigRefusesWhatCannotStart(t *testing.T) {
 				t.Errorf("case %d: exit %d, stdout %q, stderr\n got: %s\nwant: %s", i, code, out, errOut, want)
 			}
 		})
+	}
+}
+
+// TestCheckConfigCountsEveryLoadBalancer: --check-config counts the
+// objects of all the load balancers of a file.
+func TestCheckConfigCountsEveryLoadBalancer(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct{ name, yaml, want string }{
+		{"two", lbsYAML, "configuration ok: 2 load balancers, 2 listeners, 2 pools, 2 members, 0 health monitors; admin socket /run/vitals/lb.sock\n"},
+		{"one", lbsYAML[:strings.Index(lbsYAML, "  - name: b")], "configuration ok: 1 listeners, 1 pools, 1 members, 0 health monitors; admin socket /run/vitals/lb.sock\n"},
+	} {
+		file := filepath.Join(dir, tt.name+".yaml")
+		if err := os.WriteFile(file, []byte(tt.yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if code, out, errOut := runCLI(t, "lb", "--config", file, "--check-config"); code != exitOK || out != tt.want {
+			t.Errorf("%s: exit %d, %q, %q; want %q", tt.name, code, out, errOut, tt.want)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	lbmodel "vitals/internal/lb"
 	"vitals/internal/testenv"
 )
 
@@ -172,7 +173,7 @@ loadbalancer:
 		time.Sleep(100 * time.Millisecond)
 	}
 	hc := &http.Client{Timeout: 5 * time.Second}
-	code, body, err = get(hc, "http://"+adminAddr+"/v2/lbaas/loadbalancers/fd/status")
+	code, body, err = get(hc, "http://"+adminAddr+"/v2/lbaas/loadbalancers/"+lbmodel.DeriveID("loadbalancer", "fd")+"/status")
 	if err != nil || code != 200 || strings.Count(body, `"ONLINE"`) < 3 {
 		t.Fatalf("admin status after the flood: %d %v %s", code, err, body)
 	}

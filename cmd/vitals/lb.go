@@ -151,16 +151,9 @@ func runLB(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if *o.checkConfig {
-		l := cfg.LoadBalancer
-		members, monitors := 0, 0
-		for _, p := range l.Pools {
-			members += len(p.Members)
-			if p.Monitor != nil {
-				monitors++
-			}
-		}
-		fmt.Fprintf(stdout, "configuration ok: %d listeners, %d pools, %d members, %d health monitors; admin socket %s\n",
-			len(l.Listeners), len(l.Pools), members, monitors, cfg.Admin.Socket)
+		lbs, listeners, pools, members, monitors := cfg.Counts()
+		fmt.Fprintf(stdout, "configuration ok: %s%d listeners, %d pools, %d members, %d health monitors; admin socket %s\n",
+			loadBalancersCount(lbs), listeners, pools, members, monitors, cfg.Admin.Socket)
 		return exitOK
 	}
 	reload, stopHUP := hupChannel()
@@ -409,23 +402,53 @@ func runLBStatus(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		}
 		return c.done(lb.RenderTable(stdout, rows))
 	}
-	var ref string
+	// With a load balancer, its tree; without, every load balancer's, one
+	// after the other (json and yaml: a list when there are several).
+	var trees []monitor.StatusTree
 	if len(pos) > 0 {
-		ref = pos[0]
+		tree, err := cl.Status(ctx, pos[0])
+		if err != nil {
+			return c.fail(where, fmt.Errorf("cannot read the status: %w (is vitals lb running?)", err))
+		}
+		trees = append(trees, tree)
+	} else {
+		all, err := cl.Statuses(ctx)
+		if err != nil {
+			return c.fail(where, fmt.Errorf("cannot read the status: %w (is vitals lb running?)", err))
+		}
+		trees = all
 	}
-	tree, err := cl.Status(ctx, ref)
-	if err != nil {
-		return c.fail(where, fmt.Errorf("cannot read the status: %w (is vitals lb running?)", err))
+	statuses := make([]monitor.Statuses, len(trees))
+	for i, t := range trees {
+		statuses[i] = t.Statuses
 	}
 	switch *o.format {
 	case "json":
-		return c.done(lb.RenderStatusJSON(stdout, tree))
+		if len(trees) > 1 {
+			return c.done(writeJSON(stdout, statuses))
+		}
+		return c.done(lb.RenderStatusJSON(stdout, trees[0]))
 	case "yaml":
-		return c.done(writeYAML(stdout, tree.Statuses))
+		if len(trees) > 1 {
+			return c.done(writeYAML(stdout, statuses))
+		}
+		return c.done(writeYAML(stdout, statuses[0]))
 	case "value":
-		return c.done(writeValues(stdout, statusValueRows(tree)))
+		var rows [][]string
+		for _, t := range trees {
+			rows = append(rows, statusValueRows(t)...)
+		}
+		return c.done(writeValues(stdout, rows))
 	}
-	return c.done(lb.RenderTree(stdout, tree))
+	for i, t := range trees {
+		if i > 0 {
+			fmt.Fprintln(stdout)
+		}
+		if err := lb.RenderTree(stdout, t); err != nil {
+			return c.done(err)
+		}
+	}
+	return exitOK
 }
 
 // statusValueRows flattens the status tree into one row per object, in
@@ -739,4 +762,13 @@ func memberLabel(m lb.MemberView) string {
 		return m.Name
 	}
 	return net.JoinHostPort(m.Address, strconv.Itoa(m.ProtocolPort))
+}
+
+// loadBalancersCount starts --check-config's counts: nothing for the one
+// load balancer of most files, "N load balancers, " for more.
+func loadBalancersCount(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return fmt.Sprintf("%d load balancers, ", n)
 }

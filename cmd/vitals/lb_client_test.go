@@ -189,7 +189,7 @@ func TestLBClientCommands(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "- id: ") || !strings.Contains(out, "\n  name: b\n") || !strings.Contains(out, "\n  weight: 1\n") {
 		t.Errorf("member list -f yaml: exit %d\n%s", code, out)
 	}
-	if code, _, errOut := vitals("lb", "member", "list", "--socket", sock, "nope"); code != 2 || !strings.Contains(errOut, "Pool nope could not be found.") {
+	if code, _, errOut := vitals("lb", "member", "list", "--socket", sock, "nope"); code != 2 || !strings.Contains(errOut, "Pool nope not found.") {
 		t.Errorf("member list of an unknown pool: exit %d %q", code, errOut)
 	}
 

@@ -156,23 +156,29 @@ loadbalancer:
 
 	// --json prints what `openstack loadbalancer status show` prints.
 	code, js, _ := runCLI(t, "lb", "status", "--config", cfg, "--json")
+	type poolStatus struct {
+		OperatingStatus string `json:"operating_status"`
+		Members         []struct {
+			Name            string `json:"name"`
+			OperatingStatus string `json:"operating_status"`
+		} `json:"members"`
+	}
 	var statuses struct {
 		LoadBalancer struct {
 			OperatingStatus string `json:"operating_status"`
-			Pools           []struct {
-				OperatingStatus string `json:"operating_status"`
-				Members         []struct {
-					Name            string `json:"name"`
-					OperatingStatus string `json:"operating_status"`
-				} `json:"members"`
-			} `json:"pools"`
+			Listeners       []struct {
+				Pools []poolStatus `json:"pools"`
+			} `json:"listeners"`
+			Pools []poolStatus `json:"pools"` // every pool of the load balancer
 		} `json:"loadbalancer"`
 	}
 	if err := json.Unmarshal([]byte(js), &statuses); code != exitOK || err != nil {
 		t.Fatalf("--json: exit %d, %v:\n%s", code, err, js)
 	}
 	l := statuses.LoadBalancer
-	if l.OperatingStatus != "DEGRADED" || l.Pools[0].OperatingStatus != "DEGRADED" || l.Pools[0].Members[1].OperatingStatus != "ERROR" {
+	if l.OperatingStatus != "DEGRADED" || len(l.Listeners) != 1 || len(l.Listeners[0].Pools) != 1 ||
+		l.Listeners[0].Pools[0].OperatingStatus != "DEGRADED" || l.Listeners[0].Pools[0].Members[1].OperatingStatus != "ERROR" ||
+		len(l.Pools) != 1 || l.Pools[0].Members[1].OperatingStatus != "ERROR" {
 		t.Errorf("--json statuses %+v", l)
 	}
 	if !strings.HasPrefix(js, "{\n    \"loadbalancer\": {\n        \"id\": ") {
@@ -189,7 +195,6 @@ loadbalancer:
 		"| name                | web-check                            |",
 		"| admin_state_up      | True                                 |",
 		"| provisioning_status | ACTIVE                               |",
-		"| updated_at          | None                                 |",
 		"| delay               | 0.2                                  |",
 		"| expected_codes      | 200                                  |",
 		"| max_retries         | 2                                    |",
@@ -203,7 +208,7 @@ loadbalancer:
 			t.Errorf("table lacks %q:\n%s", row, table)
 		}
 	}
-	if code, _, errOut := runCLI(t, "lb", "status", "--socket", sock, "--healthmonitor", "nope"); code != exitUsage || !strings.Contains(errOut, "Health Monitor nope could not be found.") {
+	if code, _, errOut := runCLI(t, "lb", "status", "--socket", sock, "--healthmonitor", "nope"); code != exitUsage || !strings.Contains(errOut, "Health Monitor nope not found.") {
 		t.Errorf("unknown monitor: exit %d, %q", code, errOut)
 	}
 
@@ -236,6 +241,14 @@ loadbalancer:
 	_, out, _ = runCLI(t, "lb", "status", "--socket", sock)
 	if !strings.Contains(out, `member "bad" 127.0.0.1:`+port(sick)+" OFFLINE") || !strings.Contains(out, `pool "web" ONLINE`) {
 		t.Errorf("after member disable, status:\n%s", out)
+	}
+	// The run-time change outlives a reload, in the API's reads too.
+	if code, out, errOut := runCLI(t, "lb", "reload", "--socket", sock); code != exitOK {
+		t.Fatalf("reload: exit %d, %q, %q", code, out, errOut)
+	}
+	_, out, _ = runCLI(t, "lb", "member", "list", "--socket", sock, "web", "-f", "value")
+	if !strings.Contains(out, " bad 127.0.0.1 "+port(sick)+" 1 False False OFFLINE ACTIVE\n") {
+		t.Errorf("after member disable and a reload, member list:\n%s", out)
 	}
 	if code, _, errOut := runCLI(t, "lb", "member", "enable", "--config", cfg, "web", "nope"); code != exitUsage || !strings.Contains(errOut, "Member nope could not be found in pool web.") {
 		t.Errorf("unknown member: exit %d, %q", code, errOut)

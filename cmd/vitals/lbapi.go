@@ -30,9 +30,12 @@ import (
 //	everything else     the lb's own admin endpoints (status page data,
 //	                    /metrics, /reload, pprof)
 //
-// Requests over the unix socket are trusted (no token). Over TCP every
-// request under /v2 needs X-Auth-Token with the token of admin.token_file;
-// without a token file the API over TCP answers 403.
+// Requests over the unix socket are trusted (no token). In --db mode,
+// over TCP every request under /v2 needs X-Auth-Token with the token of
+// admin.token_file; without a token file the API over TCP answers 403. In
+// --config mode the API is read-only and its reads stay open on loopback,
+// as the admin endpoint's reads always were there; writes get the
+// read-only fault.
 
 // readOnlyFault is what the API answers to a write in --config mode.
 const readOnlyFault = "vitals lb runs from its configuration file (--config), which is the source of truth: change the file and reload (vitals lb reload or SIGHUP), or run vitals lb --db to manage it through this API."
@@ -51,9 +54,9 @@ func wantsJSON(r *http.Request) bool {
 
 // mountAPI serves the Octavia API o on top of the lb's admin handler. With
 // all set the API owns every path under /v2 and /v2.0 (--db mode);
-// without, it gets only what the admin handler does not serve, so the
-// file mode's admin endpoints (member admin_state_up, reload) answer as
-// before.
+// without (--config mode), it serves every read there, and the admin
+// handler keeps what it serves: the member PUT that sets run-time
+// admin_state_up and weight. Without all, reads over TCP need no token.
 func mountAPI(admin *http.ServeMux, o api.Options, all bool) (http.Handler, error) {
 	h, err := api.New(o)
 	if err != nil {
@@ -61,7 +64,8 @@ func mountAPI(admin *http.ServeMux, o api.Options, all bool) (http.Handler, erro
 	}
 	tokenless := o.Token == ""
 	serveAPI := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if lb.IsLocal(r) {
+		openRead := !all && (r.Method == http.MethodGet || r.Method == http.MethodHead)
+		if lb.IsLocal(r) || openRead {
 			r = r.WithContext(api.WithTrusted(r.Context()))
 		} else if tokenless && r.URL.Path != "/" {
 			writeAPIFault(w, http.StatusForbidden, "The Octavia API over TCP needs a token: set admin.token_file (the admin unix socket needs none).")
@@ -103,11 +107,13 @@ func writeAPIFault(w http.ResponseWriter, code int, msg string) {
 
 // planeStatuses reads operating statuses from the running plane. One
 // status tree serves the lookups of statusTTL, so that listing n objects
-// builds it once, not n times.
+// builds it once, not n times, as long as the running configuration is
+// the same: a change (a member disabled) shows at once.
 type planeStatuses struct {
 	p     *lb.Plane
 	mu    sync.Mutex
 	built time.Time
+	cfg   *lb.Config // the configuration the tree was built for
 	byID  map[string]string
 }
 
@@ -118,8 +124,8 @@ const statusTTL = 20 * time.Millisecond
 func (s *planeStatuses) OperatingStatus(_ api.Kind, id string) (model.OperatingStatus, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if now := time.Now(); s.byID == nil || now.Sub(s.built) > statusTTL {
-		s.byID, s.built = s.p.OperatingStatuses(), now
+	if now, cfg := time.Now(), s.p.Current(); s.byID == nil || now.Sub(s.built) > statusTTL || cfg != s.cfg {
+		s.byID, s.built, s.cfg = s.p.OperatingStatuses(), now, cfg
 	}
 	st, ok := s.byID[id]
 	return model.OperatingStatus(st), ok

@@ -184,10 +184,17 @@ type tree struct {
 // for ACTIVE after each step.
 func buildTree(t *testing.T, d *dbLB, backends ...*testenv.Greeter) tree {
 	t.Helper()
+	return buildNamedTree(t, d, "lb1", backends...)
+}
+
+// buildNamedTree is buildTree with the load balancer named name (the
+// listener is still l1, the pool pool1, the monitor hm1).
+func buildNamedTree(t *testing.T, d *dbLB, name string, backends ...*testenv.Greeter) tree {
+	t.Helper()
 	ctx := context.Background()
 	var tr tree
 	var err error
-	tr.lb, err = loadbalancers.Create(ctx, d.c, loadbalancers.CreateOpts{Name: "lb1", VipAddress: "127.0.0.1"}).Extract()
+	tr.lb, err = loadbalancers.Create(ctx, d.c, loadbalancers.CreateOpts{Name: name, VipAddress: "127.0.0.1"}).Extract()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ import (
 // is checked as
 //
 //	vitals agent --ini FILE --check-config     an ini block
-//	vitals lb --config FILE --check-config     YAML with a top-level loadbalancer:
+//	vitals lb --config FILE --check-config     YAML with a top-level loadbalancer: or loadbalancers:
 //	vitals agent --config FILE --check-config  YAML with a top-level checks:
 //
 // and Kubernetes manifests (YAML documents with apiVersion:) have each
@@ -142,7 +142,7 @@ func deployConfigFiles(t *testing.T) []docBlock {
 }
 
 var (
-	topLoadBalancer = regexp.MustCompile(`(?m)^loadbalancer:`)
+	topLoadBalancer = regexp.MustCompile(`(?m)^loadbalancers?:`)
 	topChecks       = regexp.MustCompile(`(?m)^checks:`)
 	topAPIVersion   = regexp.MustCompile(`(?m)^apiVersion:`)
 	passwordEnvRef  = regexp.MustCompile(`(?m)(?:password_env:\s*([A-Za-z_][A-Za-z0-9_]*)|\$\{([A-Za-z_][A-Za-z0-9_]*)\})`)
@@ -205,7 +205,7 @@ func classify(b docBlock) ([]docCheck, error) {
 		}
 		return out, nil
 	}
-	return nil, errors.New("YAML that is neither an agent configuration (top-level checks:) nor an lb configuration (top-level loadbalancer:)")
+	return nil, errors.New("YAML that is neither an agent configuration (top-level checks:) nor an lb configuration (top-level loadbalancer: or loadbalancers:)")
 }
 
 // docsEnv gives the environment variables a configuration reads a password

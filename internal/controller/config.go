@@ -26,40 +26,46 @@ import (
 // left empty. Objects PENDING_DELETE are left out. Order is the store's
 // (created_at, then id), which is file order for an imported file.
 //
-// lb.Config carries one load balancer that names its pools: ToConfig
-// refuses (with an error naming the object) a snapshot with more than one
-// load balancer, a pool a listener uses whose name is empty or not unique,
-// and a listener protocol other than TCP. An empty store gives a load
-// balancer with nothing in it.
+// Every live load balancer becomes one of lb.Config's LoadBalancers, in
+// the store's order. lb.Config refers to pools by name within their load
+// balancer: ToConfig refuses (with an error naming the object) a pool a
+// listener uses whose name is empty or not unique in its load balancer,
+// and a listener protocol other than TCP. Listeners of different load
+// balancers on one address and port are left to lb.Server.Apply, which
+// refuses them as it refuses a port that cannot bind. An empty store
+// gives no load balancer.
 func ToConfig(snap store.Snapshot, base *lb.Config) (*lb.Config, error) {
 	if base == nil {
 		return nil, errors.New("controller: no base configuration (the process settings)")
 	}
 	out := *base
-	lbs := live(snap.LoadBalancers)
-	switch len(lbs) {
-	case 0:
-		out.LoadBalancer = &lb.LoadBalancer{AdminStateUp: ptr(true), VIPAddress: "0.0.0.0"}
-		return &out, nil
-	case 1:
-	default:
-		return nil, fmt.Errorf("the store holds %d load balancers; vitals lb runs one per process for now", len(lbs))
-	}
-	ml := lbs[0]
-	l := &lb.LoadBalancer{ID: ml.ID, Name: ml.Name, AdminStateUp: ptr(ml.AdminStateUp), VIPAddress: ml.VIPAddress}
-	if l.VIPAddress == "" {
-		l.VIPAddress = "0.0.0.0"
-	}
-	out.LoadBalancer = l
-
+	out.LoadBalancer, out.LoadBalancers = nil, nil
 	monitors := map[string]octavia.HealthMonitor{}
 	for _, h := range live(snap.HealthMonitors) {
 		monitors[h.PoolID] = h
 	}
 	members := live(snap.Members)
+	pools, listeners := live(snap.Pools), live(snap.Listeners)
+	for _, ml := range live(snap.LoadBalancers) {
+		l, err := loadBalancer(ml, pools, listeners, members, monitors, base)
+		if err != nil {
+			return nil, err
+		}
+		out.LoadBalancers = append(out.LoadBalancers, l)
+	}
+	return &out, nil
+}
+
+// loadBalancer maps one load balancer of a snapshot with its pools (their
+// monitors and members) and listeners.
+func loadBalancer(ml octavia.LoadBalancer, pools []octavia.Pool, listeners []octavia.Listener, members []octavia.Member, monitors map[string]octavia.HealthMonitor, base *lb.Config) (*lb.LoadBalancer, error) {
+	l := &lb.LoadBalancer{ID: ml.ID, Name: ml.Name, AdminStateUp: ptr(ml.AdminStateUp), VIPAddress: ml.VIPAddress}
+	if l.VIPAddress == "" {
+		l.VIPAddress = "0.0.0.0"
+	}
 	poolNames := map[string]string{} // pool ID → name
 	nameCount := map[string]int{}
-	for _, mp := range live(snap.Pools) {
+	for _, mp := range pools {
 		if mp.LoadBalancerID != ml.ID {
 			continue
 		}
@@ -95,7 +101,7 @@ func ToConfig(snap store.Snapshot, base *lb.Config) (*lb.Config, error) {
 		nameCount[mp.Name]++
 	}
 
-	for _, ms := range live(snap.Listeners) {
+	for _, ms := range listeners {
 		if ms.LoadBalancerID != ml.ID {
 			continue
 		}
@@ -121,7 +127,7 @@ func ToConfig(snap store.Snapshot, base *lb.Config) (*lb.Config, error) {
 		}
 		l.Listeners = append(l.Listeners, ls)
 	}
-	return &out, nil
+	return l, nil
 }
 
 // live returns the objects that are not being deleted.

@@ -31,8 +31,8 @@ func openMemory(t *testing.T) store.Store {
 // too), is compared by reflect.DeepEqual.
 func canonical(c *lb.Config) *lb.Config {
 	out := *c
-	l := *c.LoadBalancer
-	out.LoadBalancer = &l
+	l := *c.LoadBalancers[0]
+	out.LoadBalancers = []*lb.LoadBalancer{&l}
 	up := func(b *bool) *bool { return ptr(b == nil || *b) }
 	l.AdminStateUp = up(l.AdminStateUp)
 	l.Listeners = append([]lb.Listener(nil), l.Listeners...)
@@ -87,14 +87,14 @@ func TestToConfigEqualsLoadFile(t *testing.T) {
 		t.Run(f, func(t *testing.T) {
 			orig, back := roundTrip(t, f)
 			want, got := canonical(orig), canonical(back)
-			if !reflect.DeepEqual(want.LoadBalancer, got.LoadBalancer) {
-				diff(t, "loadbalancer", reflect.ValueOf(*want.LoadBalancer), reflect.ValueOf(*got.LoadBalancer))
+			if !reflect.DeepEqual(want.LoadBalancers[0], got.LoadBalancers[0]) {
+				diff(t, "loadbalancer", reflect.ValueOf(*want.LoadBalancers[0]), reflect.ValueOf(*got.LoadBalancers[0]))
 			}
 			if !reflect.DeepEqual(want, got) {
 				t.Errorf("configs differ outside the load balancer")
 			}
 			// ToConfig writes the canonical form itself.
-			if !reflect.DeepEqual(back.LoadBalancer.Listeners, got.LoadBalancer.Listeners) {
+			if !reflect.DeepEqual(back.LoadBalancers[0].Listeners, got.LoadBalancers[0].Listeners) {
 				t.Errorf("ToConfig's listeners are not in canonical form")
 			}
 		})
@@ -148,11 +148,6 @@ func TestToConfigRefuses(t *testing.T) {
 		edit func(*store.Snapshot)
 		want string
 	}{
-		"two load balancers": {func(s *store.Snapshot) {
-			o := octavia.NewLoadBalancer()
-			o.ID = octavia.NewID()
-			s.LoadBalancers = append(s.LoadBalancers, o)
-		}, "2 load balancers"},
 		"default pool without a name": {func(s *store.Snapshot) { s.Pools[0].Name = "" }, "needs a name"},
 		"two pools of one name":       {func(s *store.Snapshot) { s.Pools[1].Name = s.Pools[0].Name }, "needs a name"},
 		"UDP listener":                {func(s *store.Snapshot) { s.Listeners[0].Protocol = octavia.ProtocolUDP }, "protocol UDP is not served"},
@@ -179,7 +174,7 @@ func TestToConfigRefuses(t *testing.T) {
 		t.Fatalf("PING with http_version and domain_name: %v", err)
 	}
 	pings := 0
-	for _, p := range cfg.LoadBalancer.Pools {
+	for _, p := range cfg.LoadBalancers[0].Pools {
 		if m := p.Monitor; m != nil && m.Type == octavia.MonitorPing {
 			pings++
 			if m.HTTPVersion != "" || m.DomainName != "" {
@@ -202,7 +197,52 @@ func TestToConfigEmptyStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l := c.LoadBalancer; l == nil || len(l.Listeners)+len(l.Pools) != 0 || c.Admin != base.Admin {
-		t.Errorf("empty store → %+v", c.LoadBalancer)
+	if len(c.LoadBalancers) != 0 || c.Admin != base.Admin {
+		t.Errorf("empty store → %+v", c.LoadBalancers)
+	}
+}
+
+// TestToConfigSeveralLoadBalancers: every live load balancer is mapped
+// with its own pools and listeners, a listener's default pool named
+// within its load balancer even when another has a pool of the same
+// name; a load balancer PENDING_DELETE is left out.
+func TestToConfigSeveralLoadBalancers(t *testing.T) {
+	testenv.SetLBConfigEnv(t)
+	base, tree, err := lbyaml.LoadFile("../lb/testdata/valid.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := tree
+	second := octavia.NewLoadBalancer()
+	second.ID, second.Name, second.VIPAddress = octavia.NewID(), "second", "127.0.0.2"
+	p := octavia.NewPool()
+	p.ID, p.Name, p.LoadBalancerID, p.Protocol, p.LBAlgorithm = octavia.NewID(), tree.Pools[0].Name, second.ID, octavia.ProtocolTCP, "ROUND_ROBIN"
+	m := octavia.NewMember()
+	m.ID, m.PoolID, m.Address, m.ProtocolPort = octavia.NewID(), p.ID, "127.0.0.9", 9
+	l := octavia.NewListener()
+	l.ID, l.LoadBalancerID, l.Protocol, l.ProtocolPort, l.DefaultPoolID = octavia.NewID(), second.ID, octavia.ProtocolTCP, 7777, p.ID
+	gone := octavia.NewLoadBalancer()
+	gone.ID, gone.Name, gone.ProvisioningStatus = octavia.NewID(), "gone", octavia.ProvisioningPendingDelete
+	s.LoadBalancers = append(append([]octavia.LoadBalancer(nil), tree.LoadBalancers...), second, gone)
+	s.Pools = append(append([]octavia.Pool(nil), tree.Pools...), p)
+	s.Members = append(append([]octavia.Member(nil), tree.Members...), m)
+	s.Listeners = append(append([]octavia.Listener(nil), tree.Listeners...), l)
+	c, err := ToConfig(s, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.LoadBalancers) != 2 {
+		t.Fatalf("%d load balancers, want 2 (the file's and second)", len(c.LoadBalancers))
+	}
+	first, got := c.LoadBalancers[0], c.LoadBalancers[1]
+	if first.ID != tree.LoadBalancers[0].ID || len(first.Pools) != len(tree.Pools) || len(first.Listeners) != len(tree.Listeners) {
+		t.Errorf("first load balancer %+v, want the file's", first)
+	}
+	if got.ID != second.ID || got.VIPAddress != "127.0.0.2" || len(got.Pools) != 1 || got.Pools[0].ID != p.ID || len(got.Pools[0].Members) != 1 ||
+		len(got.Listeners) != 1 || got.Listeners[0].DefaultPool != p.Name || got.Listeners[0].Address != "127.0.0.2" {
+		t.Errorf("second load balancer %+v", got)
+	}
+	if pl := got.Pool(got.Listeners[0].DefaultPool); pl == nil || pl.ID != p.ID {
+		t.Errorf("second's listener resolves its pool to %+v, want its own %s", pl, p.ID)
 	}
 }

@@ -26,9 +26,11 @@ func (r *recorder) apply(c *lb.Config) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls = append(r.calls, c)
-	for _, l := range c.LoadBalancer.Listeners {
-		if l.ProtocolPort == r.failPort {
-			return errors.New("listen tcp: address already in use")
+	for _, l := range c.LoadBalancers {
+		for _, ls := range l.Listeners {
+			if ls.ProtocolPort == r.failPort {
+				return errors.New("listen tcp: address already in use")
+			}
 		}
 	}
 	return nil
@@ -159,7 +161,7 @@ func (h *harness) expect(r Round, rev int64, applied, failed bool, settled int) 
 func TestRunAppliesOncePerChange(t *testing.T) {
 	h := start(t, 0)
 	h.expect(h.next(), 0, true, false, 0) // the empty store
-	if c := h.ctl.Current(); c == nil || len(c.LoadBalancer.Listeners) != 0 {
+	if c := h.ctl.Current(); c == nil || len(c.LoadBalancers) != 0 {
 		t.Fatalf("current after the empty store = %+v", c)
 	}
 
@@ -171,8 +173,8 @@ func TestRunAppliesOncePerChange(t *testing.T) {
 		t.Errorf("Apply called %d times, want 2", n)
 	}
 	c := h.ctl.Current()
-	if c != h.rec.calls[1] || len(c.LoadBalancer.Listeners) != 1 || c.LoadBalancer.Listeners[0].ID != tr.Listeners[0].ID || c.LoadBalancer.Pools[0].Monitor == nil {
-		t.Errorf("current = %+v, want the imported configuration", c.LoadBalancer)
+	if c != h.rec.calls[1] || len(c.LoadBalancers[0].Listeners) != 1 || c.LoadBalancers[0].Listeners[0].ID != tr.Listeners[0].ID || c.LoadBalancers[0].Pools[0].Monitor == nil {
+		t.Errorf("current = %+v, want the imported configuration", c.LoadBalancers[0])
 	}
 	for id, s := range h.statuses() {
 		if s != octavia.ProvisioningActive {
@@ -188,7 +190,7 @@ func TestRunAppliesOncePerChange(t *testing.T) {
 	if n := h.rec.count(); n != 3 {
 		t.Errorf("Apply called %d times, want 3", n)
 	}
-	if p := h.ctl.Current().LoadBalancer.Pools[0]; p.LBAlgorithm != "LEAST_CONNECTIONS" || len(p.Members) != 2 {
+	if p := h.ctl.Current().LoadBalancers[0].Pools[0]; p.LBAlgorithm != "LEAST_CONNECTIONS" || len(p.Members) != 2 {
 		t.Errorf("current pool = %s with %d members, want LEAST_CONNECTIONS with 2", p.LBAlgorithm, len(p.Members))
 	}
 
@@ -251,8 +253,8 @@ func TestRunFailedApply(t *testing.T) {
 	h.importYAML(strings.Replace(lbFile, "18080", "18082", 1))
 	h.expect(h.next(), 5, true, false, 1)
 	h.expect(h.next(), 6, false, false, 0)
-	if c := h.ctl.Current(); c == good || c.LoadBalancer.Listeners[0].ProtocolPort != 18082 {
-		t.Errorf("current listener port = %d, want 18082", c.LoadBalancer.Listeners[0].ProtocolPort)
+	if c := h.ctl.Current(); c == good || c.LoadBalancers[0].Listeners[0].ProtocolPort != 18082 {
+		t.Errorf("current listener port = %d, want 18082", c.LoadBalancers[0].Listeners[0].ProtocolPort)
 	}
 	for id, s := range h.statuses() {
 		if s != octavia.ProvisioningActive {
@@ -283,7 +285,7 @@ func TestRunPendingDelete(t *testing.T) {
 	}
 	h.expect(h.next(), 3, true, false, 1)
 	h.expect(h.next(), 4, false, false, 0)
-	if ms := h.ctl.Current().LoadBalancer.Pools[0].Members; len(ms) != 1 || ms[0].ID == gone {
+	if ms := h.ctl.Current().LoadBalancers[0].Pools[0].Members; len(ms) != 1 || ms[0].ID == gone {
 		t.Errorf("applied members = %+v, want only a", ms)
 	}
 	if _, ok := h.statuses()[gone]; ok {

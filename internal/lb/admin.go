@@ -19,20 +19,16 @@ import (
 	"vitals/internal/monitor"
 )
 
-// The admin endpoint serves a read-only subset of Octavia's API v2 for the
-// one load balancer, plus Prometheus metrics:
+// The admin endpoint serves the status page, Prometheus metrics and the
+// run-time changes of file mode. The Octavia v2 API's reads (load
+// balancers, listeners, pools, members, health monitors, status trees and
+// stats) are internal/api/octavia's, which `vitals lb` mounts on the same
+// endpoint in both modes (cmd/vitals/lbapi.go); this handler has no reads
+// of its own under /v2.
 //
-//	GET /v2/lbaas/loadbalancers                  {"loadbalancers": [...]}
-//	GET /v2/lbaas/loadbalancers/{id}/status      the status tree (id or name)
-//	GET /v2/lbaas/loadbalancers/{id}/stats       {"stats": {...}} (stats.go)
-//	GET /v2/lbaas/listeners/{id}/stats           {"stats": {...}} of one listener (id or name)
-//	GET /v2/lbaas/healthmonitors                 {"healthmonitors": [...]}
-//	GET /v2/lbaas/healthmonitors/{id}            {"healthmonitor": {...}} (id or name)
-//	GET /v2/lbaas/pools/{pool}/members           {"members": [...]}
-//	GET /v2/lbaas/pools/{pool}/members/{member}  {"member": {...}} (ids, names, or address:port)
 //	PUT /v2/lbaas/pools/{pool}/members/{member}  {"member": {"admin_state_up": false, "weight": 5}}:
 //	                                             over the unix socket, or with the admin token in
-//	                                             X-Auth-Token over TCP (control.go)
+//	                                             X-Auth-Token over TCP (control.go); also under /v2.0
 //	POST /reload                                 re-read the configuration file as SIGHUP does;
 //	                                             409 with the reason when it is rejected (same
 //	                                             rights as PUT)
@@ -41,7 +37,7 @@ import (
 //	GET /                                        the live status page (statuspage.go)
 //	GET /events, /status.json                    its data: server-sent events, one snapshot
 
-// NewAdminHandler serves cfg's load balancer with statuses from eng and
+// NewAdminHandler serves cfg's status page with statuses from eng and
 // metrics from g. It is read-only.
 func NewAdminHandler(cfg *Config, eng *monitor.Engine, g prometheus.Gatherer) http.Handler {
 	return newAdminHandler(func() *Config { return cfg }, nil, eng, g)
@@ -53,22 +49,16 @@ func NewAdminHandler(cfg *Config, eng *monitor.Engine, g prometheus.Gatherer) ht
 func newAdminHandler(cfg func() *Config, ctl *control, eng *monitor.Engine, g prometheus.Gatherer) *http.ServeMux {
 	a := &admin{cfg: cfg, eng: eng, ctl: ctl, g: g}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v2/lbaas/loadbalancers", a.loadBalancers)
-	mux.HandleFunc("GET /v2/lbaas/loadbalancers/{id}/status", a.status)
-	mux.HandleFunc("GET /v2/lbaas/loadbalancers/{id}/stats", a.loadBalancerStats)
-	mux.HandleFunc("GET /v2/lbaas/listeners/{id}/stats", a.listenerStats)
 	mux.HandleFunc("POST /reload", a.reload)
-	mux.HandleFunc("GET /v2/lbaas/healthmonitors", a.healthMonitors)
-	mux.HandleFunc("GET /v2/lbaas/healthmonitors/{id}", a.healthMonitor)
-	mux.HandleFunc("GET /v2/lbaas/pools/{pool}/members", a.listMembers)
-	mux.HandleFunc("GET /v2/lbaas/pools/{pool}/members/{member}", a.getMember)
-	mux.HandleFunc("PUT /v2/lbaas/pools/{pool}/members/{member}", a.putMember)
+	for _, prefix := range []string{"/v2", "/v2.0"} {
+		mux.HandleFunc("PUT "+prefix+"/lbaas/pools/{pool}/members/{member}", a.putMember)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	mux.HandleFunc("GET /debug/pprof/", boundedSeconds(pprof.Index))
 	mux.HandleFunc("GET /debug/pprof/profile", boundedSeconds(pprof.Profile))
 	newStatusPage(cfg, eng, g, a.adminMode).register(mux) // GET /, /events, /status.json
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		fault(w, http.StatusNotFound, fmt.Sprintf("%s %s: no such resource (try /v2/lbaas/loadbalancers)", r.Method, r.URL.Path))
+		fault(w, http.StatusNotFound, fmt.Sprintf("%s %s: no such resource (try /status.json, or /v2/lbaas/loadbalancers on vitals lb's admin endpoint)", r.Method, r.URL.Path))
 	})
 	return mux
 }
@@ -80,7 +70,8 @@ type admin struct {
 	g   prometheus.Gatherer
 }
 
-// LoadBalancerSummary is one entry of GET /v2/lbaas/loadbalancers.
+// LoadBalancerSummary is what Client reads of an entry of GET
+// /v2/lbaas/loadbalancers.
 type LoadBalancerSummary struct {
 	ID                 string `json:"id"`
 	Name               string `json:"name"`
@@ -88,71 +79,6 @@ type LoadBalancerSummary struct {
 	VIPAddress         string `json:"vip_address"`
 	OperatingStatus    string `json:"operating_status"`
 	ProvisioningStatus string `json:"provisioning_status"`
-}
-
-func (a *admin) tree() monitor.StatusTree {
-	return monitor.BuildTree(a.cfg().Tree(), a.eng.Status())
-}
-
-func (a *admin) loadBalancers(w http.ResponseWriter, r *http.Request) {
-	lb := a.cfg().LoadBalancer
-	t := a.tree().Statuses.LoadBalancer
-	writeJSON(w, map[string][]LoadBalancerSummary{"loadbalancers": {{
-		ID: lb.ID, Name: lb.Name, AdminStateUp: lb.Up(), VIPAddress: lb.VIPAddress,
-		OperatingStatus: t.OperatingStatus.String(), ProvisioningStatus: monitor.Active,
-	}}})
-}
-
-func (a *admin) status(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if lb := a.cfg().LoadBalancer; id != lb.ID && id != lb.Name {
-		fault(w, http.StatusNotFound, fmt.Sprintf("Load Balancer %s could not be found.", id))
-		return
-	}
-	writeJSON(w, a.tree())
-}
-
-// monitors returns every pool's monitor as Octavia shows it.
-func (a *admin) monitors() []monitor.OctaviaHealthMonitor {
-	snap := a.eng.Status()
-	var out []monitor.OctaviaHealthMonitor
-	for _, p := range a.cfg().LoadBalancer.Pools {
-		if p.Monitor == nil {
-			continue
-		}
-		op := "OFFLINE"
-		if ps := snap.Pool(p.ID); ps != nil {
-			op = ps.MonitorStatus.String()
-		}
-		out = append(out, p.Monitor.Octavia(p.ID, a.cfg().Loaded, time.Time{}, op))
-	}
-	return out
-}
-
-func (a *admin) healthMonitors(w http.ResponseWriter, r *http.Request) {
-	hms := a.monitors()
-	if hms == nil {
-		hms = []monitor.OctaviaHealthMonitor{}
-	}
-	writeJSON(w, map[string]any{"healthmonitors": hms})
-}
-
-func (a *admin) healthMonitor(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	var found []monitor.OctaviaHealthMonitor
-	for _, hm := range a.monitors() {
-		if hm.ID == id || (hm.Name != "" && hm.Name == id) {
-			found = append(found, hm)
-		}
-	}
-	switch len(found) {
-	case 0:
-		fault(w, http.StatusNotFound, fmt.Sprintf("Health Monitor %s could not be found.", id))
-	case 1:
-		writeJSON(w, map[string]any{"healthmonitor": found[0]})
-	default:
-		fault(w, http.StatusConflict, fmt.Sprintf("Multiple health monitors are named %s; use an ID.", id))
-	}
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -252,26 +178,53 @@ func (c *Client) do(ctx context.Context, method, path string, body, v any) error
 	return nil
 }
 
+// LoadBalancers lists the load balancers the endpoint serves.
+func (c *Client) LoadBalancers(ctx context.Context) ([]LoadBalancerSummary, error) {
+	var list struct {
+		LoadBalancers []LoadBalancerSummary `json:"loadbalancers"`
+	}
+	err := c.get(ctx, "/v2/lbaas/loadbalancers", &list)
+	return list.LoadBalancers, err
+}
+
 // Status returns the status tree of the load balancer with the given ID or
-// name, or of the only one when idOrName is "".
+// name, or of the only one when idOrName is "", with every pool of the
+// load balancer (clientstatus.go).
 func (c *Client) Status(ctx context.Context, idOrName string) (monitor.StatusTree, error) {
 	var t monitor.StatusTree
-	if idOrName == "" {
-		var list struct {
-			LoadBalancers []LoadBalancerSummary `json:"loadbalancers"`
-		}
-		if err := c.get(ctx, "/v2/lbaas/loadbalancers", &list); err != nil {
-			return t, err
-		}
-		if len(list.LoadBalancers) == 0 {
-			return t, fmt.Errorf("the admin endpoint serves no load balancer: %w", ErrNotFound)
-		}
-		idOrName = list.LoadBalancers[0].ID
+	id, err := c.loadBalancerID(ctx, idOrName)
+	if err != nil {
+		return t, err
 	}
-	err := c.byName(ctx, idOrName, "/v2/lbaas/loadbalancers", func(id string) error {
+	err = c.byName(ctx, id, "/v2/lbaas/loadbalancers", func(id string) error {
 		return c.get(ctx, "/v2/lbaas/loadbalancers/"+url.PathEscape(id)+"/status", &t)
 	})
-	return t, err
+	if err != nil {
+		return t, err
+	}
+	return t, c.fillPools(ctx, &t)
+}
+
+// Statuses returns the status tree of every load balancer, in the API's
+// order.
+func (c *Client) Statuses(ctx context.Context) ([]monitor.StatusTree, error) {
+	lbs, err := c.LoadBalancers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(lbs) == 0 {
+		return nil, fmt.Errorf("the admin endpoint serves no load balancer: %w", ErrNotFound)
+	}
+	out := make([]monitor.StatusTree, len(lbs))
+	for i, l := range lbs {
+		if err := c.get(ctx, "/v2/lbaas/loadbalancers/"+url.PathEscape(l.ID)+"/status", &out[i]); err != nil {
+			return nil, err
+		}
+		if err := c.fillPools(ctx, &out[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // SetMemberAdminStateUp sets a member's admin_state_up; pool and member
@@ -280,10 +233,14 @@ func (c *Client) SetMemberAdminStateUp(ctx context.Context, pool, member string,
 	return c.putMember(ctx, pool, member, map[string]any{"admin_state_up": up})
 }
 
+// HealthMonitorView is a health monitor as the API shows it, field by
+// field.
+type HealthMonitorView map[string]json.RawMessage
+
 // HealthMonitor returns the health monitor with the given ID or name.
-func (c *Client) HealthMonitor(ctx context.Context, idOrName string) (monitor.OctaviaHealthMonitor, error) {
+func (c *Client) HealthMonitor(ctx context.Context, idOrName string) (HealthMonitorView, error) {
 	var v struct {
-		HealthMonitor monitor.OctaviaHealthMonitor `json:"healthmonitor"`
+		HealthMonitor HealthMonitorView `json:"healthmonitor"`
 	}
 	err := c.byName(ctx, idOrName, "/v2/lbaas/healthmonitors", func(id string) error {
 		return c.get(ctx, "/v2/lbaas/healthmonitors/"+url.PathEscape(id), &v)

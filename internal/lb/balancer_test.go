@@ -204,7 +204,7 @@ func TestEveryAlgorithmPicks(t *testing.T) {
 	}
 	log := slog.New(slog.DiscardHandler)
 	srv := NewServer(monitor.New(monitor.Options{Logger: log}), log)
-	cfg := &Config{LoadBalancer: &LoadBalancer{Pools: []Pool{{Name: "web", LBAlgorithm: "least_connections"}}}}
+	cfg := &Config{LoadBalancers: []*LoadBalancer{{Pools: []Pool{{Name: "web", LBAlgorithm: "least_connections"}}}}}
 	if err := srv.Apply(cfg); err == nil {
 		t.Error("Server.Apply ran a pool with an algorithm outside the declaration")
 	}

@@ -97,6 +97,9 @@ func Parse(name string, data []byte) (*Config, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, yamlError(name, err)
 	}
+	if err := loadBalancersIsList(name, &root); err != nil {
+		return nil, err
+	}
 	c := &Config{}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -115,6 +118,22 @@ func Parse(name string, data []byte) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// loadBalancersIsList refuses a loadbalancers: that is not a list, in
+// words: a mapping there is one load balancer written under the list's
+// key.
+func loadBalancersIsList(name string, root *yaml.Node) error {
+	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
+		return nil
+	}
+	top := root.Content[0].Content
+	for i := 0; i+1 < len(top); i += 2 {
+		if k, v := top[i], top[i+1]; k.Value == "loadbalancers" && v.Kind != yaml.SequenceNode && v.Tag != "!!null" {
+			return &ConfigError{File: name, Line: k.Line, Field: "loadbalancers", Msg: "must be a list of load balancers (- name: lb1 ...); write one load balancer under loadbalancer:"}
+		}
+	}
+	return nil
 }
 
 // lbTypes names the config's Go types in words, for error messages.
@@ -138,6 +157,9 @@ func yamlError(name string, err error) error {
 type validator struct {
 	file string
 	root *yaml.Node
+	// paths are the YAML paths of the load balancers, by index in
+	// Config.LoadBalancers: ["loadbalancer"] or ["loadbalancers", i].
+	paths [][]any
 }
 
 // bad returns a ConfigError at the line of the node at path (mapping keys
@@ -152,10 +174,59 @@ func (v *validator) config(c *Config) error {
 	if err := v.settings(c); err != nil {
 		return err
 	}
-	if c.LoadBalancer == nil {
+	switch {
+	case c.LoadBalancer != nil && c.LoadBalancers != nil:
+		return v.bad([]any{"loadbalancers"}, "", "loadbalancers", "cannot be given with loadbalancer: write one load balancer under loadbalancer:, or all of them as a list under loadbalancers:")
+	case c.LoadBalancer != nil:
+		c.LoadBalancers, c.LoadBalancer = []*LoadBalancer{c.LoadBalancer}, nil
+		v.paths = [][]any{{"loadbalancer"}}
+	case c.LoadBalancers != nil && len(c.LoadBalancers) == 0:
+		return v.bad([]any{"loadbalancers"}, "", "loadbalancers", "is empty: list at least one load balancer with its listeners and pools")
+	case c.LoadBalancers == nil:
 		return v.bad([]any{}, "", "loadbalancer", "is required: the load balancer with its listeners and pools")
+	default:
+		names := map[string]int{}
+		for i, lb := range c.LoadBalancers {
+			p := []any{"loadbalancers", i}
+			v.paths = append(v.paths, p)
+			if lb == nil {
+				return v.bad(p, fmt.Sprintf("loadbalancer %d", i+1), "", "is empty: give its name, listeners and pools")
+			}
+			if lb.Name == "" {
+				return v.bad(p, fmt.Sprintf("loadbalancer %d", i+1), "name", "is required in loadbalancers: it tells the load balancers apart (and derives their IDs)")
+			}
+			if j, ok := names[lb.Name]; ok {
+				return v.bad(append(p, "name"), fmt.Sprintf("loadbalancer %q", lb.Name), "name", "is used by loadbalancer %d; names must be unique", j+1)
+			}
+			names[lb.Name] = i
+		}
 	}
-	return v.loadBalancer(c)
+	binds := map[string]boundListener{}
+	var all []boundListener
+	for i := range c.LoadBalancers {
+		if err := v.loadBalancer(c, i, binds, &all); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// boundListener is a validated listener with its load balancer, for the
+// checks across load balancers.
+type boundListener struct {
+	lb *LoadBalancer
+	l  *Listener
+	j  int // index in its load balancer
+}
+
+// label names the listener in messages about another one: with its load
+// balancer when there are several.
+func (b boundListener) label(c *Config) string {
+	s := b.l.labelOr(b.j)
+	if len(c.LoadBalancers) > 1 {
+		s += fmt.Sprintf(" of loadbalancer %q", b.lb.Name)
+	}
+	return s
 }
 
 // settings applies defaults to and validates the process settings: admin,
@@ -249,9 +320,9 @@ func (v *validator) admin(a *AdminConfig) error {
 // minTokenLen is the shortest admin token accepted.
 const minTokenLen = 16
 
-func (v *validator) loadBalancer(c *Config) error {
-	lb := c.LoadBalancer
-	p := []any{"loadbalancer"}
+func (v *validator) loadBalancer(c *Config, li int, binds map[string]boundListener, all *[]boundListener) error {
+	lb := c.LoadBalancers[li]
+	p := v.paths[li]
 	obj := "loadbalancer"
 	if lb.Name != "" {
 		obj = fmt.Sprintf("loadbalancer %q", lb.Name)
@@ -271,31 +342,35 @@ func (v *validator) loadBalancer(c *Config) error {
 	}
 	pools := map[string]int{}
 	for i := range lb.Pools {
-		if err := v.pool(c, i, pools); err != nil {
+		if err := v.pool(c, li, i, pools); err != nil {
 			return err
 		}
 	}
-	ports := map[string]int{}
 	names := map[string]int{}
 	for i := range lb.Listeners {
-		if err := v.listener(c, i, ports, names); err != nil {
+		if err := v.listener(c, li, i, names, binds, all); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// listener validates listener i; ports and names map what earlier
-// listeners use to their index.
-func (v *validator) listener(c *Config, i int, ports map[string]int, names map[string]int) error {
-	l := &c.LoadBalancer.Listeners[i]
-	p := []any{"loadbalancer", "listeners", i}
+// listener validates listener i of load balancer li; names maps the
+// names of its load balancer's earlier listeners to their index, binds
+// and all hold the earlier listeners of every load balancer.
+func (v *validator) listener(c *Config, li, i int, names map[string]int, binds map[string]boundListener, all *[]boundListener) error {
+	lb := c.LoadBalancers[li]
+	l := &lb.Listeners[i]
+	p := at(v.paths[li], "listeners", i)
 	obj := fmt.Sprintf("listener %d", i+1)
 	switch {
 	case l.Name != "":
 		obj = fmt.Sprintf("listener %q", l.Name)
 	case l.ProtocolPort != 0:
 		obj = fmt.Sprintf("listener :%d", l.ProtocolPort)
+	}
+	if len(c.LoadBalancers) > 1 {
+		obj += fmt.Sprintf(" of loadbalancer %q", lb.Name)
 	}
 	if len(l.Name) > maxName {
 		return v.bad(at(p, "name"), obj, "name", "is %d characters long; the limit is %d", len(l.Name), maxName)
@@ -314,20 +389,22 @@ func (v *validator) listener(c *Config, i int, ports map[string]int, names map[s
 		return v.bad(at(p, "protocol_port"), obj, "protocol_port", "must be from 1 to 65535, got %d", l.ProtocolPort)
 	}
 	if l.Address == "" {
-		l.Address = c.LoadBalancer.VIPAddress
+		l.Address = lb.VIPAddress
 	}
 	if a, err := netip.ParseAddr(l.Address); err != nil || a.Zone() != "" {
 		return v.bad(at(p, "address"), obj, "address", "%q is not an IP address to bind", l.Address)
 	}
-	if j, ok := ports[l.BindAddress()]; ok {
-		return v.bad(at(p, "protocol_port"), obj, "protocol_port", "%d is used by %s; a port can have only one listener (Octavia answers 409 Conflict)", l.ProtocolPort, c.LoadBalancer.Listeners[j].labelOr(j))
+	if o, ok := binds[l.BindAddress()]; ok {
+		return v.bad(at(p, "protocol_port"), obj, "protocol_port", "%d is used by %s; a port can have only one listener (Octavia answers 409 Conflict)", l.ProtocolPort, o.label(c))
 	}
-	ports[l.BindAddress()] = i
-	for j, o := range c.LoadBalancer.Listeners[:i] {
-		if o.ProtocolPort == l.ProtocolPort && bindsOverlap(o.Address, l.Address) {
-			return v.bad(at(p, "address"), obj, "address", "%s overlaps %s on %s: a wildcard address takes the port on every address, so one of them cannot start (use one listener, or specific addresses on both)", l.BindAddress(), o.labelOr(j), o.BindAddress())
+	for _, o := range *all {
+		if o.l.ProtocolPort == l.ProtocolPort && bindsOverlap(o.l.Address, l.Address) {
+			return v.bad(at(p, "address"), obj, "address", "%s overlaps %s on %s: a wildcard address takes the port on every address, so one of them cannot start (use one listener, or specific addresses on both)", l.BindAddress(), o.label(c), o.l.BindAddress())
 		}
 	}
+	me := boundListener{lb: lb, l: l, j: i}
+	binds[l.BindAddress()] = me
+	*all = append(*all, me)
 	if l.ConnectionLimit == nil {
 		l.ConnectionLimit = new(int)
 		*l.ConnectionLimit = -1
@@ -336,7 +413,7 @@ func (v *validator) listener(c *Config, i int, ports map[string]int, names map[s
 		return v.bad(at(p, "connection_limit"), obj, "connection_limit", "must be -1 (unlimited) or more, got %d", *l.ConnectionLimit)
 	}
 	if l.DefaultPool != "" {
-		pool := c.pool(l.DefaultPool)
+		pool := lb.Pool(l.DefaultPool)
 		switch {
 		case pool == nil:
 			return v.bad(at(p, "default_pool"), obj, "default_pool", "%q is not a pool of this load balancer", l.DefaultPool)
@@ -370,22 +447,14 @@ func (v *validator) listener(c *Config, i int, ports map[string]int, names map[s
 		}
 		*t.out = d
 	}
-	l.ID = DeriveID("listener", c.LoadBalancer.Name, l.Label())
+	l.ID = DeriveID("listener", lb.Name, l.Label())
 	return nil
 }
 
 // bindsOverlap reports whether two different addresses bound on the same
-// port collide: [::] takes the port on every IPv4 and IPv6 address (Go
-// listens dual-stack), 0.0.0.0 on every IPv4 address. Both are valid IP
-// addresses.
+// port collide (octavia.BindsCollide). Both are valid IP addresses.
 func bindsOverlap(a, b string) bool {
-	x, _ := netip.ParseAddr(a)
-	y, _ := netip.ParseAddr(b)
-	x, y = x.Unmap(), y.Unmap()
-	wild := func(w, o netip.Addr) bool {
-		return w == netip.IPv6Unspecified() || (w == netip.IPv4Unspecified() && o.Is4())
-	}
-	return x != y && (wild(x, y) || wild(y, x))
+	return a != b && octavia.BindsCollide(a, b)
 }
 
 // monitorProtocol is the protocol the pool's monitor checks: a PROXY
@@ -425,9 +494,10 @@ func (v *validator) protocol(p []any, obj, proto, kind string, supported []strin
 	return v.bad(p, obj, "protocol", "%q is not a protocol (want %s)", proto, want)
 }
 
-func (v *validator) pool(c *Config, i int, names map[string]int) error {
-	pl := &c.LoadBalancer.Pools[i]
-	p := []any{"loadbalancer", "pools", i}
+func (v *validator) pool(c *Config, li, i int, names map[string]int) error {
+	lb := c.LoadBalancers[li]
+	pl := &lb.Pools[i]
+	p := at(v.paths[li], "pools", i)
 	obj := fmt.Sprintf("pool %d", i+1)
 	if pl.Name == "" {
 		return v.bad(p, obj, "name", "is required: listeners refer to pools by name")
@@ -440,7 +510,7 @@ func (v *validator) pool(c *Config, i int, names map[string]int) error {
 		return v.bad(at(p, "name"), obj, "name", "is used by pool %d; names must be unique", j+1)
 	}
 	names[pl.Name] = i
-	pl.ID = DeriveID("pool", c.LoadBalancer.Name, pl.Name)
+	pl.ID = DeriveID("pool", lb.Name, pl.Name)
 	if pl.Protocol == "" {
 		pl.Protocol = monitor.ProtocolTCP
 	}
@@ -481,23 +551,24 @@ func (v *validator) pool(c *Config, i int, names map[string]int) error {
 			}
 			return v.bad(hp, hobj, "", "%v", err)
 		}
-		m.ID = DeriveID("healthmonitor", c.LoadBalancer.Name, pl.Name)
+		m.ID = DeriveID("healthmonitor", lb.Name, pl.Name)
 		pl.Monitor = m
 	}
 	seen := map[netip.AddrPort]int{}
 	names2 := map[string]int{}
 	for j := range pl.Members {
-		if err := v.member(c, i, j, seen, names2); err != nil {
+		if err := v.member(c, li, i, j, seen, names2); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (v *validator) member(c *Config, pi, i int, seen map[netip.AddrPort]int, names map[string]int) error {
-	pl := &c.LoadBalancer.Pools[pi]
+func (v *validator) member(c *Config, li, pi, i int, seen map[netip.AddrPort]int, names map[string]int) error {
+	lb := c.LoadBalancers[li]
+	pl := &lb.Pools[pi]
 	m := &pl.Members[i]
-	p := []any{"loadbalancer", "pools", pi, "members", i}
+	p := at(v.paths[li], "pools", pi, "members", i)
 	label := fmt.Sprintf("%d", i+1)
 	switch {
 	case m.Name != "":
@@ -542,6 +613,6 @@ func (v *validator) member(c *Config, pi, i int, seen map[netip.AddrPort]int, na
 	if m.MonitorPort != nil && (*m.MonitorPort < 1 || *m.MonitorPort > 65535) {
 		return v.bad(at(p, "monitor_port"), obj, "monitor_port", "must be from 1 to 65535, got %d", *m.MonitorPort)
 	}
-	m.ID = DeriveID("member", c.LoadBalancer.Name, pl.Name, ap.String())
+	m.ID = DeriveID("member", lb.Name, pl.Name, ap.String())
 	return nil
 }

@@ -100,7 +100,7 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-pool-fail-open.yaml":                 "testdata/invalid-pool-fail-open.yaml:6: cannot unmarshal !!str `yes please` into bool (write true or false)",
 		"invalid-listener-address.yaml":               `testdata/invalid-listener-address.yaml:6: listener "pg": address "localhost" is not an IP address to bind`,
 		"invalid-shutdown-grace.yaml":                 `testdata/invalid-shutdown-grace.yaml:1: shutdown_grace must be from 0 to 24h, got -1s`,
-		"invalid-unknown-top-field.yaml":              `testdata/invalid-unknown-top-field.yaml:1: unknown field "loadbalancers" in the top level (check the spelling; Octavia's field names are used)`,
+		"invalid-unknown-top-field.yaml":              `testdata/invalid-unknown-top-field.yaml:1: unknown field "loadbalancerz" in the top level (check the spelling; Octavia's field names are used)`,
 	}
 	files, _ := filepath.Glob("testdata/invalid-*")
 	if len(files) != len(want) {
@@ -132,7 +132,7 @@ func TestValidConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lb := c.LoadBalancer
+	lb := c.LoadBalancers[0]
 	if lb.Name != "lb1" || !lb.Up() || len(lb.Listeners) != 2 || len(lb.Pools) != 4 {
 		t.Fatalf("load balancer %+v", lb)
 	}
@@ -169,7 +169,7 @@ func TestValidConfig(t *testing.T) {
 	if pools[1].Members[1].Weight != 0 || pools[1].Members[2].AdminStateUp {
 		t.Errorf("web members %+v", pools[1].Members)
 	}
-	tree := c.Tree()
+	tree := c.LoadBalancers[0].Tree()
 	if len(tree.Listeners) != 2 || tree.Listeners[0].PoolIDs[0] != lb.Pools[0].ID {
 		t.Errorf("tree %+v", tree)
 	}
@@ -183,11 +183,11 @@ func TestIDsAreStable(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := LoadFile("testdata/valid.yaml")
-	if a.LoadBalancer.Pools[0].Members[0].ID != b.LoadBalancer.Pools[0].Members[0].ID || a.LoadBalancer.ID != b.LoadBalancer.ID {
+	if a.LoadBalancers[0].Pools[0].Members[0].ID != b.LoadBalancers[0].Pools[0].Members[0].ID || a.LoadBalancers[0].ID != b.LoadBalancers[0].ID {
 		t.Error("IDs differ between two loads of one file")
 	}
 	seen := map[string]bool{}
-	for _, id := range []string{a.LoadBalancer.ID, a.LoadBalancer.Listeners[0].ID, a.LoadBalancer.Pools[0].ID, a.LoadBalancer.Pools[0].Monitor.ID, a.LoadBalancer.Pools[0].Members[0].ID, a.LoadBalancer.Pools[0].Members[1].ID} {
+	for _, id := range []string{a.LoadBalancers[0].ID, a.LoadBalancers[0].Listeners[0].ID, a.LoadBalancers[0].Pools[0].ID, a.LoadBalancers[0].Pools[0].Monitor.ID, a.LoadBalancers[0].Pools[0].Members[0].ID, a.LoadBalancers[0].Pools[0].Members[1].ID} {
 		if len(id) != 36 || id[14] != '5' || seen[id] {
 			t.Errorf("ID %s is not a fresh version-5 UUID", id)
 		}
@@ -214,7 +214,7 @@ func TestDelayForms(t *testing.T) {
 			t.Errorf("delay %s: %v", tt.delay, err)
 			continue
 		}
-		if got := c.LoadBalancer.Pools[0].Monitor.Delay; got != tt.want {
+		if got := c.LoadBalancers[0].Pools[0].Monitor.Delay; got != tt.want {
 			t.Errorf("delay %s: %s, want %s", tt.delay, got, tt.want)
 		}
 	}
@@ -236,7 +236,7 @@ func TestListenerTimeoutLimit(t *testing.T) {
 			t.Errorf("timeout_client_data %s: %v", tt.raw, err)
 			continue
 		}
-		if got := c.LoadBalancer.Listeners[0].ClientData; got != tt.want {
+		if got := c.LoadBalancers[0].Listeners[0].ClientData; got != tt.want {
 			t.Errorf("timeout_client_data %s: %s, want %s", tt.raw, got, tt.want)
 		}
 	}
@@ -275,7 +275,7 @@ func TestConverted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lb := c.LoadBalancer
+	lb := c.LoadBalancers[0]
 	if len(lb.Pools) == 0 || len(lb.Pools[0].Members) == 0 || len(lb.Listeners) == 0 || lb.Listeners[0].DefaultPool == "" {
 		t.Fatalf("testdata/valid.yaml has %d pools, %d listeners; want some, with members and a default_pool", len(lb.Pools), len(lb.Listeners))
 	}
@@ -286,7 +286,7 @@ func TestConverted(t *testing.T) {
 // exactly c's pools, members and listeners.
 func checkConverted(t *testing.T, c *Config) {
 	t.Helper()
-	in := c.LoadBalancer
+	in := c.LoadBalancers[0]
 	pools := c.MonitorPools()
 	if len(pools) != len(in.Pools) {
 		t.Fatalf("%d monitor pools for %d pools", len(pools), len(in.Pools))
@@ -316,7 +316,7 @@ func checkConverted(t *testing.T, c *Config) {
 		}
 		snap.Pools = append(snap.Pools, ps)
 	}
-	tree := monitor.BuildTree(c.Tree(), snap).Statuses.LoadBalancer
+	tree := monitor.BuildTree(c.LoadBalancers[0].Tree(), snap).Statuses.LoadBalancer
 	if len(tree.Pools) != len(in.Pools) || len(tree.Listeners) != len(in.Listeners) {
 		t.Fatalf("status tree has %d pools and %d listeners; the input %d and %d", len(tree.Pools), len(tree.Listeners), len(in.Pools), len(in.Listeners))
 	}
@@ -350,7 +350,7 @@ func TestExampleConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(c.LoadBalancer.Pools); n != 2 {
+	if n := len(c.LoadBalancers[0].Pools); n != 2 {
 		t.Errorf("%d pools", n)
 	}
 }
@@ -362,7 +362,7 @@ func TestMonitorTypeAnyCase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.LoadBalancer.Pools[0].Monitor.Type; got != monitor.TypeHTTP {
+	if got := c.LoadBalancers[0].Pools[0].Monitor.Type; got != monitor.TypeHTTP {
 		t.Errorf("type stored as %q, want HTTP", got)
 	}
 	if got := c.MonitorPools()[0].Monitor.Type; got != monitor.TypeHTTP {

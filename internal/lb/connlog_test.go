@@ -199,10 +199,10 @@ func TestConnectionLogConfig(t *testing.T) {
 		return "loadbalancer:\n  listeners:\n    - {name: l, protocol: TCP, protocol_port: 5432, default_pool: p" + v + "}\n  pools:\n    - {name: p, lb_algorithm: ROUND_ROBIN, members: [{address: 127.0.0.1, protocol_port: 1}]}\n"
 	}
 	c, err := Parse("x.yaml", []byte(yml("")))
-	if err != nil || c.LoadBalancer.Listeners[0].ConnectionLog {
-		t.Errorf("default: connection_log %v, %v; want false", c != nil && c.LoadBalancer.Listeners[0].ConnectionLog, err)
+	if err != nil || c.LoadBalancers[0].Listeners[0].ConnectionLog {
+		t.Errorf("default: connection_log %v, %v; want false", c != nil && c.LoadBalancers[0].Listeners[0].ConnectionLog, err)
 	}
-	if c, err := Parse("x.yaml", []byte(yml(", connection_log: true"))); err != nil || !c.LoadBalancer.Listeners[0].ConnectionLog {
+	if c, err := Parse("x.yaml", []byte(yml(", connection_log: true"))); err != nil || !c.LoadBalancers[0].Listeners[0].ConnectionLog {
 		t.Errorf("connection_log: true did not turn it on: %v", err)
 	}
 	for _, bad := range []string{"maybe", "1", "[true]"} {

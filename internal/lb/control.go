@@ -32,6 +32,10 @@ type control struct {
 	over    map[string]bool // member ID -> admin_state_up set at run time
 	weights map[string]int  // member ID -> weight set at run time, until a reload
 	current atomic.Pointer[Config]
+	// applied, when set, is called with each configuration setMember ran
+	// (RunOptions.Applied), so that what shows the running configuration
+	// (the file mode's API) shows run-time changes too.
+	applied func(*Config)
 
 	// reloads, when not nil, takes reload requests from the admin
 	// endpoint to Run's loop, which answers on the channel sent; stopping
@@ -55,9 +59,11 @@ func (c *control) apply(file *Config) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	live := map[string]bool{}
-	for _, p := range file.LoadBalancer.Pools {
-		for _, m := range p.Members {
-			live[m.ID] = true
+	for _, lb := range file.LoadBalancers {
+		for _, p := range lb.Pools {
+			for _, m := range p.Members {
+				live[m.ID] = true
+			}
 		}
 	}
 	over := map[string]bool{}
@@ -111,6 +117,9 @@ func (c *control) setMember(poolRef, memberRef string, up *bool, weight *int) (*
 	}
 	c.over, c.weights = over, weights
 	c.current.Store(run)
+	if c.applied != nil {
+		c.applied(run)
+	}
 	if up != nil && running != nil {
 		c.log.Info("member admin_state_up changed through the admin endpoint", "pool", p.Name, "member", m.Label(), "old", running.Up(), "new", *up)
 	}
@@ -136,18 +145,21 @@ func withMemberChanges(cfg *Config, over map[string]bool, weights map[string]int
 		return cfg
 	}
 	out := *cfg
-	lb := *cfg.LoadBalancer
-	out.LoadBalancer = &lb
-	lb.Pools = slices.Clone(cfg.LoadBalancer.Pools)
-	for i := range out.LoadBalancer.Pools {
-		p := &out.LoadBalancer.Pools[i]
-		p.Members = slices.Clone(p.Members)
-		for j := range p.Members {
-			if up, ok := over[p.Members[j].ID]; ok {
-				p.Members[j].AdminStateUp = &up
-			}
-			if w, ok := weights[p.Members[j].ID]; ok {
-				p.Members[j].Weight = &w
+	out.LoadBalancers = make([]*LoadBalancer, len(cfg.LoadBalancers))
+	for k, in := range cfg.LoadBalancers {
+		lb := *in
+		out.LoadBalancers[k] = &lb
+		lb.Pools = slices.Clone(in.Pools)
+		for i := range lb.Pools {
+			p := &lb.Pools[i]
+			p.Members = slices.Clone(p.Members)
+			for j := range p.Members {
+				if up, ok := over[p.Members[j].ID]; ok {
+					p.Members[j].AdminStateUp = &up
+				}
+				if w, ok := weights[p.Members[j].ID]; ok {
+					p.Members[j].Weight = &w
+				}
 			}
 		}
 	}
@@ -159,23 +171,41 @@ type notFound struct{ msg string }
 
 func (e *notFound) Error() string { return e.msg }
 
-// findMember finds a pool by ID or name, and a member of it by ID, name
-// or address:port.
+// findMember finds a pool by ID, or by name when one pool of all the load
+// balancers has it, and a member of it by ID, name or address:port.
 func findMember(cfg *Config, poolRef, memberRef string) (*Pool, *Member, error) {
-	for i := range cfg.LoadBalancer.Pools {
-		p := &cfg.LoadBalancer.Pools[i]
-		if p.ID != poolRef && p.Name != poolRef {
-			continue
-		}
-		for j := range p.Members {
-			m := &p.Members[j]
-			if m.ID == memberRef || (m.Name != "" && m.Name == memberRef) || joinHostPort(m.Address, m.ProtocolPort) == memberRef {
-				return p, m, nil
+	var found []*Pool
+	for _, lb := range cfg.LoadBalancers {
+		for i := range lb.Pools {
+			if p := &lb.Pools[i]; p.ID == poolRef {
+				found = []*Pool{p}
+				break
+			} else if p.Name == poolRef {
+				found = append(found, p)
 			}
 		}
-		return nil, nil, &notFound{fmt.Sprintf("Member %s could not be found in pool %s.", memberRef, poolRef)}
+		if len(found) == 1 && found[0].ID == poolRef {
+			break
+		}
 	}
-	return nil, nil, &notFound{fmt.Sprintf("Pool %s could not be found.", poolRef)}
+	switch len(found) {
+	case 0:
+		return nil, nil, &notFound{fmt.Sprintf("Pool %s could not be found.", poolRef)}
+	case 1:
+	default:
+		return nil, nil, fmt.Errorf("%d pools are named %s (in different load balancers); use the pool's ID", len(found), poolRef)
+	}
+	p := found[0]
+	for j := range p.Members {
+		m := &p.Members[j]
+		if m.ID == memberRef || (m.Name != "" && m.Name == memberRef) || joinHostPort(m.Address, m.ProtocolPort) == memberRef {
+			return p, m, nil
+		}
+	}
+	if p.Name != "" {
+		poolRef = p.Name
+	}
+	return nil, nil, &notFound{fmt.Sprintf("Member %s could not be found in pool %s.", memberRef, poolRef)}
 }
 
 // Label names the member in messages: its name, else address:port.
@@ -289,36 +319,6 @@ func memberFault(w http.ResponseWriter, err error) {
 		return
 	}
 	fault(w, http.StatusConflict, err.Error())
-}
-
-// getMember serves GET /v2/lbaas/pools/{pool}/members/{member}.
-func (a *admin) getMember(w http.ResponseWriter, r *http.Request) {
-	p, m, err := findMember(a.cfg(), r.PathValue("pool"), r.PathValue("member"))
-	if err != nil {
-		memberFault(w, err)
-		return
-	}
-	writeJSON(w, map[string]MemberView{"member": a.memberView(p, m)})
-}
-
-// listMembers serves GET /v2/lbaas/pools/{pool}/members: the pool's
-// members as they run, in the file's order.
-func (a *admin) listMembers(w http.ResponseWriter, r *http.Request) {
-	cfg := a.cfg()
-	ref := r.PathValue("pool")
-	for i := range cfg.LoadBalancer.Pools {
-		p := &cfg.LoadBalancer.Pools[i]
-		if p.ID != ref && p.Name != ref {
-			continue
-		}
-		views := make([]MemberView, 0, len(p.Members))
-		for j := range p.Members {
-			views = append(views, a.memberView(p, &p.Members[j]))
-		}
-		writeJSON(w, map[string][]MemberView{"members": views})
-		return
-	}
-	fault(w, http.StatusNotFound, fmt.Sprintf("Pool %s could not be found.", ref))
 }
 
 // putMember serves PUT /v2/lbaas/pools/{pool}/members/{member} with a body

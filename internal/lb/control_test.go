@@ -22,6 +22,7 @@ import (
 type runningLB struct {
 	socket, admin, listen, file string
 	reload                      chan struct{}
+	plane                       *Plane // as RunOptions.Attach got it
 }
 
 // write writes yml to the configuration file, with {SOCKET}, {ADMIN} and
@@ -53,8 +54,10 @@ func startRunWith(t *testing.T, yml string) *runningLB {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	planes := make(chan *Plane, 1)
 	go func() {
-		done <- RunWith(ctx, cfg, log, RunOptions{Reload: r.reload, Load: func() (*Config, error) { return LoadFile(r.file) }})
+		done <- RunWith(ctx, cfg, log, RunOptions{Reload: r.reload, Load: func() (*Config, error) { return LoadFile(r.file) },
+			Attach: func(p *Plane) (http.Handler, error) { planes <- p; return p.Admin, nil }})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -63,12 +66,13 @@ func startRunWith(t *testing.T, yml string) *runningLB {
 		}
 	})
 	waitFor(t, 10*time.Second, "the admin endpoint to answer", func() bool {
-		resp, err := http.Get("http://" + r.admin + "/v2/lbaas/loadbalancers")
+		resp, err := http.Get("http://" + r.admin + "/status.json")
 		if err == nil {
 			resp.Body.Close()
 		}
 		return err == nil
 	})
+	r.plane = <-planes
 	return r
 }
 
@@ -236,9 +240,8 @@ func TestMemberAdminStateUp(t *testing.T) {
 	lbr.reload <- struct{}{}
 	c := NewClient(lbr.socket, "")
 	waitFor(t, 10*time.Second, "the reload", func() bool {
-		var got struct{ Member MemberView }
-		err := c.get(context.Background(), "/v2/lbaas/pools/p/members/a", &got)
-		return err == nil && got.Member.Weight == 3
+		m := runningMember(lbr, "p", "a")
+		return m != nil && m.WeightOr1() == 3
 	})
 	if got := whoAnswers(t, lbr.listen, 6); got["a"] != 6 {
 		t.Errorf("after reload: sessions %v, want all on a (b stays disabled)", got)
@@ -286,12 +289,12 @@ func TestWithMemberAdminLeavesTheFileAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := cfg.LoadBalancer.Pools[0].Members[0].ID
+	id := cfg.LoadBalancers[0].Pools[0].Members[0].ID
 	run := withMemberChanges(cfg, map[string]bool{id: false}, nil)
-	if run.LoadBalancer.Pools[0].Members[0].Up() {
+	if run.LoadBalancers[0].Pools[0].Members[0].Up() {
 		t.Error("the running configuration has the member up")
 	}
-	if !cfg.LoadBalancer.Pools[0].Members[0].Up() || cfg.LoadBalancer == run.LoadBalancer {
+	if !cfg.LoadBalancers[0].Pools[0].Members[0].Up() || cfg.LoadBalancers[0] == run.LoadBalancers[0] {
 		t.Error("the file's configuration was changed")
 	}
 }
@@ -314,27 +317,30 @@ func TestMemberWeightReloadAndStats(t *testing.T) {
 	if got := whoAnswers(t, lbr.listen, 8); got["a"] != 2 || got["b"] != 6 {
 		t.Errorf("weights 1:3: sessions %v, want a:2 b:6", got)
 	}
-	members, err := c.Members(ctx, "p")
-	if err != nil || len(members) != 2 || members[0].Weight != 1 || members[1].Weight != 3 {
-		t.Errorf("members %+v, %v", members, err)
+	if ma, mb := runningMember(lbr, "p", "a"), runningMember(lbr, "p", "b"); ma.WeightOr1() != 1 || mb.WeightOr1() != 3 {
+		t.Errorf("running weights a:%d b:%d, want 1 and 3", ma.WeightOr1(), mb.WeightOr1())
 	}
-	if _, err := c.Members(ctx, "nope"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("members of an unknown pool: %v, want ErrNotFound", err)
+	if _, err := c.SetMemberWeight(ctx, "nope", "b", 2); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a member of an unknown pool: %v, want ErrNotFound", err)
 	}
 
+	// The stats the Octavia API serves (Plane.LoadBalancerStats,
+	// ListenerStats) count the sessions.
+	run := lbr.plane.Current().LoadBalancers[0]
 	var s Stats
 	waitFor(t, 10*time.Second, "the stats to count 8 finished sessions", func() bool {
-		s, err = c.Stats(ctx, "", "")
-		return err == nil && s.TotalConnections == 8 && s.ActiveConnections == 0
+		var ok bool
+		s, ok = lbr.plane.LoadBalancerStats(run.ID)
+		return ok && s.TotalConnections == 8 && s.ActiveConnections == 0
 	})
-	if ls, err := c.Stats(ctx, "", "l"); err != nil || ls != s {
-		t.Errorf("listener stats %+v, %v; want the load balancer's %+v (one listener)", ls, err, s)
+	if ls, ok := lbr.plane.ListenerStats(run.Listeners[0].ID); !ok || ls != s {
+		t.Errorf("listener stats %+v, %v; want the load balancer's %+v (one listener)", ls, ok, s)
 	}
-	if _, err := c.Stats(ctx, "", "nope"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("stats of an unknown listener: %v, want ErrNotFound", err)
+	if _, ok := lbr.plane.ListenerStats("nope"); ok {
+		t.Error("stats of an unknown listener")
 	}
-	if _, err := c.Stats(ctx, "nope", ""); !errors.Is(err, ErrNotFound) {
-		t.Errorf("stats of an unknown load balancer: %v, want ErrNotFound", err)
+	if _, ok := lbr.plane.LoadBalancerStats("nope"); ok {
+		t.Error("stats of an unknown load balancer")
 	}
 
 	// Over TCP without admin.token_file, reload is refused like any change.
@@ -361,4 +367,14 @@ func TestMemberWeightReloadAndStats(t *testing.T) {
 	if got := whoAnswers(t, lbr.listen, 4); got["a"] != 2 || got["b"] != 2 {
 		t.Errorf("after reload: sessions %v, want a:2 b:2 (the file's weights)", got)
 	}
+}
+
+// runningMember is the member of the running configuration, by pool and
+// member name, or nil.
+func runningMember(r *runningLB, pool, member string) *Member {
+	_, m, err := findMember(r.plane.Current(), pool, member)
+	if err != nil {
+		return nil
+	}
+	return m
 }

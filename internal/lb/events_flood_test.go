@@ -225,7 +225,7 @@ func TestEventsFloodMustHold(t *testing.T) {
 	}
 }
 
-// latencies times 200 admin requests (GET /v2/lbaas/loadbalancers) and
+// latencies times 200 admin requests (GET /metrics) and
 // 200 data-plane sessions (connect, greeting, one echoed line), spaced 20
 // ms apart, while more() (nil: always).
 func latencies(t *testing.T, lbr *runningLB, more func() bool) (admin, data []time.Duration) {
@@ -236,7 +236,7 @@ func latencies(t *testing.T, lbr *runningLB, more func() bool) (admin, data []ti
 			break
 		}
 		t0 := time.Now()
-		resp, err := cl.Get("http://" + lbr.admin + "/v2/lbaas/loadbalancers")
+		resp, err := cl.Get("http://" + lbr.admin + "/metrics")
 		if err != nil {
 			t.Fatalf("admin request: %v", err)
 		}

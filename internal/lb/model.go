@@ -9,6 +9,7 @@ import (
 	"crypto/sha1"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"time"
 
@@ -24,8 +25,14 @@ type Config struct {
 	APISettings APISettings `yaml:"api_settings"`
 	// Monitor tunes the health-check engine.
 	Monitor MonitorConfig `yaml:"monitor"`
-	// LoadBalancer is the one load balancer this process runs. Required.
+	// LoadBalancer is the file's load balancer when it has one; the file
+	// has either it or LoadBalancers. Parse moves it into LoadBalancers
+	// and leaves it nil: it is the decode form only.
 	LoadBalancer *LoadBalancer `yaml:"loadbalancer"`
+	// LoadBalancers are the load balancers this process runs: the file's
+	// loadbalancers: (names required and unique), or its one
+	// loadbalancer:. The runtime reads only this.
+	LoadBalancers []*LoadBalancer `yaml:"loadbalancers"`
 	// ShutdownGrace is how long SIGTERM lets established sessions finish
 	// after the listeners close, in milliseconds or a duration such as
 	// 30s; then the rest are closed. Default 30s; 0 closes them at once.
@@ -253,41 +260,57 @@ func (l *Listener) BindAddress() string {
 	return net.JoinHostPort(l.Address, strconv.Itoa(l.ProtocolPort))
 }
 
-// MonitorPools converts the pools for the monitor engine. A disabled load
-// balancer disables every pool.
+// MetricName is how metrics, logs and the status page name a pool or a
+// listener (by its Label) of lb: the name itself while one load balancer
+// runs, "LB/name" with several (LB is the load balancer's name, or its ID
+// when it has none), so that the series of same-named pools or listeners
+// of different load balancers stay apart with the same label sets.
+func (c *Config) MetricName(lb *LoadBalancer, name string) string {
+	if len(c.LoadBalancers) <= 1 {
+		return name
+	}
+	if lb.Name != "" {
+		return lb.Name + "/" + name
+	}
+	return lb.ID + "/" + name
+}
+
+// MonitorPools converts the pools of every load balancer for the monitor
+// engine, named as MetricName names them. A disabled load balancer
+// disables every pool of its own.
 func (c *Config) MonitorPools() []monitor.Pool {
-	lb := c.LoadBalancer
-	pools := make([]monitor.Pool, len(lb.Pools))
-	for i := range lb.Pools {
-		p := &lb.Pools[i]
-		mp := monitor.Pool{ID: p.ID, Name: p.Name, AdminStateUp: p.Up() && lb.Up(), Monitor: p.Monitor, Members: make([]monitor.Member, len(p.Members))}
-		for j := range p.Members {
-			m := &p.Members[j]
-			mm := monitor.Member{
-				ID: m.ID, Name: m.Name, Address: m.Address, ProtocolPort: m.ProtocolPort, Weight: 1,
-				Backup: m.Backup, AdminStateUp: m.Up(), MonitorAddress: m.MonitorAddress,
+	var pools []monitor.Pool
+	for _, lb := range c.LoadBalancers {
+		for i := range lb.Pools {
+			p := &lb.Pools[i]
+			mp := monitor.Pool{ID: p.ID, Name: c.MetricName(lb, p.Name), AdminStateUp: p.Up() && lb.Up(), Monitor: p.Monitor, Members: make([]monitor.Member, len(p.Members))}
+			for j := range p.Members {
+				m := &p.Members[j]
+				mm := monitor.Member{
+					ID: m.ID, Name: m.Name, Address: m.Address, ProtocolPort: m.ProtocolPort, Weight: 1,
+					Backup: m.Backup, AdminStateUp: m.Up(), MonitorAddress: m.MonitorAddress,
+				}
+				if m.Weight != nil {
+					mm.Weight = *m.Weight
+				}
+				if m.MonitorPort != nil {
+					mm.MonitorPort = *m.MonitorPort
+				}
+				mp.Members[j] = mm
 			}
-			if m.Weight != nil {
-				mm.Weight = *m.Weight
-			}
-			if m.MonitorPort != nil {
-				mm.MonitorPort = *m.MonitorPort
-			}
-			mp.Members[j] = mm
+			pools = append(pools, mp)
 		}
-		pools[i] = mp
 	}
 	return pools
 }
 
 // Tree returns the load balancer's shape for monitor.BuildTree.
-func (c *Config) Tree() monitor.TreeLoadBalancer {
-	lb := c.LoadBalancer
+func (lb *LoadBalancer) Tree() monitor.TreeLoadBalancer {
 	t := monitor.TreeLoadBalancer{ID: lb.ID, Name: lb.Name, AdminStateUp: lb.Up()}
 	for i := range lb.Listeners {
 		l := &lb.Listeners[i]
 		tl := monitor.TreeListener{ID: l.ID, Name: l.Name, AdminStateUp: l.Up()}
-		if p := c.pool(l.DefaultPool); p != nil {
+		if p := lb.Pool(l.DefaultPool); p != nil {
 			tl.PoolIDs = []string{p.ID}
 		}
 		t.Listeners = append(t.Listeners, tl)
@@ -295,11 +318,32 @@ func (c *Config) Tree() monitor.TreeLoadBalancer {
 	return t
 }
 
-// pool returns the pool with the given name, or nil.
-func (c *Config) pool(name string) *Pool {
-	for i := range c.LoadBalancer.Pools {
-		if c.LoadBalancer.Pools[i].Name == name {
-			return &c.LoadBalancer.Pools[i]
+// StatusTree is the load balancer's status tree over a snapshot of the
+// engine: monitor.BuildTree with only this load balancer's pools.
+func (lb *LoadBalancer) StatusTree(s monitor.Snapshot) monitor.StatusTree {
+	own := make(map[string]bool, len(lb.Pools))
+	for i := range lb.Pools {
+		own[lb.Pools[i].ID] = true
+	}
+	s.Pools = slices.DeleteFunc(slices.Clone(s.Pools), func(p monitor.PoolSnapshot) bool { return !own[p.ID] })
+	return monitor.BuildTree(lb.Tree(), s)
+}
+
+// Pool returns the load balancer's pool with the given name, or nil.
+func (lb *LoadBalancer) Pool(name string) *Pool {
+	for i := range lb.Pools {
+		if lb.Pools[i].Name == name {
+			return &lb.Pools[i]
+		}
+	}
+	return nil
+}
+
+// LoadBalancerByID returns the running load balancer with this ID, or nil.
+func (c *Config) LoadBalancerByID(id string) *LoadBalancer {
+	for _, lb := range c.LoadBalancers {
+		if lb.ID == id {
+			return lb
 		}
 	}
 	return nil

@@ -36,52 +36,65 @@ func (p *Plane) Current() *Config { return p.current() }
 func IsLocal(r *http.Request) bool { return isLocal(r) }
 
 // OperatingStatuses returns the observed operating status of every object
-// of the running load balancer by ID: the load balancer, its listeners,
+// of the running load balancers by ID: each load balancer, its listeners,
 // pools, members and monitors, as the status tree shows them.
 func (p *Plane) OperatingStatuses() map[string]string {
 	cfg := p.current()
 	out := map[string]string{}
-	if cfg == nil || cfg.LoadBalancer == nil {
+	if cfg == nil {
 		return out
 	}
-	t := monitor.BuildTree(cfg.Tree(), p.eng.Status()).Statuses.LoadBalancer
-	out[t.ID] = t.OperatingStatus.String()
-	for _, l := range t.Listeners {
-		out[l.ID] = l.OperatingStatus.String()
-	}
-	for _, pl := range t.Pools {
-		out[pl.ID] = pl.OperatingStatus.String()
-		if pl.HealthMonitor.ID != "" {
-			out[pl.HealthMonitor.ID] = pl.HealthMonitor.OperatingStatus
+	snap := p.eng.Status()
+	for _, lb := range cfg.LoadBalancers {
+		t := lb.StatusTree(snap).Statuses.LoadBalancer
+		out[t.ID] = t.OperatingStatus.String()
+		for _, l := range t.Listeners {
+			out[l.ID] = l.OperatingStatus.String()
 		}
-		for _, m := range pl.Members {
-			out[m.ID] = m.OperatingStatus.String()
+		for _, pl := range t.Pools {
+			out[pl.ID] = pl.OperatingStatus.String()
+			if pl.HealthMonitor.ID != "" {
+				out[pl.HealthMonitor.ID] = pl.HealthMonitor.OperatingStatus
+			}
+			for _, m := range pl.Members {
+				out[m.ID] = m.OperatingStatus.String()
+			}
 		}
 	}
 	return out
 }
 
-// LoadBalancerStats are the counters of all listeners, when id is the
-// running load balancer's.
+// LoadBalancerStats are the counters of the listeners of the running load
+// balancer with this ID.
 func (p *Plane) LoadBalancerStats(id string) (Stats, bool) {
 	cfg := p.current()
-	if cfg == nil || cfg.LoadBalancer == nil || cfg.LoadBalancer.ID != id {
+	if cfg == nil {
 		return Stats{}, false
 	}
-	s, err := gatherStats(p.g, nil)
+	lb := cfg.LoadBalancerByID(id)
+	if lb == nil {
+		return Stats{}, false
+	}
+	labels := map[string]bool{}
+	for _, l := range lb.Listeners {
+		labels[cfg.MetricName(lb, l.Label())] = true
+	}
+	s, err := gatherStats(p.g, labels)
 	return s, err == nil
 }
 
 // ListenerStats are the counters of the running listener with this ID.
 func (p *Plane) ListenerStats(id string) (Stats, bool) {
 	cfg := p.current()
-	if cfg == nil || cfg.LoadBalancer == nil {
+	if cfg == nil {
 		return Stats{}, false
 	}
-	for _, l := range cfg.LoadBalancer.Listeners {
-		if l.ID == id {
-			s, err := gatherStats(p.g, map[string]bool{l.Label(): true})
-			return s, err == nil
+	for _, lb := range cfg.LoadBalancers {
+		for _, l := range lb.Listeners {
+			if l.ID == id {
+				s, err := gatherStats(p.g, map[string]bool{cfg.MetricName(lb, l.Label()): true})
+				return s, err == nil
+			}
 		}
 	}
 	return Stats{}, false

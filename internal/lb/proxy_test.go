@@ -140,7 +140,7 @@ func startLB(t *testing.T, yml string) *testLB {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srv, eng, cfg := runLB(t, yml, log)
-	l := cfg.LoadBalancer.Listeners[0]
+	l := cfg.LoadBalancers[0].Listeners[0]
 	return &testLB{srv: srv, eng: eng, addr: l.BindAddress()}
 }
 

@@ -29,7 +29,7 @@ func TestReadmeExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lb := c.LoadBalancer
+	lb := c.LoadBalancers[0]
 	if len(lb.Listeners) != 3 || len(lb.Pools) != 3 || c.Grace.String() != "30s" || lb.Pools[0].OnMemberDown != ShutdownSessions || !lb.Pools[2].FailOpen {
 		t.Errorf("README example loaded as %+v", lb)
 	}

@@ -104,24 +104,35 @@ func RenderStatusJSON(w io.Writer, t monitor.StatusTree) error {
 	return err
 }
 
+// healthMonitorShowFields are the fields `openstack loadbalancer
+// healthmonitor show` prints, in its order; the MYSQL and PGSQL fields
+// (vitals') follow.
+var healthMonitorShowFields = []string{
+	"project_id", "name", "admin_state_up", "pools", "created_at", "provisioning_status", "updated_at",
+	"delay", "expected_codes", "max_retries", "http_method", "timeout", "max_retries_down", "url_path",
+	"type", "id", "operating_status", "http_version", "domain_name", "tags",
+	"user", "password_file", "password_env", "database", "query", "sslmode",
+}
+
 // HealthMonitorRows returns a health monitor's fields and values in the
-// order and format of `openstack loadbalancer healthmonitor show`: True and
-// False, None for null, pools as their IDs. The MYSQL and PGSQL fields
-// appear only when set.
-func HealthMonitorRows(hm monitor.OctaviaHealthMonitor) ([][2]string, error) {
-	b, err := json.Marshal(hm)
-	if err != nil {
-		return nil, err
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(b, &fields); err != nil {
-		return nil, err
-	}
+// order and format of `openstack loadbalancer healthmonitor show`: True
+// and False, None for null, pools as their IDs. delay and timeout are the
+// exact values of the API's delay_ms and timeout_ms in seconds (0.2 for a
+// 200 ms delay). The MYSQL and PGSQL fields appear only when set.
+func HealthMonitorRows(hm HealthMonitorView) ([][2]string, error) {
+	exact := map[string]string{"delay": "delay_ms", "timeout": "timeout_ms"}
 	var rows [][2]string
-	for _, name := range monitor.OctaviaFields {
-		raw, ok := fields[name]
+	for _, name := range healthMonitorShowFields {
+		raw, ok := hm[name]
 		if !ok {
 			continue
+		}
+		if ms, ok := hm[exact[name]]; ok {
+			var n int64
+			if err := json.Unmarshal(ms, &n); err == nil {
+				rows = append(rows, [2]string{name, strconv.FormatFloat(float64(n)/1000, 'f', -1, 64)})
+				continue
+			}
 		}
 		rows = append(rows, [2]string{name, formatValue(name, raw)})
 	}

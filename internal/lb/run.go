@@ -40,7 +40,9 @@ type RunOptions struct {
 	// Plane.Apply refuses once Run is shutting down.
 	Attach func(p *Plane) (http.Handler, error)
 	// Applied, when set, is called after each configuration that was
-	// applied successfully (the first, reloads, Plane.Apply), with it.
+	// applied successfully (the first, reloads, Plane.Apply, a member's
+	// run-time admin_state_up or weight), with it as it runs: the
+	// run-time member changes on top.
 	Applied func(*Config)
 }
 
@@ -65,6 +67,7 @@ func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o RunOptions) e
 	budget := adminhttp.NewBudget(nofile, descriptorReserve(cfg, adminCap), 2, log)
 	srv.SetBudget(budget)
 	ctl := newControl(srv, log)
+	ctl.applied = o.Applied
 	if o.Load != nil {
 		ctl.reloads, ctl.stopping = make(chan chan error), make(chan struct{})
 	}
@@ -110,7 +113,7 @@ func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o RunOptions) e
 		}
 		budget.Resize(descriptorReserve(next, adminCap))
 		if o.Applied != nil {
-			o.Applied(next)
+			o.Applied(ctl.Current()) // with the run-time member changes on top
 		}
 		return nil
 	}
@@ -140,7 +143,7 @@ func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o RunOptions) e
 	cur := ctl.Current()
 	listeners, pools, members := cur.counts()
 	log.Info("vitals lb started",
-		"loadbalancer", cur.LoadBalancer.Name, "listeners", listeners, "pools", pools, "members", members,
+		"loadbalancers", cur.names(), "listeners", listeners, "pools", pools, "members", members,
 		"admin_socket", cfg.Admin.Socket, "admin_listen", cfg.Admin.Listen)
 	logBudget(log, budget, adminCap)
 
@@ -176,11 +179,12 @@ func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o RunOptions) e
 			o.Notify.Ready("reload failed; the running configuration stays")
 			return err
 		}
-		o.Notify.Ready(fmt.Sprintf("configuration reloaded: %d listeners, %d pools", len(next.LoadBalancer.Listeners), len(next.LoadBalancer.Pools)))
+		nl, np, _ := next.counts()
+		o.Notify.Ready(fmt.Sprintf("configuration reloaded: %d listeners, %d pools", nl, np))
 		if next.Admin.Socket != prev.Socket || next.Admin.Listen != prev.Listen {
 			log.Warn("reload: admin endpoint address changes need a restart", "socket", next.Admin.Socket, "listen", next.Admin.Listen)
 		}
-		log.Info("configuration reloaded", "file", next.File, "listeners", len(next.LoadBalancer.Listeners), "pools", len(next.LoadBalancer.Pools))
+		log.Info("configuration reloaded", "file", next.File, "loadbalancers", len(next.LoadBalancers), "listeners", nl, "pools", np)
 		return nil
 	}
 
@@ -239,16 +243,42 @@ func descriptorReserve(cfg *Config, adminCap int) int {
 	return adminhttp.BaseReserve + listeners + checks + 2*(adminCap+adminhttp.AdminMargin)
 }
 
-// counts are the numbers of listeners, pools and members of the load
-// balancer; zeros without one (an empty store in --db mode).
+// counts are the numbers of listeners, pools and members of all the load
+// balancers; zeros without any (an empty store in --db mode).
 func (c *Config) counts() (listeners, pools, members int) {
-	if c == nil || c.LoadBalancer == nil {
+	if c == nil {
 		return 0, 0, 0
 	}
-	for _, p := range c.LoadBalancer.Pools {
-		members += len(p.Members)
+	for _, lb := range c.LoadBalancers {
+		for _, p := range lb.Pools {
+			members += len(p.Members)
+		}
+		listeners, pools = listeners+len(lb.Listeners), pools+len(lb.Pools)
 	}
-	return len(c.LoadBalancer.Listeners), len(c.LoadBalancer.Pools), members
+	return listeners, pools, members
+}
+
+// Counts are the numbers of load balancers, listeners, pools, members
+// and health monitors of the configuration.
+func (c *Config) Counts() (loadBalancers, listeners, pools, members, monitors int) {
+	listeners, pools, members = c.counts()
+	for _, lb := range c.LoadBalancers {
+		for _, p := range lb.Pools {
+			if p.Monitor != nil {
+				monitors++
+			}
+		}
+	}
+	return len(c.LoadBalancers), listeners, pools, members, monitors
+}
+
+// names are the load balancers' names, for logs.
+func (c *Config) names() []string {
+	out := make([]string, len(c.LoadBalancers))
+	for i, lb := range c.LoadBalancers {
+		out[i] = lb.Name
+	}
+	return out
 }
 
 // logBudget logs how the descriptor limit is split, loudly when nothing

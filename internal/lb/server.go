@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -95,53 +94,74 @@ func (s *Server) Apply(cfg *Config) error {
 	if s.stopped {
 		return errors.New("the load balancer is shutting down")
 	}
-	lbc := cfg.LoadBalancer
-	if err := checkAlgorithms(lbc.Pools); err != nil {
-		return err
+	for _, lbc := range cfg.LoadBalancers {
+		if err := checkAlgorithms(lbc.Pools); err != nil {
+			return err
+		}
 	}
-	want := map[string]*Listener{}
+	// want maps each bind address to its listener and load balancer.
+	type wanted struct {
+		l  *Listener
+		lb *LoadBalancer
+	}
+	want := map[string]wanted{}
+	labels := map[string]bool{} // the listeners' metric labels
 	var opened []*listener
-	for i := range lbc.Listeners {
-		l := &lbc.Listeners[i]
-		key := l.BindAddress()
-		want[key] = l
-		if s.listeners[key] != nil {
-			continue
-		}
-		nl, err := s.listen(key)
-		if err != nil {
-			for _, o := range opened {
-				o.ln.Close()
-			}
-			return fmt.Errorf("listener %s: %w", l.Label(), err)
-		}
-		opened = append(opened, nl)
-	}
-
-	old := *s.pools.Load()
-	pools := make(map[string]*pool, len(lbc.Pools))
-	byName := make(map[string]*pool, len(lbc.Pools))
-	for i := range lbc.Pools {
-		cp := &lbc.Pools[i]
-		if cp.Protocol == monitor.ProtocolUDP {
-			continue
-		}
-		p := old[cp.ID]
-		if p == nil {
-			p = &pool{id: cp.ID, name: cp.Name, srv: s}
-		}
-		p.apply(cp, lbc.Up())
-		pools[cp.ID], byName[cp.Name] = p, p
-	}
-	s.pools.Store(&pools)
-	if err := s.eng.Update(cfg.MonitorPools()); err != nil {
+	closeOpened := func() {
 		for _, o := range opened {
 			o.ln.Close()
 		}
+	}
+	for _, lbc := range cfg.LoadBalancers {
+		for i := range lbc.Listeners {
+			l := &lbc.Listeners[i]
+			key := l.BindAddress()
+			if w, dup := want[key]; dup {
+				closeOpened()
+				return fmt.Errorf("listener %s: %s is also the address of listener %s", l.Label(), key, w.l.Label())
+			}
+			want[key] = wanted{l, lbc}
+			labels[cfg.MetricName(lbc, l.Label())] = true
+			if s.listeners[key] != nil {
+				continue
+			}
+			nl, err := s.listen(key)
+			if err != nil {
+				closeOpened()
+				return fmt.Errorf("listener %s: %w", l.Label(), err)
+			}
+			opened = append(opened, nl)
+		}
+	}
+
+	old := *s.pools.Load()
+	pools := map[string]*pool{}
+	names := map[string]bool{}                     // the pools' metric labels
+	byName := map[*LoadBalancer]map[string]*pool{} // each load balancer's pools by name
+	for _, lbc := range cfg.LoadBalancers {
+		byName[lbc] = make(map[string]*pool, len(lbc.Pools))
+		for i := range lbc.Pools {
+			cp := &lbc.Pools[i]
+			if cp.Protocol == monitor.ProtocolUDP {
+				continue
+			}
+			name := cfg.MetricName(lbc, cp.Name)
+			p := old[cp.ID]
+			if p == nil || p.name != name { // a new pool, or its series are named anew
+				p = &pool{id: cp.ID, name: name, srv: s}
+			}
+			p.apply(cp, lbc.Up())
+			pools[cp.ID], byName[lbc][cp.Name] = p, p
+			names[name] = true
+		}
+	}
+	s.pools.Store(&pools)
+	if err := s.eng.Update(cfg.MonitorPools()); err != nil {
+		closeOpened()
 		return err
 	}
 	for id, p := range old {
-		if pools[id] == nil && byName[p.name] == nil {
+		if pools[id] != p && !names[p.name] {
 			s.met.dropPool(p.name)
 		}
 	}
@@ -156,24 +176,26 @@ func (s *Server) Apply(cfg *Config) error {
 		s.listeners[o.key] = o
 	}
 	for key, l := range s.listeners {
-		cl := want[key]
-		if cl == nil {
+		w, ok := want[key]
+		if !ok {
 			l.ln.Close()
 			delete(s.listeners, key)
-			if lc := l.cfg.Load(); lc != nil && !slices.ContainsFunc(lbc.Listeners, func(n Listener) bool { return n.Label() == lc.label }) {
+			if lc := l.cfg.Load(); lc != nil && !labels[lc.label] {
 				s.met.dropListener(lc.label)
 			}
 			s.log.Info("listener closed", "address", key)
 			continue
 		}
+		cl, lbc := w.l, w.lb
 		limit := int64(-1)
 		if cl.ConnectionLimit != nil {
 			limit = int64(*cl.ConnectionLimit)
 		}
+		label := cfg.MetricName(lbc, cl.Label())
 		l.cfg.Store(&listenerConfig{
-			label: cl.Label(), up: cl.Up() && lbc.Up(), pool: byName[cl.DefaultPool], limit: limit,
+			label: label, up: cl.Up() && lbc.Up(), pool: byName[lbc][cl.DefaultPool], limit: limit,
 			clientData: cl.ClientData, memberData: cl.MemberData, memberConnect: cl.MemberConnect, writeStall: cl.WriteStall,
-			met:     s.met.listener(cl.Label()),
+			met:     s.met.listener(label),
 			connLog: cl.ConnectionLog,
 		})
 	}

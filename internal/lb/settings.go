@@ -28,8 +28,8 @@ func LoadSettingsFile(path string) (*Config, error) {
 }
 
 // ParseSettings is LoadSettingsFile on data; name is used in error
-// messages. The result has an empty load balancer (no listeners, no
-// pools), ready for Run before a controller applies the store's.
+// messages. The result has no load balancer, ready for Run before a
+// controller applies the store's.
 func ParseSettings(name string, data []byte) (*Config, error) {
 	c := &Config{}
 	var root yaml.Node
@@ -47,6 +47,9 @@ func ParseSettings(name string, data []byte) (*Config, error) {
 		}
 	}
 	v := &validator{file: name, root: &root}
+	if c.LoadBalancers != nil {
+		return nil, v.bad([]any{"loadbalancers"}, "", "loadbalancers", "is not read with --db: the store holds the load balancers; load this file into it with vitals lb import FILE --db PATH, and keep only admin, api_settings, monitor and shutdown_grace here")
+	}
 	if c.LoadBalancer != nil {
 		return nil, v.bad([]any{"loadbalancer"}, "", "loadbalancer", "is not read with --db: the store holds the load balancers; load this file into it with vitals lb import FILE --db PATH, and keep only admin, api_settings, monitor and shutdown_grace here")
 	}
@@ -54,6 +57,5 @@ func ParseSettings(name string, data []byte) (*Config, error) {
 	if err := v.settings(c); err != nil {
 		return nil, err
 	}
-	c.LoadBalancer = &LoadBalancer{AdminStateUp: new(true), VIPAddress: "0.0.0.0"}
 	return c, nil
 }

@@ -18,8 +18,8 @@ func TestParseSettings(t *testing.T) {
 	if c.Admin.Socket != "/tmp/x.sock" || c.Admin.Listen != "127.0.0.1:9180" || c.Monitor.MaxConcurrentChecks != 7 || c.Grace != 2*time.Second {
 		t.Errorf("settings %+v, grace %v", c.Admin, c.Grace)
 	}
-	if c.LoadBalancer == nil || len(c.LoadBalancer.Listeners)+len(c.LoadBalancer.Pools) != 0 || !c.LoadBalancer.Up() {
-		t.Errorf("load balancer %+v, want an empty one that is up", c.LoadBalancer)
+	if len(c.LoadBalancers) != 0 || c.LoadBalancer != nil {
+		t.Errorf("load balancers %+v, want none (the store holds them)", c.LoadBalancers)
 	}
 	d, err := ParseSettings("", nil)
 	if err != nil || d.Admin.Socket != DefaultAdminSocket || d.Grace != DefaultShutdownGrace {

@@ -3,8 +3,8 @@ package lb
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -38,11 +38,8 @@ func (s Stats) Rows() [][2]string {
 	return rows
 }
 
-// stats sums the listener metrics of the listeners with the given labels
-// (all listeners when labels is nil).
-func (a *admin) stats(labels map[string]bool) (Stats, error) { return gatherStats(a.g, labels) }
-
-// gatherStats is admin.stats over any gatherer.
+// gatherStats sums the listener metrics of g of the listeners with the
+// given labels (all listeners when labels is nil).
 func gatherStats(g prometheus.Gatherer, labels map[string]bool) (Stats, error) {
 	var s Stats
 	fams, err := g.Gather()
@@ -82,39 +79,6 @@ func gatherStats(g prometheus.Gatherer, labels map[string]bool) (Stats, error) {
 	return s, nil
 }
 
-// loadBalancerStats serves GET /v2/lbaas/loadbalancers/{id}/stats.
-func (a *admin) loadBalancerStats(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if lb := a.cfg().LoadBalancer; id != lb.ID && id != lb.Name {
-		fault(w, http.StatusNotFound, fmt.Sprintf("Load Balancer %s could not be found.", id))
-		return
-	}
-	s, err := a.stats(nil)
-	if err != nil {
-		fault(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	writeJSON(w, map[string]Stats{"stats": s})
-}
-
-// listenerStats serves GET /v2/lbaas/listeners/{id}/stats.
-func (a *admin) listenerStats(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	for _, l := range a.cfg().LoadBalancer.Listeners {
-		if l.ID != id && (l.Name == "" || l.Name != id) {
-			continue
-		}
-		s, err := a.stats(map[string]bool{l.Label(): true})
-		if err != nil {
-			fault(w, http.StatusInternalServerError, err.Error())
-			return
-		}
-		writeJSON(w, map[string]Stats{"stats": s})
-		return
-	}
-	fault(w, http.StatusNotFound, fmt.Sprintf("Listener %s could not be found.", id))
-}
-
 // Stats returns the stats of the load balancer with the given ID or name
 // (the only one when ""), or with listener set, of that listener (ID or
 // name).
@@ -139,21 +103,26 @@ func (c *Client) Stats(ctx context.Context, lbRef, listener string) (Stats, erro
 }
 
 // loadBalancerID returns ref, or the ID of the only load balancer when ref
-// is "".
+// is "" (an error names them when there are several).
 func (c *Client) loadBalancerID(ctx context.Context, ref string) (string, error) {
 	if ref != "" {
 		return ref, nil
 	}
-	var list struct {
-		LoadBalancers []LoadBalancerSummary `json:"loadbalancers"`
-	}
-	if err := c.get(ctx, "/v2/lbaas/loadbalancers", &list); err != nil {
+	lbs, err := c.LoadBalancers(ctx)
+	if err != nil {
 		return "", err
 	}
-	if len(list.LoadBalancers) == 0 {
+	switch len(lbs) {
+	case 0:
 		return "", fmt.Errorf("the admin endpoint serves no load balancer: %w", ErrNotFound)
+	case 1:
+		return lbs[0].ID, nil
 	}
-	return list.LoadBalancers[0].ID, nil
+	names := make([]string, len(lbs))
+	for i, l := range lbs {
+		names[i] = quoteOr(l.Name, l.ID)
+	}
+	return "", fmt.Errorf("%d load balancers run (%s); name one", len(lbs), strings.Join(names, ", "))
 }
 
 // Members returns the members of the pool with the given ID or name.

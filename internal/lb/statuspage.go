@@ -82,23 +82,44 @@ func (p *statusPage) register(mux *http.ServeMux) {
 // snapshot builds the page's data. admin is the page's Admin mode. Each
 // member's history is the engine's: every check, recorded as it finished.
 func (p *statusPage) snapshot(admin string) statuspage.Page {
+	var listeners []statuspage.Listener
 	cfg := p.cfg()
 	snap := p.eng.Status()
-	tree := monitor.BuildTree(cfg.Tree(), snap)
 	met := p.gather()
-	out := statuspage.Page{Kind: "lb", Name: cfg.LoadBalancer.Name, Status: tree.Statuses.LoadBalancer.OperatingStatus.String(), Time: time.Now(), Admin: admin}
+	// With several load balancers, each listener and pool is shown as
+	// "loadbalancer/name" (Config.MetricName; the engine has the pools so
+	// named), and the page's status is theirs when they agree, else
+	// DEGRADED.
+	var names []string
+	status := monitor.BuildTree(monitor.TreeLoadBalancer{AdminStateUp: true}, monitor.Snapshot{}).Statuses.LoadBalancer.OperatingStatus.String()
+	for i, lb := range cfg.LoadBalancers {
+		names = append(names, lb.Name)
+		st := lb.StatusTree(snap).Statuses.LoadBalancer.OperatingStatus.String()
+		switch {
+		case i == 0:
+			status = st
+		case st != status:
+			status = "DEGRADED"
+		}
+		for _, l := range lb.Listeners {
+			label := cfg.MetricName(lb, l.Label())
+			out := statuspage.Listener{
+				Name: label, Address: l.BindAddress(),
+				Active:   met[metKey{"vitals_lb_listener_connections_active", label, ""}],
+				Sessions: met[metKey{"vitals_lb_listener_connections_total", label, ""}],
+			}
+			if l.DefaultPool != "" {
+				out.Pool = cfg.MetricName(lb, l.DefaultPool)
+			}
+			listeners = append(listeners, out)
+		}
+	}
+	out := statuspage.Page{Kind: "lb", Name: strings.Join(names, ", "), Status: status, Time: time.Now(), Admin: admin, Listeners: listeners}
 	out.CheckerErrors = statuspage.CheckerErrorsNotice(snap.CheckerErrors)
 	if up, ok := met[metKey{name: "vitals_lb_store_up"}]; ok && up == 0 {
 		// A node of a shared store (internal/cluster) that lost it.
 		out.Store = fmt.Sprintf("The configuration store is unreachable: serving the last applied configuration (revision %.0f); API writes fail until it returns.",
 			met[metKey{name: "vitals_lb_store_applied_revision"}])
-	}
-	for _, l := range cfg.LoadBalancer.Listeners {
-		out.Listeners = append(out.Listeners, statuspage.Listener{
-			Name: l.Label(), Address: l.BindAddress(), Pool: l.DefaultPool,
-			Active:   met[metKey{"vitals_lb_listener_connections_active", l.Label(), ""}],
-			Sessions: met[metKey{"vitals_lb_listener_connections_total", l.Label(), ""}],
-		})
 	}
 	hist := p.eng.History()
 	for _, ps := range snap.Pools {

@@ -35,7 +35,7 @@ func TestLoadMapsEveryObject(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			l := c.LoadBalancer
+			l := c.LoadBalancers[0]
 			if len(tr.LoadBalancers) != 1 || tr.LoadBalancers[0].ID != l.ID || tr.LoadBalancers[0].Name != l.Name {
 				t.Fatalf("load balancers = %+v, want one with ID %s", tr.LoadBalancers, l.ID)
 			}
@@ -463,5 +463,41 @@ func TestReplace(t *testing.T) {
 	}
 	if snap, _ := store.Read(t.Context(), s); len(snap.LoadBalancers) != 2 {
 		t.Errorf("Import (merge) left %d load balancers, want 2", len(snap.LoadBalancers))
+	}
+}
+
+// TestLoadSeveralLoadBalancers: a file with loadbalancers: maps every
+// load balancer with its own objects (pools of the same name kept apart
+// by their load balancer), imports whole, and back through ToConfig's
+// reverse the listeners name their own load balancer's pools.
+func TestLoadSeveralLoadBalancers(t *testing.T) {
+	testenv.SetLBConfigEnv(t)
+	const y = "loadbalancers:\n" +
+		"  - name: a\n    listeners:\n      - {protocol: TCP, protocol_port: 18101, default_pool: p}\n    pools:\n      - name: p\n        lb_algorithm: ROUND_ROBIN\n        healthmonitor: {type: TCP, delay: 2, timeout: 1, max_retries: 1}\n        members:\n          - {address: 127.0.0.1, protocol_port: 80}\n" +
+		"  - name: b\n    listeners:\n      - {protocol: TCP, protocol_port: 18102, default_pool: p}\n    pools:\n      - name: p\n        lb_algorithm: SOURCE_IP\n        members:\n          - {address: 127.0.0.1, protocol_port: 81}\n"
+	c, tree, err := Parse("x.yaml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tree.LoadBalancers) != 2 || len(tree.Listeners) != 2 || len(tree.Pools) != 2 || len(tree.Members) != 2 || len(tree.HealthMonitors) != 1 {
+		t.Fatalf("tree has %d load balancers, %d listeners, %d pools, %d members, %d monitors; want 2, 2, 2, 2, 1",
+			len(tree.LoadBalancers), len(tree.Listeners), len(tree.Pools), len(tree.Members), len(tree.HealthMonitors))
+	}
+	for i, l := range c.LoadBalancers {
+		ml, ls, p := tree.LoadBalancers[i], tree.Listeners[i], tree.Pools[i]
+		if ml.ID != l.ID || ls.LoadBalancerID != l.ID || p.LoadBalancerID != l.ID || ls.DefaultPoolID != p.ID || p.ID != l.Pools[0].ID {
+			t.Errorf("load balancer %s: %+v, listener %+v, pool %+v; want each linked to its own", l.Name, ml, ls, p)
+		}
+	}
+	s := openMemory(t)
+	if ch, err := Import(t.Context(), s, tree); err != nil || ch.Created != 9 {
+		t.Fatalf("import: %+v, %v; want 9 created", ch, err)
+	}
+	snap, err := store.Read(t.Context(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.LoadBalancers) != 2 || len(snap.Listeners) != 2 {
+		t.Errorf("store holds %d load balancers and %d listeners, want 2 and 2", len(snap.LoadBalancers), len(snap.Listeners))
 	}
 }

@@ -68,14 +68,23 @@ func Settings(c *lb.Config) octavia.Settings {
 }
 
 // FromConfig maps a validated config (from lb.LoadFile or lb.Parse) onto
-// the model: one load balancer with its listeners, pools, members and
+// the model: every load balancer with its listeners, pools, members and
 // monitors, in file order, every object ProvisioningStatus
 // PENDING_CREATE and OperatingStatus OFFLINE (octavia.NewX). Each object
 // is checked with Validate, monitors with CheckMonitorPool and listeners
 // with CheckListenerPool; a refusal is a *ModelError.
 func FromConfig(c *lb.Config) (store.Snapshot, error) {
 	var t store.Snapshot
-	l := c.LoadBalancer
+	for _, l := range c.LoadBalancers {
+		if err := fromLoadBalancer(c, l, &t); err != nil {
+			return t, err
+		}
+	}
+	return t, nil
+}
+
+// fromLoadBalancer maps one load balancer of c onto t.
+func fromLoadBalancer(c *lb.Config, l *lb.LoadBalancer, t *store.Snapshot) error {
 	check := func(object string, err error) error {
 		if err != nil {
 			return &ModelError{File: c.File, Object: object, Err: err}
@@ -86,7 +95,7 @@ func FromConfig(c *lb.Config) (store.Snapshot, error) {
 	mlb := octavia.NewLoadBalancer()
 	mlb.ID, mlb.Name, mlb.AdminStateUp, mlb.VIPAddress = l.ID, l.Name, l.Up(), l.VIPAddress
 	if err := check(fmt.Sprintf("loadbalancer %q", l.Name), mlb.Validate()); err != nil {
-		return t, err
+		return err
 	}
 	t.LoadBalancers = append(t.LoadBalancers, mlb)
 
@@ -99,7 +108,7 @@ func FromConfig(c *lb.Config) (store.Snapshot, error) {
 		mp.ID, mp.Name, mp.LoadBalancerID, mp.AdminStateUp = p.ID, p.Name, l.ID, p.Up()
 		mp.Protocol, mp.LBAlgorithm, mp.FailOpen, mp.OnMemberDown = p.Protocol, p.LBAlgorithm, p.FailOpen, p.OnMemberDown
 		if err := check(obj, mp.Validate()); err != nil {
-			return t, err
+			return err
 		}
 		t.Pools = append(t.Pools, mp)
 		poolByName[p.Name] = &mp
@@ -107,10 +116,10 @@ func FromConfig(c *lb.Config) (store.Snapshot, error) {
 			h := monitorFrom(m, p.ID)
 			hobj := "healthmonitor of " + obj
 			if err := check(hobj, h.Validate()); err != nil {
-				return t, err
+				return err
 			}
 			if err := check(hobj, octavia.CheckMonitorPool(&h, mp.Protocol, settings)); err != nil {
-				return t, err
+				return err
 			}
 			t.HealthMonitors = append(t.HealthMonitors, h)
 		}
@@ -124,7 +133,7 @@ func FromConfig(c *lb.Config) (store.Snapshot, error) {
 				mm.MonitorPort = *m.MonitorPort
 			}
 			if err := check(fmt.Sprintf("member %s of %s", m.Label(), obj), mm.Validate()); err != nil {
-				return t, err
+				return err
 			}
 			t.Members = append(t.Members, mm)
 		}
@@ -147,16 +156,16 @@ func FromConfig(c *lb.Config) (store.Snapshot, error) {
 			ml.DefaultPoolID = poolByName[ls.DefaultPool].ID
 		}
 		if err := check(obj, ml.Validate()); err != nil {
-			return t, err
+			return err
 		}
 		if p := poolByName[ls.DefaultPool]; p != nil {
 			if err := check(obj, octavia.CheckListenerPool(&ml, p)); err != nil {
-				return t, err
+				return err
 			}
 		}
 		t.Listeners = append(t.Listeners, ml)
 	}
-	return t, nil
+	return nil
 }
 
 // monitorFrom returns lb's resolved monitor (defaults applied) as the

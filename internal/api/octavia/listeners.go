@@ -54,6 +54,46 @@ func duplicateListener(err error, l *model.Listener) error {
 		fmt.Sprintf("Another Listener on this Load Balancer is already using protocol %s and protocol_port %d", l.Protocol, l.ProtocolPort))
 }
 
+// checkBind refuses l when a listener of another load balancer takes its
+// address and port (the same address, or a wildcard over it): both could
+// not open. Listeners of one load balancer are kept apart by the store's
+// unique port.
+func checkBind(tx store.Tx, l *model.Listener) error {
+	addr := func(x *model.Listener) (string, error) {
+		if x.BindAddress != "" {
+			return x.BindAddress, nil
+		}
+		lb, err := tx.LoadBalancer(x.LoadBalancerID)
+		if lb.VIPAddress == "" {
+			lb.VIPAddress = "0.0.0.0"
+		}
+		return lb.VIPAddress, err
+	}
+	mine, err := addr(l)
+	if err != nil {
+		return err
+	}
+	all, err := tx.Listeners("")
+	if err != nil {
+		return err
+	}
+	for i := range all {
+		o := &all[i]
+		if o.ID == l.ID || o.LoadBalancerID == l.LoadBalancerID || o.ProtocolPort != l.ProtocolPort {
+			continue
+		}
+		theirs, err := addr(o)
+		if err != nil {
+			return err
+		}
+		if model.BindsCollide(mine, theirs) {
+			return fault(http.StatusConflict, "Listener %s of load balancer %s already uses %s port %d; listeners of different load balancers need different ports or addresses that do not overlap",
+				o.ID, o.LoadBalancerID, theirs, o.ProtocolPort)
+		}
+	}
+	return nil
+}
+
 func (h *Handler) createListener(w http.ResponseWriter, r *http.Request) error {
 	b, err := readEnvelope(r, "listener")
 	if err != nil {
@@ -74,6 +114,9 @@ func (h *Handler) createListener(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if err := checkDefaultPool(tx, &l); err != nil {
+			return err
+		}
+		if err := checkBind(tx, &l); err != nil {
 			return err
 		}
 		return duplicateListener(tx.CreateListener(&l), &l)
@@ -112,6 +155,9 @@ func (h *Handler) updateListener(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if err := checkDefaultPool(tx, &l); err != nil {
+			return err
+		}
+		if err := checkBind(tx, &l); err != nil {
 			return err
 		}
 		return tx.UpdateListener(&l)
