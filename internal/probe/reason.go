@@ -33,8 +33,17 @@ func step(name string, err error) error {
 // mismatch reports a reply that arrived but was not what the check wants,
 // e.g. mismatch("HTTP 500 not in 200-204").
 func mismatch(format string, args ...any) error {
-	return fmt.Errorf(format, args...)
+	return &mismatchError{msg: fmt.Sprintf(format, args...)}
 }
+
+// mismatchError is what the check observed of the target: a wrong reply,
+// or silence through the whole wait. It stands even when the check's
+// goroutine reports it after the deadline (a loaded machine wakes it
+// late): the observation was made in time, so it is not turned into a
+// timeout.
+type mismatchError struct{ msg string }
+
+func (e *mismatchError) Error() string { return e.msg }
 
 // warning is a check that found a non-critical problem.
 type warning struct{ msg string }
@@ -59,6 +68,9 @@ func judge(ctx context.Context, err error, timeout time.Duration) (Status, strin
 func judgeBy(ctx context.Context, deadline time.Time, err error, timeout time.Duration) (Status, string) {
 	if w, ok := errors.AsType[*warning](err); ok {
 		return Warn, oneLine(w.msg)
+	}
+	if m, ok := errors.AsType[*mismatchError](err); ok {
+		return Fail, oneLine(m.msg)
 	}
 	name := ""
 	if se, ok := errors.AsType[*stepError](err); ok {
