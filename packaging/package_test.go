@@ -175,6 +175,13 @@ func TestDebPackage(t *testing.T) {
 			t.Errorf("%s is not installed", p)
 		}
 	}
+	// The keepalived recipe of "Running several nodes".
+	if st, err := os.Stat("/usr/lib/vitals/vrrp-notify"); err != nil || st.Mode().Perm() != 0o755 {
+		t.Errorf("/usr/lib/vitals/vrrp-notify: %v %v, want an executable", st, err)
+	}
+	if !exists("/usr/share/doc/vitals/keepalived/keepalived.conf.in") {
+		t.Error("the keepalived recipe is not installed in /usr/share/doc/vitals/keepalived")
+	}
 	listed := mustRun(t, "dpkg-query", "-W", "-f=${Conffiles}", "vitals")
 	for _, c := range conffiles {
 		if !strings.Contains(listed, " "+c+" ") || !exists(c) {
