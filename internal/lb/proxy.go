@@ -144,14 +144,14 @@ func (l *listener) serve(c *net.TCPConn, lc *listenerConfig) {
 		if len(tried) > 0 {
 			srv.met.poolRetries.WithLabelValues(p.name).Inc()
 		}
-		m.met.selected.Inc()
-		conn, err := d.DialContext(srv.dialCtx, "tcp", m.addr)
+		m.met.selected.Add(1)
+		conn, err := m.dial(srv.dialCtx, &d)
 		if err == nil {
-			mc = conn.(*net.TCPConn)
+			mc = conn
 			break
 		}
 		m.active.Add(-1)
-		m.met.connectErr.Inc()
+		m.met.connectErr.Add(1)
 		srv.log.Debug("connect to member failed", "pool", p.name, "member", m.label, "err", err)
 		tried = append(tried, m)
 		m = nil
@@ -179,7 +179,7 @@ func (l *listener) serve(c *net.TCPConn, lc *listenerConfig) {
 		}
 		mc.SetWriteDeadline(time.Now().Add(max(lc.memberConnect, time.Second)))
 		if _, err := mc.Write(proxyHeader(v, client, dst)); err != nil {
-			m.met.connectErr.Inc()
+			m.met.connectErr.Add(1)
 			m.active.Add(-1)
 			c.Close()
 			mc.Close()
@@ -193,13 +193,26 @@ func (l *listener) serve(c *net.TCPConn, lc *listenerConfig) {
 	s := &session{client: c, member: mc, l: l, lc: lc, m: m, start: start, clientAddr: client}
 	m.track(s)
 	srv.track(s)
-	m.met.total.Inc()
-	m.met.active.Inc()
+	m.met.total.Add(1)
+	m.met.active.Add(1)
 	if m.down.Load() && set.cfg.shutdownOnDown {
 		s.closeFor(endMemberDown) // the member turned ERROR while we dialed it
 	}
 	established = true // s.finish releases the connection
 	s.pipe(lc.clientData, lc.memberData, lc.writeStall, m.met)
+}
+
+// dial connects to m: to its parsed address, which spares the resolver's
+// work and allocations on every connection.
+func (m *member) dial(ctx context.Context, d *net.Dialer) (*net.TCPConn, error) {
+	if m.ap.IsValid() {
+		return d.DialTCP(ctx, "tcp", netip.AddrPort{}, m.ap)
+	}
+	c, err := d.DialContext(ctx, "tcp", m.addr)
+	if err != nil {
+		return nil, err
+	}
+	return c.(*net.TCPConn), nil
 }
 
 // release ends the accounting of a client connection accepted for lc.
@@ -243,7 +256,7 @@ func (s *session) finish() {
 		logConnection(s.l.srv.log, s.lc, s.clientAddr, s.m.label, s.dir[0].total, s.dir[1].total, s.start, endReason(s.reason.Load()))
 	}
 	m := s.m
-	m.met.active.Dec()
+	m.met.active.Add(-1)
 	m.untrack(s)
 	s.l.srv.untrack(s)
 	m.active.Add(-1)
@@ -276,8 +289,8 @@ func (s *session) pipe(clientData, memberData, stall time.Duration, mm *memberMe
 		s.closeFor(endMemberError)
 	}
 	up, down := &s.dir[0], &s.dir[1]
-	*up = direction{s: s, src: s.client, dst: s.member, rsrc: rc, rdst: rm, srcIdle: clientData, dstIdle: memberData, stall: stall, bytes: mm.bytesIn, listenerBytes: s.lc.met.bytesIn, other: down, watchClient: true}
-	*down = direction{s: s, src: s.member, dst: s.client, rsrc: rm, rdst: rc, srcIdle: memberData, dstIdle: clientData, stall: stall, bytes: mm.bytesOut, listenerBytes: s.lc.met.bytesOut, other: up}
+	*up = direction{s: s, src: s.client, dst: s.member, rsrc: rc, rdst: rm, srcIdle: clientData, dstIdle: memberData, stall: stall, bytes: &mm.bytesIn, listenerBytes: s.lc.met.bytesIn, other: down, watchClient: true}
+	*down = direction{s: s, src: s.member, dst: s.client, rsrc: rm, rdst: rc, srcIdle: memberData, dstIdle: clientData, stall: stall, bytes: &mm.bytesOut, listenerBytes: s.lc.met.bytesOut, other: up}
 	now := clock()
 	up.readAt.Store(now)
 	up.wroteAt.Store(now)

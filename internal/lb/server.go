@@ -78,7 +78,7 @@ func (s *Server) MemberChanged(ev monitor.Event) {
 	}
 	if m := p.setStatus(ev.MemberID, ev.New, ev.Time); m != nil {
 		if n := m.closeSessions(); n > 0 {
-			m.met.shutdown.Add(float64(n))
+			m.met.shutdown.Add(uint64(n))
 			s.log.Info("member is down: sessions shut down", "pool", p.name, "member", m.label, "sessions", n, "reason", ev.Reason)
 		}
 	}
