@@ -210,3 +210,52 @@ func writeHeapProfile(b *testing.B, path string) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkIdleSessions is what an idle session costs: the growth of
+// the goroutine stacks and of the live heap with 1,000 sessions open
+// (each sent one byte and got it back), per session. The lb's share is
+// lb minus direct (the clients and the echo backend are in this process
+// too). Run it with -benchtime 1x.
+func BenchmarkIdleSessions(b *testing.B) {
+	const n = 1000
+	backend := echoBackend(b)
+	for _, path := range []string{"direct", "lb"} {
+		b.Run(path, func(b *testing.B) {
+			addr := backend.Addr().String()
+			if path == "lb" {
+				addr = benchLB(b, backend)
+			}
+			var stack, heap float64
+			for b.Loop() {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				conns := make([]net.Conn, 0, n)
+				var buf [1]byte
+				for range n {
+					c, err := net.Dial("tcp", addr)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := c.Write([]byte("i")); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := io.ReadFull(c, buf[:]); err != nil {
+						b.Fatal(err)
+					}
+					conns = append(conns, c)
+				}
+				time.Sleep(100 * time.Millisecond)
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				stack = float64(int64(after.StackInuse)-int64(before.StackInuse)) / n
+				heap = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / n
+				for _, c := range conns {
+					c.Close()
+				}
+			}
+			b.ReportMetric(stack, "stack-bytes/session")
+			b.ReportMetric(heap, "heap-bytes/session")
+		})
+	}
+}
