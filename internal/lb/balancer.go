@@ -20,10 +20,8 @@ type member struct {
 	id    string
 	label string // name, or address:port
 	addr  string // address:port to dial
-	// ap is addr parsed, so that a dial resolves nothing.
-	ap   netip.AddrPort
-	hash uint64 // of id, for SOURCE_IP
-	met  *memberMetrics
+	hash  uint64 // of id, for SOURCE_IP
+	met   *memberMetrics
 
 	// active counts connections being dialed or proxied, for
 	// LEAST_CONNECTIONS.
@@ -214,8 +212,7 @@ func (p *pool) apply(c *Pool, lbUp bool) {
 			if label == "" {
 				label = addr
 			}
-			ap, _ := netip.ParseAddrPort(addr) // always an IP address (config.go); invalid: dial addr
-			m = &member{id: cm.ID, label: label, addr: addr, ap: ap, hash: maphash.String(hashSeed, cm.ID)}
+			m = &member{id: cm.ID, label: label, addr: addr, hash: maphash.String(hashSeed, cm.ID)}
 			m.met = p.srv.met.member(p.name, label)
 		}
 		m.weight = 1

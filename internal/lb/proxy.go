@@ -202,12 +202,12 @@ func (l *listener) serve(c *net.TCPConn, lc *listenerConfig) {
 	s.pipe(lc.clientData, lc.memberData, lc.writeStall, m.met)
 }
 
-// dial connects to m: to its parsed address, which spares the resolver's
-// work and allocations on every connection.
+// dial connects to m. (Not Dialer.DialTCP with the parsed address, which
+// would spare the resolver's allocations: it binds the socket to a zero
+// local address before connecting, a system call more and an ephemeral
+// port reserved for every destination, which runs out under TIME_WAIT
+// where connect's own choice shares ports across destinations.)
 func (m *member) dial(ctx context.Context, d *net.Dialer) (*net.TCPConn, error) {
-	if m.ap.IsValid() {
-		return d.DialTCP(ctx, "tcp", netip.AddrPort{}, m.ap)
-	}
 	c, err := d.DialContext(ctx, "tcp", m.addr)
 	if err != nil {
 		return nil, err
