@@ -17,11 +17,14 @@ import (
 func BenchmarkEngineOverhead(b *testing.B) {
 	instant := proberFunc(func(context.Context) probe.Result { return probe.Result{Status: probe.Pass, Start: time.Now()} })
 	rise, fall := 2, 3
-	h := HealthMonitor{Type: TypeTCP, Delay: SecondsOf(time.Millisecond), Timeout: SecondsOf(time.Millisecond), MaxRetries: &rise, MaxRetriesDown: &fall}
+	h := HealthMonitor{Type: TypeTCP, Delay: SecondsOf(100 * time.Millisecond), Timeout: SecondsOf(100 * time.Millisecond), MaxRetries: &rise, MaxRetriesDown: &fall}
 	m, err := h.Resolve(ProtocolTCP, DefaultSettings())
 	if err != nil {
 		b.Fatal(err)
 	}
+	// Below the shortest delay a configuration may set, which the engine
+	// itself does not enforce.
+	m.Delay, m.Timeout = time.Millisecond, time.Millisecond
 	var members []Member
 	for i := range 1000 {
 		members = append(members, tmember(fmt.Sprintf("m%d", i), 1000+i))
