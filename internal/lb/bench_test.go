@@ -250,6 +250,9 @@ func BenchmarkIdleSessions(b *testing.B) {
 				runtime.ReadMemStats(&after)
 				stack = float64(int64(after.StackInuse)-int64(before.StackInuse)) / n
 				heap = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / n
+				if p := os.Getenv("BENCH_HEAP_PROFILE"); p != "" && path == "lb" {
+					writeHeapProfile(b, p)
+				}
 				for _, c := range conns {
 					c.Close()
 				}
