@@ -187,6 +187,9 @@ func (d *direction) copy() error {
 	}
 }
 
+// turns counts the copy's switches to splice and back to read, for tests.
+var turns struct{ toSplice, toRead atomic.Int64 }
+
 // turn switches the copy between read and splice after a transfer of n
 // bytes, with nothing pending.
 func (d *direction) turn(n int) {
@@ -195,6 +198,7 @@ func (d *direction) turn(n int) {
 		if n == chunkSize {
 			if p := getPipe(); p != nil {
 				d.pipe, d.bulk, d.short = p, true, 0
+				turns.toSplice.Add(1)
 			}
 		}
 	case n >= chunkSize:
@@ -204,6 +208,7 @@ func (d *direction) turn(n int) {
 		if d.short >= backToRead {
 			putPipe(d.pipe, true)
 			d.pipe, d.bulk, d.short = nil, false, 0
+			turns.toRead.Add(1)
 		}
 	}
 }
