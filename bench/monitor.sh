@@ -161,13 +161,20 @@ kill "$vpid"; wait "$vpid" 2>/dev/null || true
 
 # --- HAProxy ---
 hv=$(haproxy -v | awk 'NR==1 {print $3}')
-rm -f "$work/haproxy.sock"
-haproxy -db -f "$work/haproxy.cfg" 2>"$work/haproxy.log" & hpid=$!; pids+=($hpid)
-for _ in $(seq 600); do [ -S "$work/haproxy.sock" ] && break; sleep 0.1; done
-alive "$hpid" "$work/haproxy.log"
-measure "$hpid" "HAProxy $hv"
-h_cps=$checks_per_s h_cpu=$cpu_per_10k h_cpu_s=$cpu_s h_rss=$rss_mb h_rssm=$rss_per_member_kb h_user=$user_per_10k
-h_up=$(python3 - "$work/haproxy.sock" <<'PY'
+# HAProxy reserves a descriptor per checked server on top of twice its
+# maxconn, and refuses to start when RLIMIT_NOFILE is lower.
+h_need=$((MEMBERS + 2 * 4000 + 100))
+if [ "$(ulimit -n)" -lt "$h_need" ]; then
+  echo "HAProxy $hv: not run at $MEMBERS members: it needs RLIMIT_NOFILE $h_need, the limit here is $(ulimit -n)"
+  h_cps=– h_cpu=– h_cpu_s=– h_rss=– h_rssm=– h_user=– h_correct="not run: needs RLIMIT_NOFILE $h_need > $(ulimit -n)"
+else
+  rm -f "$work/haproxy.sock"
+  haproxy -db -f "$work/haproxy.cfg" 2>"$work/haproxy.log" & hpid=$!; pids+=($hpid)
+  for _ in $(seq 600); do [ -S "$work/haproxy.sock" ] && break; sleep 0.1; done
+  alive "$hpid" "$work/haproxy.log"
+  measure "$hpid" "HAProxy $hv"
+  h_cps=$checks_per_s h_cpu=$cpu_per_10k h_cpu_s=$cpu_s h_rss=$rss_mb h_rssm=$rss_per_member_kb h_user=$user_per_10k
+  h_up=$(python3 - "$work/haproxy.sock" <<'PY'
 import socket, sys
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"show stat\n")
 data = b""
@@ -178,10 +185,11 @@ cols = rows[0].lstrip("# ").split(",")
 st = cols.index("status"); sv = cols.index("svname")
 print(sum(1 for r in rows[1:] if r and r.split(",")[sv] not in ("BACKEND", "FRONTEND") and r.split(",")[st].startswith("UP")))
 PY
-)
-echo "HAProxy $hv: $h_up of $MEMBERS servers UP"
-h_correct="yes"; [ "$h_up" = "$MEMBERS" ] || h_correct="NO ($h_up)"
-kill "$hpid"; wait "$hpid" 2>/dev/null || true
+  )
+  echo "HAProxy $hv: $h_up of $MEMBERS servers UP"
+  h_correct="yes"; [ "$h_up" = "$MEMBERS" ] || h_correct="NO ($h_up)"
+  kill "$hpid"; wait "$hpid" 2>/dev/null || true
+fi
 
 }
 
@@ -198,11 +206,14 @@ done
 ref=10000
 case " $SIZES " in *" $ref "*) ;; *) ref=$(tr ' ' '\n' <<<"$SIZES" | awk 'NF {d=($1>10000)?$1-10000:10000-$1; if (best=="" || d<bd) {best=$1; bd=d}} END {print best}') ;; esac
 big=$(tr ' ' '\n' <<<"$SIZES" | sort -n | tail -1)
-ratio=$(awk -v a="${cpu_v[$ref]}" -v b="${cpu_h[$ref]}" 'BEGIN {printf "%.2f", a/b}')
-mem_ratio=$(awk -v a="${rssm_v[$ref]}" -v b="${rssm_h[$ref]}" 'BEGIN {printf "%.2f", a/b}')
-verdict=$(awk -v r="$ratio" 'BEGIN {print (r <= 0.9) ? "meets" : "MISSES"}')
-mem_verdict=$(awk -v r="$mem_ratio" 'BEGIN {print (r <= 1.0) ? "meets" : "MISSES"}')
-growth() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", b/a}'; }
+# over A B: A/B, or n/a when either was not measured; within R LIMIT.
+over() { case "$1$2" in *–*) echo "n/a" ;; *) awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}' ;; esac; }
+within() { case "$1" in n/a) echo "n/a" ;; *) awk -v r="$1" -v l="$2" 'BEGIN {print (r <= l) ? "meets" : "MISSES"}' ;; esac; }
+ratio=$(over "${cpu_v[$ref]}" "${cpu_h[$ref]}")
+mem_ratio=$(over "${rssm_v[$ref]}" "${rssm_h[$ref]}")
+verdict=$(within "$ratio" 0.9)
+mem_verdict=$(within "$mem_ratio" 1.0)
+growth() { over "$2" "$1"; }
 g_cpu_v=$(growth "${cpu_v[$ref]}" "${cpu_v[$big]}"); g_cpu_h=$(growth "${cpu_h[$ref]}" "${cpu_h[$big]}")
 g_mem_v=$(growth "${rssm_v[$ref]}" "${rssm_v[$big]}"); g_mem_h=$(growth "${rssm_h[$ref]}" "${rssm_h[$big]}")
 lin=$(awk -v c="$g_cpu_v" -v m="$g_mem_v" 'BEGIN {print (c <= 1.1 && c >= 0.9 && m <= 1.1) ? "meets" : "MISSES"}')
