@@ -142,7 +142,7 @@ func (l *listener) serve(c *net.TCPConn, lc *listenerConfig) {
 			break
 		}
 		if len(tried) > 0 {
-			srv.met.poolRetries.WithLabelValues(p.name).Inc()
+			p.retries.Inc()
 		}
 		m.met.selected.Add(1)
 		conn, err := m.dial(srv.dialCtx, &d)
@@ -158,7 +158,7 @@ func (l *listener) serve(c *net.TCPConn, lc *listenerConfig) {
 	}
 	if mc == nil {
 		if len(tried) == 0 {
-			srv.met.poolNoMember.WithLabelValues(p.name).Inc()
+			p.noMember.Inc()
 		}
 		lc.met.noMember.Inc()
 		c.SetLinger(0)

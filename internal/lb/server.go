@@ -125,7 +125,7 @@ func (s *Server) Apply(cfg *Config) error {
 		}
 		p := old[cp.ID]
 		if p == nil {
-			p = &pool{id: cp.ID, name: cp.Name, srv: s}
+			p = s.newPool(cp.ID, cp.Name)
 		}
 		p.apply(cp, lbc.Up())
 		pools[cp.ID], byName[cp.Name] = p, p
