@@ -3,9 +3,11 @@
 //	lbload backend -listen 127.0.0.1:9000
 //	lbload bulk -addr 127.0.0.1:8000 -conns 8 -bytes 1073741824   # prints MiB/s
 //	lbload short -addr 127.0.0.1:8000 -conns 32 -duration 10s     # prints connections/s
+//	lbload idle -addr 127.0.0.1:8000 -conns 10000 -hold 5s        # prints "ready N", holds, exits
 //
 // The backend reads one byte: 'b' (bulk) discards until EOF then answers
-// "k"; 's' (short) answers "k" at once. Either way it then closes.
+// "k"; 's' (short) answers "k" at once; either way it then closes. 'i'
+// (idle) answers "k" and keeps the connection until the client closes it.
 package main
 
 import (
@@ -30,6 +32,7 @@ func main() {
 	conns := fs.Int("conns", 8, "concurrent connections")
 	total := fs.Int64("bytes", 1<<30, "bulk: bytes to send in all")
 	dur := fs.Duration("duration", 10*time.Second, "short: how long")
+	hold := fs.Duration("hold", 5*time.Second, "idle: how long to hold the connections once all are open")
 	fs.Parse(os.Args[2:])
 	switch os.Args[1] {
 	case "backend":
@@ -38,6 +41,8 @@ func main() {
 		bulk(*addr, *conns, *total)
 	case "short":
 		short(*addr, *conns, *dur)
+	case "idle":
+		idle(*addr, *conns, *hold)
 	}
 }
 
@@ -58,8 +63,13 @@ func backend(listen string) {
 			if _, err := io.ReadFull(c, b); err != nil {
 				return
 			}
-			if b[0] == 'b' {
+			switch b[0] {
+			case 'b':
 				io.Copy(io.Discard, c)
+			case 'i':
+				c.Write([]byte("k"))
+				io.Copy(io.Discard, c)
+				return
 			}
 			c.Write([]byte("k"))
 		}()
@@ -134,5 +144,54 @@ func short(addr string, conns int, dur time.Duration) {
 	fmt.Printf("%.0f\n", float64(done.Load())/dur.Seconds())
 	if failed.Load() > 0 {
 		fmt.Fprintf(os.Stderr, "%d failed\n", failed.Load())
+	}
+}
+
+// idle opens conns connections (64 at a time), each sending 'i' and
+// reading the answer, so that every one is an established session
+// through a proxy; prints "ready N" once all are open, holds them for
+// hold, and closes them. Any connection that fails makes it exit 1.
+func idle(addr string, conns int, hold time.Duration) {
+	cs := make([]net.Conn, conns)
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	var next atomic.Int64
+	for range 64 {
+		wg.Go(func() {
+			b := make([]byte, 1)
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= conns {
+					return
+				}
+				c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				_, err = c.Write([]byte("i"))
+				if err == nil {
+					_, err = io.ReadFull(c, b)
+				}
+				if err != nil {
+					failed.Add(1)
+					c.Close()
+					continue
+				}
+				c.SetDeadline(time.Time{})
+				cs[i] = c
+			}
+		})
+	}
+	wg.Wait()
+	if n := failed.Load(); n > 0 {
+		fmt.Fprintf(os.Stderr, "%d of %d connections failed\n", n, conns)
+		os.Exit(1)
+	}
+	fmt.Printf("ready %d\n", conns)
+	time.Sleep(hold)
+	for _, c := range cs {
+		c.Close()
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"vitals/internal/health"
 	"vitals/internal/monitor"
 	"vitals/internal/octavia"
@@ -128,6 +130,9 @@ type poolConfig struct {
 type pool struct {
 	id, name string
 	srv      *Server
+	// retries and noMember are the pool's series, resolved when the pool
+	// is made (newPool) rather than looked up by label per connection.
+	retries, noMember prometheus.Counter
 
 	// set is the current choice of members; rebuilt under mu whenever a
 	// member's status or the configuration changes. Readers never lock.
@@ -156,6 +161,11 @@ type memberSet struct {
 	current []int
 	// tie rotates LEAST_CONNECTIONS ties.
 	tie atomic.Uint64
+}
+
+// newPool makes the pool id named name, with its series.
+func (s *Server) newPool(id, name string) *pool {
+	return &pool{id: id, name: name, srv: s, retries: s.met.poolRetries.WithLabelValues(name), noMember: s.met.poolNoMember.WithLabelValues(name)}
 }
 
 // rebuild makes a new member set from the members' statuses and weights:

@@ -83,7 +83,7 @@ type direction struct {
 	srcIdle, dstIdle time.Duration
 	// stall is the listener's timeout_write_stall, 0 for none.
 	stall         time.Duration
-	bytes         prometheus.Counter
+	bytes         *atomic.Uint64     // the member's
 	listenerBytes prometheus.Counter // the same bytes, for the listener
 	other         *direction
 	// watchClient is set on the client-to-member direction: while it is
@@ -104,11 +104,23 @@ type direction struct {
 	// writeArmed is set once dst's write deadline is set; it is set on
 	// the first blocked write, so a short session sets none.
 	writeArmed bool
-	// bulk is set once a read filled a whole chunk: from then on the copy
-	// is a splice through pipe.
+	// bulk is set while the copy is a splice through pipe: from a read
+	// that filled a whole chunk until backToRead splices in a row were
+	// short (HAProxy's splice-auto).
 	bulk bool
-	buf  *[chunkSize]byte
+	// short counts the splices in a row that moved less than a chunk.
+	short int
+	buf   *[chunkSize]byte
+	// got is how many bytes of buf the last read filled.
+	got  int
 	pipe *splicePipe
+	// readFn and writeFn are handed to rsrc.Read and rdst.Write; they
+	// are made once per direction, as a closure made per call would cost
+	// an allocation per message. rn and rerr are what the last readFn
+	// call read and its error; werr is the last writeFn call's error.
+	readFn, writeFn func(fd uintptr) bool
+	rn              int
+	rerr, werr      error
 }
 
 // chunkSize is the read/write copy's buffer; a read that fills it turns
@@ -121,9 +133,14 @@ var chunks = sync.Pool{New: func() any { return new([chunkSize]byte) }}
 // Go's own splice.
 const maxSplice = 1 << 20
 
+// backToRead is how many splices in a row must move less than a chunk
+// before the copy turns back from splice to read and write.
+const backToRead = 4
+
 // run copies until src ends, an error or a timeout, then ends the
 // direction.
 func (d *direction) run() {
+	d.readFn, d.writeFn = d.readOnce, d.writeOnce
 	if d.srcIdle > 0 {
 		d.src.SetReadDeadline(time.Now().Add(d.srcIdle))
 	}
@@ -132,13 +149,15 @@ func (d *direction) run() {
 }
 
 // copy copies from src to dst until EOF (nil error) or an error.
-// A short session (a request and an answer) costs less with read(2) and
+// A short exchange (a request and an answer) costs less with read(2) and
 // write(2) than with splice(2), which needs a pipe and twice the system
-// calls; so the copy starts with reads into a pooled buffer, taken only
-// once data is there (an idle session holds none), and turns to splice
-// for good once a read fills the buffer. The copy is done here rather
-// than by dst.ReadFrom(src) so that it knows when each byte moved (for
-// exact timeouts) and keeps data in its pipe when a write deadline passes.
+// calls; so the copy reads into a pooled buffer, taken only once data is
+// there (an idle session holds none), turns to splice once a read fills
+// the buffer, and back to reads after backToRead short splices in a row:
+// a connection that carries a bulk load and then small queries moves
+// each the cheaper way. The copy is done here rather than by
+// dst.ReadFrom(src) so that it knows when each byte moved (for exact
+// timeouts) and keeps data in its pipe when a write deadline passes.
 func (d *direction) copy() error {
 	for {
 		var (
@@ -164,10 +183,32 @@ func (d *direction) copy() error {
 			d.failedOnDst = true
 			return err
 		}
-		if !d.bulk && n == chunkSize {
+		d.turn(n)
+	}
+}
+
+// turns counts the copy's switches to splice and back to read, for tests.
+var turns struct{ toSplice, toRead atomic.Int64 }
+
+// turn switches the copy between read and splice after a transfer of n
+// bytes, with nothing pending.
+func (d *direction) turn(n int) {
+	switch {
+	case !d.bulk:
+		if n == chunkSize {
 			if p := getPipe(); p != nil {
-				d.pipe, d.bulk = p, true
+				d.pipe, d.bulk, d.short = p, true, 0
+				turns.toSplice.Add(1)
 			}
+		}
+	case n >= chunkSize:
+		d.short = 0
+	default:
+		d.short++
+		if d.short >= backToRead {
+			putPipe(d.pipe, true)
+			d.pipe, d.bulk, d.short = nil, false, 0
+			turns.toRead.Add(1)
 		}
 	}
 }
@@ -175,130 +216,163 @@ func (d *direction) copy() error {
 // readIn reads into d.buf; 0 and nil at EOF.
 func (d *direction) readIn() (int, error) {
 	for {
-		var (
-			n    int
-			rerr error
-		)
-		err := d.rsrc.Read(func(fd uintptr) bool {
-			b := chunks.Get().(*[chunkSize]byte)
-			for {
-				n, rerr = syscall.Read(int(fd), b[:])
-				if rerr != syscall.EINTR {
-					break
-				}
-			}
-			if rerr == syscall.EAGAIN {
-				chunks.Put(b)
-				return false
-			}
-			if n > 0 {
-				d.buf = b
-			} else {
-				chunks.Put(b)
-			}
-			return true
-		})
+		err := d.rsrc.Read(d.readFn)
 		if err != nil {
 			if d.expired(err, false) {
 				continue
 			}
 			return 0, err
 		}
-		if rerr != nil {
-			return 0, sysErr("read", d.src, rerr)
+		if d.rerr != nil {
+			return 0, sysErr("read", d.src, d.rerr)
 		}
-		return n, nil
+		return d.rn, nil
 	}
+}
+
+// readOnce is readIn's read(2), or spliceIn's splice(2) when bulk, run
+// by rsrc.Read: it reports false to wait for src. (After a short read,
+// the next read still tries before it waits: the read that returned data
+// does not report a FIN or reset queued behind it, and the poller may
+// have folded their wake-up into the one that led to this read, so
+// waiting first could wait for ever.)
+func (d *direction) readOnce(fd uintptr) bool {
+	if d.bulk {
+		return d.spliceOnce(fd)
+	}
+	b := chunks.Get().(*[chunkSize]byte)
+	var (
+		n   int
+		err error
+	)
+	for {
+		n, err = syscall.Read(int(fd), b[:])
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err == syscall.EAGAIN {
+		chunks.Put(b)
+		return false
+	}
+	if n > 0 {
+		d.buf, d.got = b, n
+	} else {
+		chunks.Put(b)
+		n = 0
+	}
+	d.rn, d.rerr = n, err
+	return true
+}
+
+// moved accounts for w bytes written to dst.
+func (d *direction) moved(w int) {
+	d.pending -= w
+	d.unreported += int64(w)
+	d.total += int64(w)
+	d.wroteAt.Store(clock())
 }
 
 // writeOut writes the pending bytes of d.buf and returns the buffer.
 func (d *direction) writeOut() error {
-	b, n := d.buf, d.pending
-	defer func() {
-		chunks.Put(b)
-		d.buf = nil
-	}()
-	return d.drain(func(fd int) (int, error) { return syscall.Write(fd, b[n-d.pending:n]) })
+	err := d.drain()
+	chunks.Put(d.buf)
+	d.buf = nil
+	return err
 }
 
 // spliceIn moves what src has into the (empty) pipe; 0 and nil at EOF.
 func (d *direction) spliceIn() (int, error) {
 	for {
-		var (
-			n    int64
-			serr error
-		)
-		err := d.rsrc.Read(func(fd uintptr) bool {
-			for {
-				n, serr = syscall.Splice(int(fd), nil, d.pipe.w, nil, maxSplice, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
-				if serr != syscall.EINTR {
-					break
-				}
-			}
-			return serr != syscall.EAGAIN
-		})
+		err := d.rsrc.Read(d.readFn)
 		if err != nil {
 			if d.expired(err, false) {
 				continue
 			}
 			return 0, err
 		}
-		if serr != nil {
-			return 0, sysErr("splice", d.src, serr)
+		if d.rerr != nil {
+			return 0, sysErr("splice", d.src, d.rerr)
 		}
-		return int(n), nil
+		return d.rn, nil
 	}
 }
 
-// spliceOut moves the pending bytes from the pipe to dst.
-func (d *direction) spliceOut() error {
-	return d.drain(func(fd int) (int, error) {
-		n, err := syscall.Splice(d.pipe.r, nil, fd, nil, d.pending, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
-		return int(n), err
-	})
+// spliceOnce is spliceIn's splice(2).
+func (d *direction) spliceOnce(fd uintptr) bool {
+	var (
+		n   int64
+		err error
+	)
+	for {
+		n, err = syscall.Splice(int(fd), nil, d.pipe.w, nil, maxSplice, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err == syscall.EAGAIN {
+		return false
+	}
+	d.rn, d.rerr = max(int(n), 0), err
+	return true
 }
 
-// drain writes the pending bytes to dst with write, noting each
-// progress, and waits (honouring the write deadline) while dst takes none.
-func (d *direction) drain(write func(fd int) (int, error)) error {
+// spliceOut moves the pending bytes from the pipe to dst.
+func (d *direction) spliceOut() error { return d.drain() }
+
+// drain writes the pending bytes (from buf, or the pipe when bulk) to
+// dst, noting each progress, and waits (honouring the write deadline)
+// while dst takes none.
+func (d *direction) drain() error {
 	for d.pending > 0 {
-		var werr error
-		err := d.rdst.Write(func(fd uintptr) bool {
-			for d.pending > 0 {
-				w, e := write(int(fd))
-				switch {
-				case e == syscall.EINTR:
-					continue
-				case e == syscall.EAGAIN:
-					if !d.writeArmed {
-						d.armWrite()
-					}
-					return false
-				case e != nil:
-					werr = e
-					return true
-				case w == 0:
-					werr = syscall.EPIPE
-					return true
-				}
-				d.pending -= w
-				d.unreported += int64(w)
-				d.total += int64(w)
-				d.wroteAt.Store(clock())
-			}
-			return true
-		})
+		d.werr = nil
+		err := d.rdst.Write(d.writeFn)
 		if err != nil {
 			if d.expired(err, true) {
 				continue
 			}
 			return err
 		}
-		if werr != nil {
-			return sysErr("write", d.dst, werr)
+		if d.werr != nil {
+			return sysErr("write", d.dst, d.werr)
 		}
 	}
 	return nil
+}
+
+// writeOnce is drain's write(2) or splice(2), run by rdst.Write: it
+// reports false to wait for dst.
+func (d *direction) writeOnce(fd uintptr) bool {
+	for d.pending > 0 {
+		var (
+			w int
+			e error
+		)
+		if d.bulk {
+			var w64 int64
+			w64, e = syscall.Splice(d.pipe.r, nil, int(fd), nil, d.pending, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
+			w = int(w64)
+		} else {
+			w, e = syscall.Write(int(fd), d.buf[d.got-d.pending:d.got])
+		}
+		switch {
+		case e == syscall.EINTR:
+			continue
+		case e == syscall.EAGAIN:
+			if !d.writeArmed {
+				d.armWrite()
+			}
+			return false
+		case e != nil:
+			d.werr = e
+			return true
+		case w == 0:
+			d.werr = syscall.EPIPE
+			return true
+		}
+		d.moved(w)
+	}
+	return true
 }
 
 // armWrite sets dst's write deadline for the first time: at the first
@@ -442,7 +516,7 @@ func (s *session) closeTimedOut(r endReason) {
 // report adds the bytes written since the last report to the counter.
 func (d *direction) report() {
 	if d.unreported > 0 {
-		d.bytes.Add(float64(d.unreported))
+		d.bytes.Add(uint64(d.unreported))
 		if d.listenerBytes != nil {
 			d.listenerBytes.Add(float64(d.unreported))
 		}

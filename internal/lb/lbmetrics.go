@@ -1,6 +1,11 @@
 package lb
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // metrics are the data plane's Prometheus metrics, per listener, pool and
 // member. Byte counters advance when a copy returns: at the end of a
@@ -14,20 +19,45 @@ type metrics struct {
 	listenerClosed   *prometheus.CounterVec
 	poolRetries      *prometheus.CounterVec
 	poolNoMember     *prometheus.CounterVec
-	memberActive     *prometheus.GaugeVec
-	memberTotal      *prometheus.CounterVec
-	memberSelected   *prometheus.CounterVec
-	memberConnectErr *prometheus.CounterVec
-	memberBytesIn    *prometheus.CounterVec
-	memberBytesOut   *prometheus.CounterVec
-	memberShutdown   *prometheus.CounterVec
+
+	// membersMu guards members, every member's series by pool and label;
+	// Collect exports them at scrape time.
+	membersMu sync.Mutex
+	members   map[memberKey]*memberMetrics
 }
 
-// memberMetrics are one member's series, resolved once.
+// memberKey names a member's series.
+type memberKey struct{ pool, member string }
+
+// memberMetrics are one member's series: plain atomics that Collect
+// exports at scrape time. A Prometheus child per series (label pairs,
+// created timestamp, map entry) cost about 500 bytes, 3.5 KB for a
+// member's seven: the better part of what a member cost at 10,000
+// members.
 type memberMetrics struct {
-	active                      prometheus.Gauge
-	total, selected, connectErr prometheus.Counter
-	bytesIn, bytesOut, shutdown prometheus.Counter
+	active                                atomic.Int64
+	total, selected, connectErr, shutdown atomic.Uint64
+	bytesIn, bytesOut                     atomic.Uint64
+}
+
+// memberSeries are the member series, with how to read each from a
+// memberMetrics.
+var memberSeries = [...]struct {
+	desc *prometheus.Desc
+	typ  prometheus.ValueType
+	get  func(*memberMetrics) float64
+}{
+	{memberDesc("vitals_lb_member_connections_active", "Sessions established with the member now."), prometheus.GaugeValue, func(m *memberMetrics) float64 { return float64(m.active.Load()) }},
+	{memberDesc("vitals_lb_member_connections_total", "Sessions established with the member."), prometheus.CounterValue, func(m *memberMetrics) float64 { return float64(m.total.Load()) }},
+	{memberDesc("vitals_lb_member_selected_total", "Times the balancer chose the member, retries included."), prometheus.CounterValue, func(m *memberMetrics) float64 { return float64(m.selected.Load()) }},
+	{memberDesc("vitals_lb_member_connect_errors_total", "Failed connects to the member."), prometheus.CounterValue, func(m *memberMetrics) float64 { return float64(m.connectErr.Load()) }},
+	{memberDesc("vitals_lb_member_bytes_in_total", "Bytes from clients to the member."), prometheus.CounterValue, func(m *memberMetrics) float64 { return float64(m.bytesIn.Load()) }},
+	{memberDesc("vitals_lb_member_bytes_out_total", "Bytes from the member to clients."), prometheus.CounterValue, func(m *memberMetrics) float64 { return float64(m.bytesOut.Load()) }},
+	{memberDesc("vitals_lb_member_sessions_shutdown_total", "Sessions closed because the member turned ERROR (on_member_down: shutdown_sessions)."), prometheus.CounterValue, func(m *memberMetrics) float64 { return float64(m.shutdown.Load()) }},
+}
+
+func memberDesc(name, help string) *prometheus.Desc {
+	return prometheus.NewDesc(name, help, []string{"pool", "member"}, nil)
 }
 
 // listenerMetrics are one listener's series, resolved once.
@@ -43,7 +73,6 @@ type listenerMetrics struct {
 func newMetrics() *metrics {
 	lv := []string{"listener"}
 	pv := []string{"pool"}
-	mv := []string{"pool", "member"}
 	return &metrics{
 		listenerActive:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vitals_lb_listener_connections_active", Help: "Client connections the listener holds now."}, lv),
 		listenerTotal:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_listener_connections_total", Help: "Client connections the listener accepted and served."}, lv),
@@ -53,13 +82,7 @@ func newMetrics() *metrics {
 		listenerClosed:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_listener_sessions_closed_total", Help: "Established sessions the lb ended itself, by reason: " + endReasonsHelp() + "."}, []string{"listener", "reason"}),
 		poolRetries:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_pool_retries_total", Help: "Connects retried on another member after a connect failure."}, pv),
 		poolNoMember:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_pool_no_member_total", Help: "New connections that found no usable member."}, pv),
-		memberActive:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vitals_lb_member_connections_active", Help: "Sessions established with the member now."}, mv),
-		memberTotal:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_member_connections_total", Help: "Sessions established with the member."}, mv),
-		memberSelected:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_member_selected_total", Help: "Times the balancer chose the member, retries included."}, mv),
-		memberConnectErr: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_member_connect_errors_total", Help: "Failed connects to the member."}, mv),
-		memberBytesIn:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_member_bytes_in_total", Help: "Bytes from clients to the member."}, mv),
-		memberBytesOut:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_member_bytes_out_total", Help: "Bytes from the member to clients."}, mv),
-		memberShutdown:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_member_sessions_shutdown_total", Help: "Sessions closed because the member turned ERROR (on_member_down: shutdown_sessions)."}, mv),
+		members:          map[memberKey]*memberMetrics{},
 	}
 }
 
@@ -68,26 +91,49 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, c := range m.all() {
 		c.Describe(ch)
 	}
+	for _, s := range memberSeries {
+		ch <- s.desc
+	}
 }
 
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	for _, c := range m.all() {
 		c.Collect(ch)
 	}
+	type keyed struct {
+		k memberKey
+		m *memberMetrics
+	}
+	m.membersMu.Lock()
+	ms := make([]keyed, 0, len(m.members))
+	for k, mm := range m.members {
+		ms = append(ms, keyed{k, mm})
+	}
+	m.membersMu.Unlock()
+	for _, s := range memberSeries {
+		for _, x := range ms {
+			ch <- prometheus.MustNewConstMetric(s.desc, s.typ, s.get(x.m), x.k.pool, x.k.member)
+		}
+	}
 }
 
 func (m *metrics) all() []prometheus.Collector {
-	return []prometheus.Collector{m.listenerActive, m.listenerTotal, m.listenerRejected, m.listenerBytesIn, m.listenerBytesOut, m.listenerClosed, m.poolRetries, m.poolNoMember,
-		m.memberActive, m.memberTotal, m.memberSelected, m.memberConnectErr, m.memberBytesIn, m.memberBytesOut, m.memberShutdown}
+	return []prometheus.Collector{m.listenerActive, m.listenerTotal, m.listenerRejected, m.listenerBytesIn, m.listenerBytesOut, m.listenerClosed, m.poolRetries, m.poolNoMember}
 }
 
+// member returns the series of the member label of pool, made at the
+// first call: a member that a reload replaces by one with the same pool
+// and label keeps counting in them.
 func (m *metrics) member(pool, label string) *memberMetrics {
-	return &memberMetrics{
-		active: m.memberActive.WithLabelValues(pool, label), total: m.memberTotal.WithLabelValues(pool, label),
-		selected: m.memberSelected.WithLabelValues(pool, label), connectErr: m.memberConnectErr.WithLabelValues(pool, label),
-		bytesIn: m.memberBytesIn.WithLabelValues(pool, label), bytesOut: m.memberBytesOut.WithLabelValues(pool, label),
-		shutdown: m.memberShutdown.WithLabelValues(pool, label),
+	m.membersMu.Lock()
+	defer m.membersMu.Unlock()
+	k := memberKey{pool, label}
+	mm := m.members[k]
+	if mm == nil {
+		mm = &memberMetrics{}
+		m.members[k] = mm
 	}
+	return mm
 }
 
 func (m *metrics) listener(label string) *listenerMetrics {
@@ -110,26 +156,20 @@ func (m *metrics) listener(label string) *listenerMetrics {
 // open on it keep updating their resolved series, which are no longer
 // exported.
 
-func (m *metrics) memberVecs() []interface {
-	DeleteLabelValues(...string) bool
-	DeletePartialMatch(prometheus.Labels) int
-} {
-	return []interface {
-		DeleteLabelValues(...string) bool
-		DeletePartialMatch(prometheus.Labels) int
-	}{m.memberActive, m.memberTotal, m.memberSelected, m.memberConnectErr, m.memberBytesIn, m.memberBytesOut, m.memberShutdown}
-}
-
 func (m *metrics) dropMember(pool, label string) {
-	for _, v := range m.memberVecs() {
-		v.DeleteLabelValues(pool, label)
-	}
+	m.membersMu.Lock()
+	delete(m.members, memberKey{pool, label})
+	m.membersMu.Unlock()
 }
 
 func (m *metrics) dropPool(pool string) {
-	for _, v := range m.memberVecs() {
-		v.DeletePartialMatch(prometheus.Labels{"pool": pool})
+	m.membersMu.Lock()
+	for k := range m.members {
+		if k.pool == pool {
+			delete(m.members, k)
+		}
 	}
+	m.membersMu.Unlock()
 	m.poolRetries.DeleteLabelValues(pool)
 	m.poolNoMember.DeleteLabelValues(pool)
 }

@@ -136,7 +136,7 @@ type testLB struct {
 	addr string // the first listener's address
 }
 
-func startLB(t *testing.T, yml string) *testLB {
+func startLB(t testing.TB, yml string) *testLB {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srv, eng, cfg := runLB(t, yml, log)
@@ -146,7 +146,7 @@ func startLB(t *testing.T, yml string) *testLB {
 
 // runLB parses yml, applies it to a Server whose engine logs to log, and
 // runs the engine until the test ends.
-func runLB(t *testing.T, yml string, log *slog.Logger) (*Server, *monitor.Engine, *Config) {
+func runLB(t testing.TB, yml string, log *slog.Logger) (*Server, *monitor.Engine, *Config) {
 	t.Helper()
 	cfg, err := Parse("test.yaml", []byte(yml))
 	if err != nil {
@@ -359,11 +359,11 @@ func TestKilledBackendRetried(t *testing.T) {
 	killed := time.Now()
 	waitStatus(t, lb.eng, "b2", health.Error, 3*time.Second)
 	detected := time.Since(killed)
-	sel := testutil.ToFloat64(lb.srv.met.memberSelected.WithLabelValues("p", "b2"))
+	sel := float64(lb.srv.met.member("p", "b2").selected.Load())
 	time.Sleep(500 * time.Millisecond)
 	close(stop)
 	wg.Wait()
-	after := testutil.ToFloat64(lb.srv.met.memberSelected.WithLabelValues("p", "b2"))
+	after := float64(lb.srv.met.member("p", "b2").selected.Load())
 	retries := testutil.ToFloat64(lb.srv.met.poolRetries.WithLabelValues("p"))
 	// A session the load balancer had established with b2 (its kernel
 	// completed the handshake) that b2 died before greeting is lost with
@@ -373,7 +373,7 @@ func TestKilledBackendRetried(t *testing.T) {
 	// (b2.greeted also counts the monitor's connections, so it is not
 	// used). Each client has one session at a time, so at most one per
 	// client was in flight when b2 was killed, and none can start after.
-	diedWith := int64(testutil.ToFloat64(lb.srv.met.memberTotal.WithLabelValues("p", "b2"))) - int64(got["b2"])
+	diedWith := int64(lb.srv.met.member("p", "b2").total.Load()) - int64(got["b2"])
 	t.Logf("served %d, failed %d, per member %v; b2 ERROR %s after the kill; %v retries; %d sessions died with b2",
 		served.Load(), failed.Load(), got, detected, retries, diedWith)
 	if diedWith < 0 || diedWith > clients {

@@ -57,6 +57,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 
 // RunWith is Run with reloads.
 func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o RunOptions) error {
+	tuneGC()
 	eng := monitor.New(monitor.Options{Logger: log, MaxConcurrent: cfg.Monitor.MaxConcurrentChecks})
 	srv := NewServer(eng, log)
 	nofile, err := adminhttp.RaiseNoFile()

@@ -77,7 +77,7 @@ func (s *Server) MemberChanged(ev monitor.Event) {
 	}
 	if m := p.setStatus(ev.MemberID, ev.New, ev.Time); m != nil {
 		if n := m.closeSessions(); n > 0 {
-			m.met.shutdown.Add(float64(n))
+			m.met.shutdown.Add(uint64(n))
 			s.log.Info("member is down: sessions shut down", "pool", p.name, "member", m.label, "sessions", n, "reason", ev.Reason)
 		}
 	}
@@ -148,7 +148,7 @@ func (s *Server) Apply(cfg *Config) error {
 			name := cfg.MetricName(lbc, cp.Name)
 			p := old[cp.ID]
 			if p == nil || p.name != name { // a new pool, or its series are named anew
-				p = &pool{id: cp.ID, name: name, srv: s}
+				p = s.newPool(cp.ID, name)
 			}
 			p.apply(cp, lbc.Up())
 			pools[cp.ID], byName[lbc][cp.Name] = p, p

@@ -18,12 +18,15 @@ import (
 func BenchmarkEngineOverhead(b *testing.B) {
 	instant := proberFunc(func(context.Context) probe.Result { return probe.Result{Status: probe.Pass, Start: time.Now()} })
 	rise, fall := 2, 3
-	h := octavia.HealthMonitor{Type: TypeTCP, Delay: time.Millisecond, Timeout: time.Millisecond, MaxRetries: rise, MaxRetriesDown: fall}
+	h := octavia.HealthMonitor{Type: TypeTCP, Delay: 100 * time.Millisecond, Timeout: 100 * time.Millisecond, MaxRetries: rise, MaxRetriesDown: fall}
 	h.AdminStateUp = true
 	m, err := NewMonitor(h, ProtocolTCP, DefaultSettings())
 	if err != nil {
 		b.Fatal(err)
 	}
+	// Below the shortest delay a configuration may set, which the engine
+	// itself does not enforce.
+	m.Delay, m.Timeout = time.Millisecond, time.Millisecond
 	var members []Member
 	for i := range 1000 {
 		members = append(members, tmember(fmt.Sprintf("m%d", i), 1000+i))

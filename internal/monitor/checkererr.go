@@ -26,7 +26,7 @@ const CheckerErrorLogEvery = 10 * time.Second
 // CheckerErrorLogEvery. Caller holds mu, which checkerError releases.
 func (e *Engine) checkerError(ctx context.Context, m *member, r probe.Result, gen uint64) {
 	m.checkerErrors++
-	m.lastErr = r
+	m.lastErr = &r
 	m.history.Add(r.Outcome(), r.Start, r.Latency)
 	e.checkerErrs[r.CheckerError]++
 	e.errUnlogged[r.CheckerError]++

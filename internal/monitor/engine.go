@@ -173,10 +173,11 @@ type member struct {
 	transitions uint64
 	last        probe.Result
 	// checkerErrors counts the attempts that were checker errors, all
-	// generations; lastErr is the latest attempt when it was one, zero
-	// once a check completes again.
+	// generations; lastErr is the latest attempt when it was one, nil
+	// once a check completes again (a pointer: it is rare, and a Result
+	// held in every member cost 72 bytes more each).
 	checkerErrors uint64
-	lastErr       probe.Result
+	lastErr       *probe.Result
 	status        health.OperatingStatus
 	since         time.Time
 	// history holds every recent check, checker errors included, all
@@ -397,7 +398,7 @@ func (e *Engine) checked(ctx context.Context, m *member, r probe.Result) {
 		m.failures++
 	}
 	m.last = r
-	m.lastErr = probe.Result{}
+	m.lastErr = nil
 	m.history.Add(r.Outcome(), r.Start, r.Latency)
 	m.pool.duration.observe(r.Latency)
 	e.checks++
@@ -639,7 +640,7 @@ func (e *Engine) Update(pools []Pool) error {
 				discarded = append(discarded, m.prober)
 			}
 			m.mon, m.target, m.prober, m.tracker = nil, "", nil, nil
-			m.checks, m.lastErr = 0, probe.Result{}
+			m.checks, m.lastErr = 0, nil
 			e.due.remove(m)
 		case pl.keep != nil:
 			oldDelay := m.mon.Delay
@@ -655,7 +656,7 @@ func (e *Engine) Update(pools []Pool) error {
 			}
 			m.mon, m.target, m.prober = pl.mon, pl.target, pl.prober
 			m.tracker, _ = health.NewTracker(pl.mon.MaxRetries, pl.mon.MaxRetriesDown)
-			m.checks, m.lastErr = 0, probe.Result{}
+			m.checks, m.lastErr = 0, nil
 			at := now.Add(e.firstJitter(pl.mon))
 			if m.running {
 				m.next = at // finish queues it once the old check ends

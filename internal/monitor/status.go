@@ -81,7 +81,10 @@ func (e *Engine) Status() Snapshot {
 		}
 		for j, m := range p.members {
 			ms := MemberSnapshot{Member: m.cfg, Status: m.status, Since: m.since, Target: m.target, Checks: m.checks, Last: m.last,
-				CheckerErrors: m.checkerErrors, LastCheckerError: m.lastErr}
+				CheckerErrors: m.checkerErrors}
+			if m.lastErr != nil {
+				ms.LastCheckerError = *m.lastErr
+			}
 			if m.tracker != nil {
 				ms.Passes, ms.Fails = m.tracker.Counts()
 				ms.Progress = m.tracker.Progress()

@@ -28,6 +28,7 @@ var binPackages = map[string]string{
 	"pg_controldata":     "postgresql",
 	"pg_isready":         "postgresql-client",
 	"psql":               "postgresql-client",
+	"pgbench":            "postgresql-client",
 	"mariadbd":           "mariadb-server",
 	"mariadb-install-db": "mariadb-server",
 	"mariadb":            "mariadb-client",

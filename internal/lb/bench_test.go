@@ -1,0 +1,264 @@
+package lb
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"vitals/internal/monitor"
+	"vitals/internal/testenv"
+)
+
+// The data plane's benchmarks count what a session costs in allocations
+// (allocs/op, with -benchmem) and, under strace -c -f, in system calls;
+// bench/lb.sh and bench/pgbench.sh compare the speed with HAProxy on a
+// quiet machine. Each has a "direct" twin without the lb: the difference
+// is the lb's share (the client and the backend live in the same process).
+
+// oneByteBackend answers each connection's first byte with one byte and
+// closes, as bench/lbload's backend does for a short connection.
+func oneByteBackend(tb testing.TB) net.Listener {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				var b [1]byte
+				if _, err := io.ReadFull(c, b[:]); err == nil {
+					c.Write(b[:])
+				}
+			}()
+		}
+	}()
+	return ln
+}
+
+// echoBackend echoes every connection until the client closes.
+func echoBackend(tb testing.TB) net.Listener {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				io.Copy(c, c)
+			}()
+		}
+	}()
+	return ln
+}
+
+// benchLB runs an lb with one listener and one member (no monitor) at
+// backend and returns the listener's address.
+func benchLB(b *testing.B, backend net.Listener) string {
+	port := backend.Addr().(*net.TCPAddr).Port
+	lb := startLB(b, lbYAML(testenv.FreePort(b), "", "      lb_algorithm: ROUND_ROBIN\n", "{name: m, address: 127.0.0.1, protocol_port: "+strconv.Itoa(port)+"}"))
+	return lb.addr
+}
+
+// BenchmarkShortConnection is bench/lb.sh's short connection: connect,
+// one byte each way, close.
+func BenchmarkShortConnection(b *testing.B) {
+	backend := oneByteBackend(b)
+	for _, path := range []string{"direct", "lb"} {
+		b.Run(path, func(b *testing.B) {
+			addr := backend.Addr().String()
+			if path == "lb" {
+				addr = benchLB(b, backend)
+			}
+			b.ReportAllocs()
+			var buf [1]byte
+			for b.Loop() {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					b.Fatal(err)
+				}
+				c.(*net.TCPConn).SetLinger(0)
+				if _, err := c.Write([]byte("s")); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadFull(c, buf[:]); err != nil {
+					b.Fatal(err)
+				}
+				c.Close()
+			}
+		})
+	}
+}
+
+// BenchmarkSmallMessages is a pooled database connection's traffic: one
+// connection, a 100-byte request and its 100-byte echo per op.
+func BenchmarkSmallMessages(b *testing.B) {
+	backend := echoBackend(b)
+	for _, path := range []string{"direct", "lb"} {
+		b.Run(path, func(b *testing.B) {
+			addr := backend.Addr().String()
+			if path == "lb" {
+				addr = benchLB(b, backend)
+			}
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			b.ReportAllocs()
+			msg := make([]byte, 100)
+			got := make([]byte, 100)
+			for b.Loop() {
+				if _, err := c.Write(msg); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadFull(c, got); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkMemberMemory is what a member costs at 10,000 members, in
+// the shape of bench/monitor.sh (100 pools of 100, half HTTP and half
+// TCP monitors, delay 1s), in the lb's and the engine's live heap once
+// every member has been checked a few times (against closed loopback
+// ports: the checks fail at once). Run it with -benchtime 1x; it reports
+// heap-bytes/member (the live heap after a GC) and B/op and allocs/op
+// for building the whole set. BENCH_HEAP_PROFILE=file writes the heap
+// profile at the moment of the measurement (with -memprofilerate 512).
+func BenchmarkMemberMemory(b *testing.B) {
+	const pools, per = 100, 100
+	var y strings.Builder
+	y.WriteString("loadbalancer:\n  pools:\n")
+	for i := range pools {
+		kind := "TCP"
+		if i%2 == 0 {
+			kind = "HTTP"
+		}
+		fmt.Fprintf(&y, "    - name: p%d\n      lb_algorithm: ROUND_ROBIN\n      healthmonitor: {type: %s, delay: 1, timeout: 1, max_retries: 2, max_retries_down: 3}\n      members:\n", i, kind)
+		for j := range per {
+			fmt.Fprintf(&y, "        - {name: m%d, address: 127.0.0.%d, protocol_port: %d}\n", j, 2+i%200, 1+j)
+		}
+	}
+	cfg, err := Parse("members.yaml", []byte(y.String()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	var perMember float64
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		eng := monitor.New(monitor.Options{Logger: log})
+		srv := NewServer(eng, log)
+		if err := srv.Apply(cfg); err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			eng.Run(ctx)
+			close(done)
+		}()
+		time.Sleep(3500 * time.Millisecond) // the first check within 1s, then every 1s
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perMember = float64(after.HeapAlloc-before.HeapAlloc) / (pools * per)
+		if path := os.Getenv("BENCH_HEAP_PROFILE"); path != "" {
+			writeHeapProfile(b, path)
+		}
+		if eng.Status().Checks < pools*per {
+			b.Fatalf("only %d checks in 3.5s", eng.Status().Checks)
+		}
+		srv.Shutdown(0)
+		cancel()
+		<-done
+	}
+	b.ReportMetric(perMember, "heap-bytes/member")
+}
+
+func writeHeapProfile(b *testing.B, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkIdleSessions is what an idle session costs: the growth of
+// the goroutine stacks and of the live heap with 1,000 sessions open
+// (each sent one byte and got it back), per session. The lb's share is
+// lb minus direct (the clients and the echo backend are in this process
+// too). Run it with -benchtime 1x.
+func BenchmarkIdleSessions(b *testing.B) {
+	const n = 1000
+	backend := echoBackend(b)
+	for _, path := range []string{"direct", "lb"} {
+		b.Run(path, func(b *testing.B) {
+			addr := backend.Addr().String()
+			if path == "lb" {
+				addr = benchLB(b, backend)
+			}
+			var stack, heap float64
+			for b.Loop() {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				conns := make([]net.Conn, 0, n)
+				var buf [1]byte
+				for range n {
+					c, err := net.Dial("tcp", addr)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := c.Write([]byte("i")); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := io.ReadFull(c, buf[:]); err != nil {
+						b.Fatal(err)
+					}
+					conns = append(conns, c)
+				}
+				time.Sleep(100 * time.Millisecond)
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				stack = float64(int64(after.StackInuse)-int64(before.StackInuse)) / n
+				heap = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / n
+				if p := os.Getenv("BENCH_HEAP_PROFILE"); p != "" && path == "lb" {
+					writeHeapProfile(b, p)
+				}
+				for _, c := range conns {
+					c.Close()
+				}
+			}
+			b.ReportMetric(stack, "stack-bytes/session")
+			b.ReportMetric(heap, "heap-bytes/session")
+		})
+	}
+}
