@@ -41,7 +41,7 @@ func (t *table[T]) checkRefs(tx *txn, x *T) error {
 			continue
 		}
 		var one int
-		err := tx.tx.QueryRowContext(tx.ctx, tx.s.q("SELECT 1 FROM "+r.table+" WHERE id = ?"), id).Scan(&one)
+		err := tx.queryRow("SELECT 1 FROM "+r.table+" WHERE id = ?", id).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return &store.NotFoundError{Resource: r.resource, ID: id}
 		}
@@ -71,7 +71,7 @@ func (t *table[T]) create(tx *txn, x *T) error {
 	}
 	args := t.dests(x)
 	q := "INSERT INTO " + t.name + " (id, created_at, updated_at, " + t.names() + ") VALUES (?" + strings.Repeat(", ?", len(args)-1) + ")"
-	if _, err := tx.tx.ExecContext(tx.ctx, tx.s.q(q), args...); err != nil {
+	if _, err := tx.exec(q, args...); err != nil {
 		return tx.s.dialect.MapError(t.resource, err)
 	}
 	tx.dirty = true
@@ -80,7 +80,7 @@ func (t *table[T]) create(tx *txn, x *T) error {
 
 func (t *table[T]) get(tx *txn, id string) (T, error) {
 	var x T
-	err := tx.tx.QueryRowContext(tx.ctx, tx.s.q(t.selectSQL()+" WHERE id = ?"), id).Scan(t.dests(&x)...)
+	err := tx.queryRow(t.selectSQL()+" WHERE id = ?", id).Scan(t.dests(&x)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return x, &store.NotFoundError{Resource: t.resource, ID: id}
 	}
@@ -93,7 +93,7 @@ func (t *table[T]) list(tx *txn, parentID string) ([]T, error) {
 		q += " WHERE " + t.parent + " = ?"
 		args = append(args, parentID)
 	}
-	rows, err := tx.tx.QueryContext(tx.ctx, tx.s.q(q+" ORDER BY created_at, id"), args...)
+	rows, err := tx.query(q+" ORDER BY created_at, id", args...)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +137,7 @@ func (t *table[T]) update(tx *txn, x *T) error {
 	m.CreatedAt, m.UpdatedAt = t.meta(&old).CreatedAt, now()
 	args = append(args, utcTime{&m.UpdatedAt}, m.ID)
 	q := "UPDATE " + t.name + " SET " + strings.Join(sets, ", ") + ", updated_at = ? WHERE id = ?"
-	if _, err := tx.tx.ExecContext(tx.ctx, tx.s.q(q), args...); err != nil {
+	if _, err := tx.exec(q, args...); err != nil {
 		return tx.s.dialect.MapError(t.resource, err)
 	}
 	tx.dirty = true
@@ -156,7 +156,7 @@ func (t *table[T]) remove(tx *txn, id string) error {
 	if err := tx.writable(); err != nil {
 		return err
 	}
-	res, err := tx.tx.ExecContext(tx.ctx, tx.s.q("DELETE FROM "+t.name+" WHERE id = ?"), id)
+	res, err := tx.exec("DELETE FROM "+t.name+" WHERE id = ?", id)
 	if err != nil {
 		return tx.s.dialect.MapError(t.resource, err)
 	}

@@ -17,7 +17,65 @@ type txn struct {
 	readOnly bool
 	// dirty is set by a successful write; Update bumps the revision then.
 	dirty bool
+	// stmts are the statements prepared in this transaction, by SQL: an
+	// import or a reconcile runs the same few statements thousands of
+	// times, and parsing each anew cost most of their time.
+	stmts map[string]*sql.Stmt
 }
+
+// stmt returns q (in the store's own placeholders) prepared in the
+// transaction, preparing it on first use.
+func (t *txn) stmt(q string) (*sql.Stmt, error) {
+	q = t.s.q(q)
+	if st, ok := t.stmts[q]; ok {
+		return st, nil
+	}
+	st, err := t.tx.PrepareContext(t.ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if t.stmts == nil {
+		t.stmts = map[string]*sql.Stmt{}
+	}
+	t.stmts[q] = st
+	return st, nil
+}
+
+// exec runs a prepared q.
+func (t *txn) exec(q string, args ...any) (sql.Result, error) {
+	st, err := t.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(t.ctx, args...)
+}
+
+// queryRow runs a prepared q that returns at most one row; the error of
+// preparing it comes back from Scan.
+func (t *txn) queryRow(q string, args ...any) rowScanner {
+	st, err := t.stmt(q)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(t.ctx, args...)
+}
+
+// query runs a prepared q.
+func (t *txn) query(q string, args ...any) (*sql.Rows, error) {
+	st, err := t.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(t.ctx, args...)
+}
+
+// rowScanner is *sql.Row, or errRow.
+type rowScanner interface{ Scan(dest ...any) error }
+
+// errRow is a row whose statement could not be prepared.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 var _ store.Tx = (*txn)(nil)
 
