@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"vitals/internal/testenv"
 )
 
 // TestVersionSpellings: `vitals version`, `vitals --version` and `vitals
@@ -31,7 +33,7 @@ func TestVersionSpellings(t *testing.T) {
 func TestVersionStamped(t *testing.T) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		t.Skip("go is not in PATH")
+		testenv.SkipOrFail(t, "go is not in PATH")
 	}
 	bin := filepath.Join(t.TempDir(), "vitals")
 	const stamp = "v9.8.7-6-gfeedbee-dirty"
