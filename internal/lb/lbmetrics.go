@@ -5,6 +5,9 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	dto "github.com/prometheus/client_model/go"
+	"vitals/internal/promx"
 )
 
 // metrics are the data plane's Prometheus metrics, per listener, pool and
@@ -35,6 +38,8 @@ type memberKey struct{ pool, member string }
 // member's seven: the better part of what a member cost at 10,000
 // members.
 type memberMetrics struct {
+	// labels are the series' label pairs, made once (promx.Labels).
+	labels                                []*dto.LabelPair
 	active                                atomic.Int64
 	total, selected, connectErr, shutdown atomic.Uint64
 	bytesIn, bytesOut                     atomic.Uint64
@@ -112,7 +117,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.membersMu.Unlock()
 	for _, s := range memberSeries {
 		for _, x := range ms {
-			ch <- prometheus.MustNewConstMetric(s.desc, s.typ, s.get(x.m), x.k.pool, x.k.member)
+			ch <- promx.Value{Series: s.desc, Type: s.typ, Labels: x.m.labels, V: s.get(x.m)}
 		}
 	}
 }
@@ -130,7 +135,7 @@ func (m *metrics) member(pool, label string) *memberMetrics {
 	k := memberKey{pool, label}
 	mm := m.members[k]
 	if mm == nil {
-		mm = &memberMetrics{}
+		mm = &memberMetrics{labels: promx.Labels("pool", pool, "member", label)}
 		m.members[k] = mm
 	}
 	return mm

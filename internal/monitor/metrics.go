@@ -4,9 +4,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"vitals/internal/health"
 	"vitals/internal/probe"
+	"vitals/internal/promx"
 )
 
 // latencyBuckets are the upper bounds, in seconds, of the check duration
@@ -88,11 +90,28 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 
 // memberMetrics is what the collector copies of a member under the lock.
 type memberMetrics struct {
-	pool, member                string
+	labels                      []*dto.LabelPair // member, pool
 	up                          bool
 	status                      health.OperatingStatus
 	latency                     time.Duration
 	total, failures, transition uint64
+}
+
+// statusLabel is the status label pair of each operating status; it
+// sorts after member and pool.
+var statusLabel = func() map[health.OperatingStatus]*dto.LabelPair {
+	out := map[health.OperatingStatus]*dto.LabelPair{}
+	for _, st := range health.OperatingStatuses() {
+		out[st] = promx.Labels("status", st.String())[0]
+	}
+	return out
+}()
+
+func statusPair(st health.OperatingStatus) *dto.LabelPair {
+	if p, ok := statusLabel[st]; ok {
+		return p
+	}
+	return promx.Labels("status", st.String())[0]
 }
 
 type poolMetrics struct {
@@ -111,7 +130,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		pools = append(pools, poolMetrics{p.cfg.Name, p.status, p.duration})
 		for _, m := range p.members {
 			up := m.status == health.NoMonitor || (m.status != health.Offline && m.tracker != nil && m.tracker.State() == health.Up)
-			ms = append(ms, memberMetrics{pool: p.cfg.Name, member: m.label, up: up, status: m.status, latency: m.last.Latency, total: m.total, failures: m.failures, transition: m.transitions})
+			if m.prom == nil || m.prom[0].GetValue() != m.label || m.prom[1].GetValue() != p.cfg.Name {
+				m.prom = promx.Labels("pool", p.cfg.Name, "member", m.label)
+			}
+			ms = append(ms, memberMetrics{labels: m.prom, up: up, status: m.status, latency: m.last.Latency, total: m.total, failures: m.failures, transition: m.transitions})
 		}
 	}
 	checks, running, late := e.checks, e.running, e.late
@@ -122,12 +144,12 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	e.mu.Unlock()
 
 	for _, m := range ms {
-		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, b2f(m.up), m.pool, m.member)
-		ch <- prometheus.MustNewConstMetric(descStatus, prometheus.GaugeValue, 1, m.pool, m.member, m.status.String())
-		ch <- prometheus.MustNewConstMetric(descLatency, prometheus.GaugeValue, m.latency.Seconds(), m.pool, m.member)
-		ch <- prometheus.MustNewConstMetric(descChecks, prometheus.CounterValue, float64(m.total), m.pool, m.member)
-		ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(m.failures), m.pool, m.member)
-		ch <- prometheus.MustNewConstMetric(descTransitions, prometheus.CounterValue, float64(m.transition), m.pool, m.member)
+		ch <- promx.Value{Series: descUp, Type: prometheus.GaugeValue, Labels: m.labels, V: b2f(m.up)}
+		ch <- promx.Value{Series: descStatus, Type: prometheus.GaugeValue, Labels: []*dto.LabelPair{m.labels[0], m.labels[1], statusPair(m.status)}, V: 1}
+		ch <- promx.Value{Series: descLatency, Type: prometheus.GaugeValue, Labels: m.labels, V: m.latency.Seconds()}
+		ch <- promx.Value{Series: descChecks, Type: prometheus.CounterValue, Labels: m.labels, V: float64(m.total)}
+		ch <- promx.Value{Series: descFailures, Type: prometheus.CounterValue, Labels: m.labels, V: float64(m.failures)}
+		ch <- promx.Value{Series: descTransitions, Type: prometheus.CounterValue, Labels: m.labels, V: float64(m.transition)}
 	}
 	for _, p := range pools {
 		for _, s := range health.OperatingStatuses() {
