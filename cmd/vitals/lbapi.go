@@ -112,20 +112,26 @@ func writeAPIFault(w http.ResponseWriter, code int, msg string) {
 type planeStatuses struct {
 	p     *lb.Plane
 	mu    sync.Mutex
-	built time.Time
-	cfg   *lb.Config // the configuration the tree was built for
+	built time.Time     // when the tree was done
+	took  time.Duration // how long it took to build
+	cfg   *lb.Config    // the configuration the tree was built for
 	byID  map[string]string
 }
 
 // statusTTL is how long a status tree is reused: an answer is at most
-// this old, far below any monitor's delay (at least 100 ms).
+// this old, far below any monitor's delay (at least 100 ms). A tree that
+// takes longer than that to build (tens of thousands of members) is
+// reused for as long as it took: otherwise every lookup of a listing
+// would build it again.
 const statusTTL = 20 * time.Millisecond
 
 func (s *planeStatuses) OperatingStatus(_ api.Kind, id string) (model.OperatingStatus, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if now, cfg := time.Now(), s.p.Current(); s.byID == nil || now.Sub(s.built) > statusTTL || cfg != s.cfg {
-		s.byID, s.built, s.cfg = s.p.OperatingStatuses(), now, cfg
+	if now, cfg := time.Now(), s.p.Current(); s.byID == nil || now.Sub(s.built) > max(statusTTL, s.took) || cfg != s.cfg {
+		s.byID, s.cfg = s.p.OperatingStatuses(), cfg
+		s.built = time.Now()
+		s.took = s.built.Sub(now)
 	}
 	st, ok := s.byID[id]
 	return model.OperatingStatus(st), ok
