@@ -15,7 +15,7 @@ rows=()
 fails=0
 for r in $(seq 1 "$ROUNDS"); do
   log=$(VITALS_EVENTS_STRICT=1 go test -count=1 -v -run '^TestEventsFloodMustHold$' ./internal/lb 2>&1) && verdict=pass || { verdict=FAIL; fails=$((fails + 1)); }
-  line=$(grep -o 'EVENTS-BENCH .*' <<<"$log" | head -1)
+  line=$(grep -o 'EVENTS-BENCH .*' <<<"$log" | head -1 || true)
   if [[ -z $line ]]; then
     echo "$log" | tail -20
     echo "round $r: no figures"; exit 1
