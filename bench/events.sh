@@ -38,7 +38,7 @@ awk -v s="$section" 'BEGIN{skip=0} $0==s {skip=1; next} /^## / && skip {skip=0} 
   echo "Script: \`bash bench/events.sh\` ($(date -u +%Y-%m-%d), $(nproc) cores, $ROUNDS rounds). \`TestEventsFloodMustHold\`: vitals lb"
   echo "in the test process with 300 failing members (a status page over 150 KB that changes every tick) and an echo"
   echo "listener; 500 raw TCP clients GET /events and never read, for 10 s. p99 over up to 200 admin requests"
-  echo "(GET /metrics, new connection each) and 200 data-plane sessions (connect, greeting, one echoed"
+  echo "(GET /, the status page's HTML, new connection each) and 200 data-plane sessions (connect, greeting, one echoed"
   echo "line), idle and then under the flood. Growth: the test process's VmRSS and Go heap in use, max under the flood"
   echo "minus before it. Pass: every assertion, with p99 under the flood ≤ max(2× idle, idle + 50 ms)."
   echo

@@ -236,15 +236,24 @@ func TestWriteStallKeepsSlowSessions(t *testing.T) {
 			t.Error("a member that reads slowly lost its session")
 		}
 	})
-	// The member takes nothing for 1.5 s (the lb has 16 MB for it, more
-	// than the buffers on the way hold), then reads all.
-	pause := func(c net.Conn, h io.Writer) error {
-		time.Sleep(1500 * time.Millisecond)
-		_, err := io.Copy(h, c)
-		return err
+	// pause makes the member take the first byte, then nothing for d,
+	// then the rest: the pause starts when data flows, not when the lb
+	// dials (on a loaded machine the client's first write can come
+	// hundreds of milliseconds after that).
+	pause := func(d time.Duration) func(c net.Conn, h io.Writer) error {
+		return func(c net.Conn, h io.Writer) error {
+			var one [1]byte
+			if _, err := io.ReadFull(c, one[:]); err != nil {
+				return err
+			}
+			h.Write(one[:])
+			time.Sleep(d)
+			_, err := io.Copy(h, c)
+			return err
+		}
 	}
 	t.Run("member pauses for less than the bound", func(t *testing.T) {
-		if !run(t, "2s", 16<<20, 0, pause) {
+		if !run(t, "2s", 16<<20, 0, pause(time.Second)) {
 			t.Error("a member that paused for less than timeout_write_stall lost its session")
 		}
 	})
@@ -263,7 +272,9 @@ func TestWriteStallKeepsSlowSessions(t *testing.T) {
 		}
 	})
 	t.Run("member pauses for longer than the bound", func(t *testing.T) {
-		if run(t, "1s", 16<<20, 0, pause) {
+		// Small buffers toward the member, so that the 16 MB cannot all
+		// wait in the kernel and the lb's write does block.
+		if run(t, "1s", 16<<20, 64<<10, pause(3*time.Second)) {
 			t.Error("a member that took nothing for longer than timeout_write_stall kept its session")
 		}
 	})
