@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	api "vitals/internal/api/octavia"
@@ -107,32 +106,32 @@ func writeAPIFault(w http.ResponseWriter, code int, msg string) {
 }
 
 // planeStatuses reads operating statuses from the running plane. One
-// status tree serves every lookup until a member's status changes (the
-// engine says so), the running configuration changes (a member disabled),
-// or statusMaxAge passes: a listing of n objects builds it once, not n
-// times, and the objects of one answer come from one tree.
+// status tree serves the lookups of statusTTL, so that listing n objects
+// builds it once, not n times, as long as the running configuration is
+// the same: a change (a member disabled) shows at once.
 type planeStatuses struct {
 	p     *lb.Plane
-	once  sync.Once
-	stale atomic.Bool // a member's status changed since the tree was built
 	mu    sync.Mutex
-	built time.Time
-	cfg   *lb.Config // the configuration the tree was built for
+	built time.Time     // when the tree was done
+	took  time.Duration // how long it took to build
+	cfg   *lb.Config    // the configuration the tree was built for
 	byID  map[string]string
 }
 
-// statusMaxAge bounds how long a tree is reused without a change: a
-// safety net, since every change of an operating status is either a
-// member's (an engine event) or the configuration's.
-const statusMaxAge = time.Second
+// statusTTL is how long a status tree is reused: an answer is at most
+// this old, far below any monitor's delay (at least 100 ms). A tree that
+// takes longer than that to build (tens of thousands of members) is
+// reused for as long as it took: otherwise every lookup of a listing
+// would build it again.
+const statusTTL = 20 * time.Millisecond
 
 func (s *planeStatuses) OperatingStatus(_ api.Kind, id string) (model.OperatingStatus, bool) {
-	s.once.Do(func() { s.p.OnMemberChange(func() { s.stale.Store(true) }) })
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now, cfg := time.Now(), s.p.Current()
-	if stale := s.stale.Swap(false); stale || s.byID == nil || cfg != s.cfg || now.Sub(s.built) > statusMaxAge {
-		s.byID, s.built, s.cfg = s.p.OperatingStatuses(), now, cfg
+	if now, cfg := time.Now(), s.p.Current(); s.byID == nil || now.Sub(s.built) > max(statusTTL, s.took) || cfg != s.cfg {
+		s.byID, s.cfg = s.p.OperatingStatuses(), cfg
+		s.built = time.Now()
+		s.took = s.built.Sub(now)
 	}
 	st, ok := s.byID[id]
 	return model.OperatingStatus(st), ok

@@ -31,12 +31,6 @@ func (p *Plane) Apply(cfg *Config) error { return p.apply(cfg) }
 // Current is the running configuration.
 func (p *Plane) Current() *Config { return p.current() }
 
-// OnMemberChange calls f after every change of a member's status, until
-// stop is called. f runs on the engine's goroutine: keep it short.
-func (p *Plane) OnMemberChange(f func()) (stop func()) {
-	return p.eng.Subscribe(monitor.SubscriberFunc(func(monitor.Event) { f() }))
-}
-
 // IsLocal reports whether r came over the admin unix socket (which only
 // its owner can use).
 func IsLocal(r *http.Request) bool { return isLocal(r) }
