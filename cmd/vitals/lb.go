@@ -42,7 +42,8 @@ only admin, api_settings, monitor and shutdown_grace. With --config alone
 the file is the source of truth and the API is read-only. With --db
 postgres://URL several nodes (--node NAME) share one store, and keepalived
 moves a VIP between them (vrrp-check, vrrp-state; README "Running several
-nodes"); the password comes from --db-password-file or PGPASSWORD.
+nodes"); the password comes from --db-password-file or PGPASSWORD. vitals lb
+nodes lists the nodes, and nodes forget NAME removes one that is gone for good.
 
 SIGHUP reloads the configuration (so does vitals lb reload) without dropping
 established sessions or closing unchanged listeners. SIGTERM stops accepting,

@@ -100,12 +100,12 @@ func nodeNames(nodes []lb.NodeSummary) []string {
 	return names
 }
 
-// TestLBNodesForget: two vitals lb --db postgres://… nodes; `vitals lb
+// TestLBNodeListAndForget: two vitals lb --db postgres://… nodes; `vitals lb
 // nodes` lists both (table and json); forget refuses a live node, the
 // node that answers, an unknown name, and a request over TCP without the
 // admin token; once a node is stopped it turns not alive, and forget
 // removes it from the list and from the per-node status view.
-func TestLBNodesForget(t *testing.T) {
+func TestLBNodeListAndForget(t *testing.T) {
 	pg := testenv.StartPostgres(t)
 	_, dsn := pg.NewDatabase(t)
 	dir, err := os.MkdirTemp("", "vitals-nodes") // a short socket path
@@ -297,11 +297,11 @@ func TestLBNodesForget(t *testing.T) {
 	}
 }
 
-// TestLBNodesWithoutSharedStore: a vitals lb without a shared store (a
+// TestLBNoNodesWithoutSharedStore: a vitals lb without a shared store (a
 // SQLite --db, a --config file) has no nodes, and vitals lb nodes and
 // nodes forget say so, with exit 1, over the socket; over TCP without the
 // token the request is refused first, as every admin action is.
-func TestLBNodesWithoutSharedStore(t *testing.T) {
+func TestLBNoNodesWithoutSharedStore(t *testing.T) {
 	dir, err := os.MkdirTemp("", "vitals-nodes") // a short socket path
 	if err != nil {
 		t.Fatal(err)
@@ -354,5 +354,24 @@ loadbalancers:
 				}
 			}
 		})
+	}
+}
+
+// TestLBNodeUsage: a wrong use of vitals lb nodes is one line on stderr
+// and exit 2, before any endpoint is asked.
+func TestLBNodeUsage(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"lb", "nodes", "bogus"}, `vitals lb nodes: unexpected argument "bogus" (usage: vitals lb nodes [forget NAME] `},
+		{[]string{"lb", "nodes", "-f", "xml"}, `vitals lb nodes: invalid value "xml" for flag -f`},
+		{[]string{"lb", "nodes", "forget", "a", "b"}, `vitals lb nodes forget: unexpected argument "b"`},
+		{[]string{"lb", "nodes", "forget", "--token-file", "t", "a"}, "vitals lb nodes forget: --token-file goes with --admin"},
+	} {
+		code, out, errOut := runCLI(t, c.args...)
+		if code != exitUsage || out != "" || !strings.HasPrefix(errOut, c.want) || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 2 and one line starting %q", c.args, code, out, errOut, c.want)
+		}
 	}
 }

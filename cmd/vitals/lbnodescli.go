@@ -60,7 +60,7 @@ func runLBNodes(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			}
 		}
 	}
-	c := lbCmd{name: "vitals lb nodes", usage: "usage: vitals lb nodes " + lbEndpoint + " [-f table|json|yaml|value]\n       vitals lb nodes forget " + lbEndpoint + " NAME", stdout: stdout, stderr: stderr}
+	c := lbCmd{name: "vitals lb nodes", usage: "usage: vitals lb nodes [forget NAME] " + lbEndpoint + " [-f table|json|yaml|value]", stdout: stdout, stderr: stderr}
 	fs, o := lbNodesFlagSet()
 	if _, code, done := c.parse(fs, args, lbNodesHelp, 0, 0); done {
 		return code
