@@ -26,6 +26,7 @@ import (
 //	/v2/..., /v2.0/...  the Octavia v2 API (internal/api/octavia)
 //	GET /               version discovery (JSON) for API clients, the status
 //	                    page (HTML) for browsers: see wantsJSON
+//	/vrrp/..., /nodes   the nodes of a shared store (lbnodes.go, lbnodesapi.go)
 //	everything else     the lb's own admin endpoints (status page data,
 //	                    /metrics, /reload, pprof)
 //
