@@ -20,8 +20,10 @@ var completionCases = []struct {
 	want  string
 }{
 	{[]string{"vitals", "l"}, "lb"},
-	{[]string{"vitals", "lb", ""}, "status stats member reload import vrrp-check vrrp-state"},
+	{[]string{"vitals", "lb", ""}, "status stats member reload import nodes vrrp-check vrrp-state"},
 	{[]string{"vitals", "lb", "member", "s"}, "set"},
+	{[]string{"vitals", "lb", "nodes", "f"}, "forget"},
+	{[]string{"vitals", "lb", "nodes", "forget", "--t"}, "--token-file"},
 	{[]string{"vitals", "lb", "status", "-f", ""}, "table json yaml value"},
 	{[]string{"vitals", "lb", "status", "--format", "y"}, "yaml"},
 	{[]string{"vitals", "lb", "stats", "--l"}, "--listener"},

@@ -42,7 +42,8 @@ only admin, api_settings, monitor and shutdown_grace. With --config alone
 the file is the source of truth and the API is read-only. With --db
 postgres://URL several nodes (--node NAME) share one store, and keepalived
 moves a VIP between them (vrrp-check, vrrp-state; README "Running several
-nodes"); the password comes from --db-password-file or PGPASSWORD.
+nodes"); the password comes from --db-password-file or PGPASSWORD. vitals lb
+nodes lists the nodes, and nodes forget NAME removes one that is gone for good.
 
 SIGHUP reloads the configuration (so does vitals lb reload) without dropping
 established sessions or closing unchanged listeners. SIGTERM stops accepting,
@@ -66,6 +67,7 @@ func lbCommands() []command {
 		{name: "member", summary: "list pool members, set their weight, take them out and back", run: runLBMember, subs: lbMemberCommands()},
 		{name: "reload", summary: "make the running vitals lb re-read its configuration, as SIGHUP does", run: runLBReload, flags: lbReloadFlags},
 		{name: "import", summary: "load a YAML file into the store of vitals lb --db", run: runLBImport, flags: lbImportFlags},
+		{name: "nodes", summary: "list the nodes sharing a postgres:// store; forget a gone one", run: runLBNodes, flags: lbNodesFlags, subs: lbNodesCommands()},
 		{name: "vrrp-check", summary: "exit 0 while the running vitals lb serves (keepalived's track_script)", run: runLBVRRPCheck, flags: lbVRRPCheckFlags},
 		{name: "vrrp-state", summary: "tell the running vitals lb its VRRP state (keepalived's notify)", run: runLBVRRPState, flags: lbVRRPStateFlags},
 	}
@@ -169,7 +171,16 @@ func runLB(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ro := lb.RunOptions{Reload: reload, Load: load, Notify: systemdNotifier(log),
 		Applied: func(c *lb.Config) { mirror.applied(ctx, c) },
 		Attach: func(p *lb.Plane) (http.Handler, error) {
-			return mountAPI(p.Admin, apiOptions(mirror.s, cfg, p, log, nil, readOnlyFault), false)
+			h, err := mountAPI(p.Admin, apiOptions(mirror.s, cfg, p, log, nil, readOnlyFault), false)
+			if err != nil {
+				return nil, err
+			}
+			// The node routes say that a file-mode lb has no nodes,
+			// rather than 404 as if the command were unknown.
+			mux := http.NewServeMux()
+			nodeRoutes(mux, nil, cfg.Admin.Token())
+			mux.Handle("/", h)
+			return mux, nil
 		},
 	}
 	if err := lb.RunWith(ctx, cfg, log, ro); err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -27,6 +26,7 @@ import (
 //	/v2/..., /v2.0/...  the Octavia v2 API (internal/api/octavia)
 //	GET /               version discovery (JSON) for API clients, the status
 //	                    page (HTML) for browsers: see wantsJSON
+//	/vrrp/..., /nodes   the nodes of a shared store (lbnodes.go, lbnodesapi.go)
 //	everything else     the lb's own admin endpoints (status page data,
 //	                    /metrics, /reload, pprof)
 //
@@ -221,7 +221,7 @@ func runLBDB(ctx context.Context, so storeOpts, settings *lb.Config, log *slog.L
 		token := settings.Admin.Token()
 		mux := http.NewServeMux()
 		mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
-			if !lb.IsLocal(r) && (token == "" || subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Auth-Token")), []byte(token)) != 1) {
+			if !adminAllowed(r, token) {
 				writeAPIFault(w, http.StatusUnauthorized, "A reload over TCP needs the admin token in X-Auth-Token.")
 				return
 			}
@@ -233,6 +233,7 @@ func runLBDB(ctx context.Context, so storeOpts, settings *lb.Config, log *slog.L
 			io.WriteString(w, `{"reloaded": true}`)
 		})
 		vrrpRoutes(mux, ctx, ctl, node, token)
+		nodeRoutes(mux, node, token)
 		mux.Handle("/", h)
 		return mux, nil
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -138,7 +137,7 @@ func vrrpRoutes(mux *http.ServeMux, ctx context.Context, ctl *controller.Control
 		}
 	})
 	mux.HandleFunc("POST /vrrp/state", func(w http.ResponseWriter, r *http.Request) {
-		if !lb.IsLocal(r) && (token == "" || subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Auth-Token")), []byte(token)) != 1) {
+		if !adminAllowed(r, token) {
 			writeAPIFault(w, http.StatusUnauthorized, "A VRRP state over TCP needs the admin token in X-Auth-Token.")
 			return
 		}

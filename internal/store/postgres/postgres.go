@@ -208,3 +208,9 @@ func (s *Store) ListNodes(ctx context.Context) ([]store.Node, error) {
 	n, err := s.DB.ListNodes(ctx)
 	return n, wrap(s.name, err)
 }
+
+// ForgetNode is sqlstore's, with an unreachable database as
+// store.ErrUnavailable.
+func (s *Store) ForgetNode(ctx context.Context, name string) error {
+	return wrap(s.name, s.DB.ForgetNode(ctx, name))
+}

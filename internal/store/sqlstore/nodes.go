@@ -90,11 +90,19 @@ func (s *DB) ListNodes(ctx context.Context) ([]store.Node, error) {
 	return out, rows.Err()
 }
 
-// ForgetNode deletes the node; its statuses go with it.
+// ForgetNode deletes the node and its statuses, in one transaction, so
+// that no reader sees the statuses of a node that is gone from the list.
 func (s *DB) ForgetNode(ctx context.Context, name string) error {
-	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM node_statuses WHERE node = ?`), name)
-	if err == nil {
-		_, err = s.db.ExecContext(ctx, s.q(`DELETE FROM nodes WHERE name = ?`), name)
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
 	}
-	return err
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM node_statuses WHERE node = ?`), name); err != nil {
+		return fmt.Errorf("forget node %s: %w", name, err)
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM nodes WHERE name = ?`), name); err != nil {
+		return fmt.Errorf("forget node %s: %w", name, err)
+	}
+	return tx.Commit()
 }
