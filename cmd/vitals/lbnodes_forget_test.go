@@ -210,6 +210,9 @@ func TestLBNodeListAndForget(t *testing.T) {
 					t.Errorf("stderr %q does not say %q", errOut, s)
 				}
 			}
+			if strings.Count(errOut, "not found") > 1 {
+				t.Errorf("stderr %q says \"not found\" more than once", errOut)
+			}
 		})
 	}
 	if got, err := nodesJSON(t, onA...); err != nil || !slices.Equal(nodeNames(got), []string{"a", "b"}) {

@@ -124,6 +124,13 @@ func NewClient(socket, addr string) *Client {
 // ErrNotFound is returned when the endpoint has no such object.
 var ErrNotFound = errors.New("not found")
 
+// faultNotFound is a 404's fault: it reads as the endpoint's own words (which
+// say what was not found) and is ErrNotFound.
+type faultNotFound string
+
+func (e faultNotFound) Error() string        { return string(e) }
+func (e faultNotFound) Is(target error) bool { return target == ErrNotFound }
+
 // get fetches path into v.
 func (c *Client) get(ctx context.Context, path string, v any) error {
 	return c.do(ctx, http.MethodGet, path, nil, v)
@@ -168,7 +175,7 @@ func (c *Client) do(ctx context.Context, method, path string, body, v any) error
 			f.Faultstring = resp.Status
 		}
 		if resp.StatusCode == http.StatusNotFound {
-			return fmt.Errorf("%s: %w", f.Faultstring, ErrNotFound)
+			return faultNotFound(f.Faultstring)
 		}
 		return errors.New(f.Faultstring)
 	}
