@@ -10,12 +10,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"vitals/internal/adminhttp"
 	"vitals/internal/buildinfo"
 	"vitals/internal/monitor"
+	"vitals/internal/promx"
 	"vitals/internal/sdnotify"
 )
 
@@ -292,10 +292,12 @@ func logBudget(log *slog.Logger, b *adminhttp.Budget, adminCap int) {
 }
 
 // newRegistry holds the admin endpoint's series: the engine's, the data
-// plane's, the Go runtime's and the process's, and the build's.
-func newRegistry(eng *monitor.Engine, srv *Server) *prometheus.Registry {
-	reg := prometheus.NewRegistry()
+// plane's, the Go runtime's and the process's, and the build's, with the
+// per-member families of the engine and the data plane streamed after.
+func newRegistry(eng *monitor.Engine, srv *Server) *promx.Registry {
+	reg := promx.NewRegistry()
 	reg.MustRegister(eng.Collector(), srv.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(buildinfo.Collector())
+	reg.MustStream(eng.MemberSeries(), srv.MemberSeries())
 	return reg
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	dto "github.com/prometheus/client_model/go"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -151,10 +150,7 @@ type poolState struct {
 type member struct {
 	cfg   Member // config
 	label string // config
-	// prom are the member's metric label pairs (member, pool), made at
-	// the first scrape and again when either name changes.
-	prom []*dto.LabelPair
-	pool *poolState
+	pool  *poolState
 
 	// The check. mon is nil when the member is not checked (admin down,
 	// no monitor, monitor disabled).
