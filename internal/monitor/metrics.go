@@ -178,7 +178,7 @@ func (e *Engine) memberRows(with func([]memberRow)) {
 		for _, m := range ps.members {
 			rows = append(rows, memberRow{
 				Pool: ps.cfg.Name, Member: m.label,
-				Latency: m.last.Latency, Checks: m.total, Failures: m.failures, Transitions: m.transitions,
+				Latency: m.lastLatency, Checks: m.total, Failures: m.failures, Transitions: m.transitions,
 				Status: m.status,
 				Up:     m.status == health.NoMonitor || (m.status != health.Offline && m.tracker != nil && m.tracker.State() == health.Up),
 			})

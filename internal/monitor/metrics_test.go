@@ -81,7 +81,7 @@ func TestMemberMetricsText(t *testing.T) {
 				want := map[string]float64{
 					"vitals_lb_member_up":                    up,
 					"vitals_lb_member_status":                1,
-					"vitals_lb_member_check_latency_seconds": mm.last.Latency.Seconds(),
+					"vitals_lb_member_check_latency_seconds": mm.lastLatency.Seconds(),
 					"vitals_lb_member_checks_total":          float64(mm.total),
 					"vitals_lb_member_check_failures_total":  float64(mm.failures),
 					"vitals_lb_member_transitions_total":     float64(mm.transitions),
