@@ -2,6 +2,7 @@ package lb
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -85,8 +86,9 @@ func (m *metrics) memberSeries() promx.Streamer {
 var memberRowPool sync.Pool
 
 // memberRows calls with with every member's names and series, copied
-// from the map under membersMu (24 bytes a member, in a pooled slice);
-// the values are atomics, read as they are written out.
+// from the map under membersMu (40 bytes a member, in a pooled slice)
+// and sorted by pool and member; the values are atomics, read as they
+// are written out.
 func (m *metrics) memberRows(with func([]memberRow)) {
 	p, _ := memberRowPool.Get().(*[]memberRow)
 	if p == nil {
@@ -99,6 +101,14 @@ func (m *metrics) memberRows(with func([]memberRow)) {
 		rows = append(rows, memberRow{k, mm})
 	}
 	m.membersMu.Unlock()
+	// In a stable order, as the registry wrote them: scrapes then differ
+	// only where values do, and compress better (gzip).
+	slices.SortFunc(rows, func(a, b memberRow) int {
+		if c := strings.Compare(a.key.pool, b.key.pool); c != 0 {
+			return c
+		}
+		return strings.Compare(a.key.member, b.key.member)
+	})
 	with(rows)
 	clear(rows)
 	*p = rows[:0]
