@@ -67,8 +67,6 @@ type Set[T any] struct {
 
 // Streamer is what a Registry needs of a Set.
 type Streamer interface {
-	// Names lists the families, in the order they are written.
-	Names() []string
 	// Describe sends the families' descriptors.
 	Describe(ch chan<- *prometheus.Desc)
 	// Stream writes the families that keep accepts (all when nil) to w.
@@ -77,15 +75,6 @@ type Streamer interface {
 	// client_model families, allocating a dto.Metric per series: for
 	// in-process readers, not for scrapes.
 	Gather(keep func(name string) bool) []*dto.MetricFamily
-}
-
-// Names implements Streamer.
-func (s *Set[T]) Names() []string {
-	out := make([]string, len(s.Families))
-	for i, f := range s.Families {
-		out[i] = f.Name
-	}
-	return out
 }
 
 // Describe implements Streamer.
@@ -99,9 +88,26 @@ func (s *Set[T]) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
+// wants reports whether keep accepts any of the families, so that a
+// Set none of whose families are wanted takes no snapshot.
+func (s *Set[T]) wants(keep func(string) bool) bool {
+	if keep == nil {
+		return true
+	}
+	for _, f := range s.Families {
+		if keep(f.Name) {
+			return true
+		}
+	}
+	return false
+}
+
 // Stream implements Streamer: every family in turn over the same rows,
 // so that each family's series are one group, as the format wants.
 func (s *Set[T]) Stream(w *Writer, keep func(string) bool) {
+	if !s.wants(keep) {
+		return
+	}
 	s.Snapshot(func(rows []T) {
 		for _, f := range s.Families {
 			if keep != nil && !keep(f.Name) {
@@ -128,6 +134,9 @@ func (s *Set[T]) Stream(w *Writer, keep func(string) bool) {
 // registry gathers them (labels sorted by name, series by label values).
 func (s *Set[T]) Gather(keep func(string) bool) []*dto.MetricFamily {
 	var out []*dto.MetricFamily
+	if !s.wants(keep) {
+		return nil
+	}
 	s.Snapshot(func(rows []T) {
 		for _, f := range s.Families {
 			if keep != nil && !keep(f.Name) {
