@@ -10,6 +10,8 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,7 +28,7 @@ import (
 // newline), until every checked member has been checked twice, then stops
 // it so that its state holds still, gives every data-plane series a
 // value of its own, and returns /metrics as the admin handler serves it.
-func metricsLB(t *testing.T) (*monitor.Engine, *Server, []byte) {
+func metricsLB(t *testing.T) (*monitor.Engine, *Server, http.Handler, []byte) {
 	t.Helper()
 	listen := func() int {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -103,7 +105,7 @@ func metricsLB(t *testing.T) (*monitor.Engine, *Server, []byte) {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("/metrics: %d %s", rec.Code, rec.Body)
 	}
-	return eng, srv, rec.Body.Bytes()
+	return eng, srv, h, rec.Body.Bytes()
 }
 
 // memberLabel is how metrics name a member: its name, else address:port.
@@ -138,7 +140,7 @@ func labelsOf(m *dto.Metric) map[string]string {
 // data plane holds, for every member of every pool, names with escapes
 // included; no member has a series twice or lacks one.
 func TestMetricsTextMatchesState(t *testing.T) {
-	eng, srv, body := metricsLB(t)
+	eng, srv, _, body := metricsLB(t)
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	mfs, err := p.TextToMetricFamilies(bytes.NewReader(body))
 	if err != nil {
@@ -255,7 +257,7 @@ func TestMetricsTextMatchesState(t *testing.T) {
 // one TYPE line and its series in one group, the registry's and the
 // streamed ones alike.
 func TestMetricsNoFamilyTwice(t *testing.T) {
-	_, _, body := metricsLB(t)
+	_, _, _, body := metricsLB(t)
 	help, typ := map[string]int{}, map[string]int{}
 	var order []string
 	for _, m := range regexp.MustCompile(`(?m)^# (HELP|TYPE) (\S+) `).FindAllSubmatch(body, -1) {
@@ -291,5 +293,80 @@ func TestMetricsNoFamilyTwice(t *testing.T) {
 		if name != cur && name != cur+"_bucket" && name != cur+"_sum" && name != cur+"_count" {
 			t.Errorf("series %s under family %s", line, cur)
 		}
+	}
+}
+
+// stalledResponse is a client that takes nothing: its first Write blocks
+// until release is closed.
+type stalledResponse struct {
+	h       http.Header
+	writing chan struct{} // closed at the first Write
+	release chan struct{}
+	once    sync.Once
+}
+
+func (s *stalledResponse) Header() http.Header { return s.h }
+func (s *stalledResponse) WriteHeader(int)     {}
+func (s *stalledResponse) Write(p []byte) (int, error) {
+	s.once.Do(func() { close(s.writing) })
+	<-s.release
+	return len(p), nil
+}
+
+// TestMetricsStalledClientHoldsNoLock: while a scrape's client takes
+// nothing, the engine and the data plane's member series stay usable:
+// the scrape holds neither lock while it writes. There are members
+// enough that each streamed set overflows the write buffer by itself.
+func TestMetricsStalledClientHoldsNoLock(t *testing.T) {
+	var y strings.Builder
+	y.WriteString("loadbalancer:\n  pools:\n    - name: big\n      lb_algorithm: ROUND_ROBIN\n      members:\n")
+	for i := range 2000 {
+		fmt.Fprintf(&y, "        - {name: member-with-a-long-name-%d, address: 127.0.0.1, protocol_port: %d}\n", i, 1+i)
+	}
+	cfg, err := Parse("big.yaml", []byte(y.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	eng := monitor.New(monitor.Options{Logger: log})
+	srv := NewServer(eng, log)
+	if err := srv.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Shutdown(0) })
+	reg := newRegistry(eng, srv)
+	h := newAdminHandler(func() *Config { return cfg }, nil, eng, reg)
+	for i, stream := range []string{"the engine's", "the data plane's"} {
+		t.Run(stream, func(t *testing.T) {
+			var keep string
+			if i == 0 {
+				keep = "vitals_lb_member_up"
+			} else {
+				keep = "vitals_lb_member_bytes_in_total"
+			}
+			w := &stalledResponse{h: http.Header{}, writing: make(chan struct{}), release: make(chan struct{})}
+			served := make(chan struct{})
+			go func() {
+				h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics?name[]="+keep, nil))
+				close(served)
+			}()
+			defer func() { close(w.release); <-served }()
+			select {
+			case <-w.writing:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the scrape wrote nothing in 10s")
+			}
+			used := make(chan struct{})
+			go func() {
+				eng.Status()                     // the engine's lock
+				srv.met.member("big", "another") // the data plane's member map
+				close(used)
+			}()
+			select {
+			case <-used:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("a lock stayed held while a scrape of %s waited on its client", keep)
+			}
+		})
 	}
 }
