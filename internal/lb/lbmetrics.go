@@ -25,7 +25,7 @@ type metrics struct {
 	poolNoMember     *prometheus.CounterVec
 
 	// membersMu guards members, every member's series by pool and label;
-	// Collect exports them at scrape time.
+	// memberSeries writes them at scrape time.
 	membersMu sync.Mutex
 	members   map[memberKey]*memberMetrics
 }

@@ -99,8 +99,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			keep = func(n string) bool { return slices.Contains(names, n) }
 		}
 	}
-	out := http.ResponseWriter(w)
-	tw := NewWriter(out)
+	tw := NewWriter(w)
 	if acceptsGzip(req.Header.Get("Accept-Encoding")) {
 		h.Set("Content-Encoding", "gzip")
 		gz := gzips.Get().(*gzip.Writer)
