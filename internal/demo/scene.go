@@ -14,11 +14,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"vitals/internal/agent"
 	"vitals/internal/lb"
 	"vitals/internal/monitor"
+	"vitals/internal/promx"
 )
 
 // Pool names of the scene.
@@ -203,8 +202,9 @@ loadbalancer:
 	if o.OnEvent != nil {
 		s.eng.Subscribe(monitor.SubscriberFunc(o.OnEvent))
 	}
-	reg := prometheus.NewRegistry()
+	reg := promx.NewRegistry()
 	reg.MustRegister(s.eng.Collector(), s.srv.Collector())
+	reg.MustStream(s.eng.MemberSeries(), s.srv.MemberSeries())
 	if err := s.srv.Apply(cfg); err != nil {
 		return fail(err)
 	}

@@ -4,7 +4,10 @@
 // with hysteresis, fed one outcome at a time by whoever runs the checks.
 package health
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // State is what a tracker believes of its target.
 type State uint8
@@ -41,40 +44,58 @@ func (s State) String() string {
 // This is equivalent to HAProxy's single health counter running from 0 to
 // rise+fall-1. The zero Tracker is not usable; make one with NewTracker.
 // A Tracker is not safe for concurrent use.
+//
+// A Tracker is 24 bytes, one per checked member (10,000 in an lb): the
+// consecutive passes and failures, of which at most one is non-zero, are
+// one signed count, and the thresholds are int32s.
 type Tracker struct {
-	rise, fall int
-	state      State
-	passes     int // consecutive passes since the last failure
-	fails      int // consecutive failures since the last pass
+	rise, fall int32
+	// streak is the consecutive passes since the last failure when
+	// positive, the consecutive failures since the last pass when
+	// negative.
+	streak int
+	state  State
 }
+
+// maxThreshold bounds rise and fall, which a Tracker holds as int32s.
+const maxThreshold = math.MaxInt32
 
 // NewTracker returns a tracker in state Unknown. rise and fall must be at
 // least 1.
 func NewTracker(rise, fall int) (*Tracker, error) {
-	if rise < 1 || fall < 1 {
-		return nil, fmt.Errorf("rise %d and fall %d must both be at least 1", rise, fall)
+	if err := checkThresholds(rise, fall); err != nil {
+		return nil, err
 	}
-	return &Tracker{rise: rise, fall: fall}, nil
+	return &Tracker{rise: int32(rise), fall: int32(fall)}, nil
+}
+
+func checkThresholds(rise, fall int) error {
+	if rise < 1 || fall < 1 {
+		return fmt.Errorf("rise %d and fall %d must both be at least 1", rise, fall)
+	}
+	if rise > maxThreshold || fall > maxThreshold {
+		return fmt.Errorf("rise %d and fall %d must both be at most %d", rise, fall, maxThreshold)
+	}
+	return nil
 }
 
 // Observe records one result and reports whether the state changed.
 func (t *Tracker) Observe(pass bool) (changed bool) {
 	old := t.state
 	if pass {
-		t.passes++
-		t.fails = 0
+		t.streak = max(t.streak, 0) + 1
 	} else {
-		t.fails++
-		t.passes = 0
+		t.streak = min(t.streak, 0) - 1
 	}
+	passes, fails := t.Counts()
 	switch {
 	case t.state == Unknown && pass:
 		t.state = Up
 	case t.state == Unknown:
 		t.state = Down
-	case t.state == Down && t.passes >= t.rise:
+	case t.state == Down && passes >= int(t.rise):
 		t.state = Up
-	case t.state == Up && t.fails >= t.fall:
+	case t.state == Up && fails >= int(t.fall):
 		t.state = Down
 	}
 	return t.state != old
@@ -85,21 +106,21 @@ func (t *Tracker) State() State { return t.state }
 
 // Counts returns the consecutive passes and failures seen most recently;
 // at most one of them is non-zero.
-func (t *Tracker) Counts() (passes, fails int) { return t.passes, t.fails }
+func (t *Tracker) Counts() (passes, fails int) { return max(t.streak, 0), max(-t.streak, 0) }
 
 // Rise and Fall return the thresholds the tracker was made with.
-func (t *Tracker) Rise() int { return t.rise }
+func (t *Tracker) Rise() int { return int(t.rise) }
 
 // Fall returns the number of consecutive failures that turn Up into Down.
-func (t *Tracker) Fall() int { return t.fall }
+func (t *Tracker) Fall() int { return int(t.fall) }
 
 // SetThresholds changes rise and fall, keeping the state and counters, as
 // on a configuration reload. The new thresholds apply from the next result.
 func (t *Tracker) SetThresholds(rise, fall int) error {
-	if rise < 1 || fall < 1 {
-		return fmt.Errorf("rise %d and fall %d must both be at least 1", rise, fall)
+	if err := checkThresholds(rise, fall); err != nil {
+		return err
 	}
-	t.rise, t.fall = rise, fall
+	t.rise, t.fall = int32(rise), int32(fall)
 	return nil
 }
 
@@ -135,9 +156,11 @@ func (p Progress) String() string {
 func (t *Tracker) Progress() Progress {
 	switch t.state {
 	case Up:
-		return Progress{Toward: Down, Count: t.fails, Need: t.fall}
+		_, fails := t.Counts()
+		return Progress{Toward: Down, Count: fails, Need: int(t.fall)}
 	case Down:
-		return Progress{Toward: Up, Count: t.passes, Need: t.rise}
+		passes, _ := t.Counts()
+		return Progress{Toward: Up, Count: passes, Need: int(t.rise)}
 	}
 	return Progress{}
 }

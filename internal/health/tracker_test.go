@@ -3,6 +3,7 @@ package health
 import (
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // run feeds a pattern such as "ppf" (p = pass, f = fail) and returns the
@@ -135,5 +136,28 @@ func TestNewTrackerRejectsZero(t *testing.T) {
 		if _, err := NewTracker(c[0], c[1]); err == nil {
 			t.Errorf("NewTracker(%d, %d) accepted", c[0], c[1])
 		}
+	}
+}
+
+// TestTrackerSize: a Tracker is 24 bytes (Go's 24-byte size class), one
+// per checked member.
+func TestTrackerSize(t *testing.T) {
+	if n := unsafe.Sizeof(Tracker{}); n > 24 {
+		t.Errorf("a Tracker is %d bytes, more than 24", n)
+	}
+}
+
+// TestTrackerThresholdBounds: thresholds beyond what a Tracker holds are
+// refused, not wrapped.
+func TestTrackerThresholdBounds(t *testing.T) {
+	if _, err := NewTracker(maxThreshold+1, 1); err == nil {
+		t.Error("NewTracker took a rise beyond int32")
+	}
+	tr, err := NewTracker(maxThreshold, maxThreshold)
+	if err != nil || tr.Rise() != maxThreshold || tr.Fall() != maxThreshold {
+		t.Fatalf("NewTracker(max, max): %v, rise %d fall %d", err, tr.Rise(), tr.Fall())
+	}
+	if err := tr.SetThresholds(1, maxThreshold+1); err == nil || tr.Fall() != maxThreshold {
+		t.Errorf("SetThresholds took a fall beyond int32 (err %v, fall %d)", err, tr.Fall())
 	}
 }

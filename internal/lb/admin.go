@@ -13,10 +13,8 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"vitals/internal/monitor"
+	"vitals/internal/promx"
 )
 
 // The admin endpoint serves the status page, Prometheus metrics and the
@@ -39,21 +37,21 @@ import (
 
 // NewAdminHandler serves cfg's status page with statuses from eng and
 // metrics from g. It is read-only.
-func NewAdminHandler(cfg *Config, eng *monitor.Engine, g prometheus.Gatherer) http.Handler {
+func NewAdminHandler(cfg *Config, eng *monitor.Engine, g *promx.Registry) http.Handler {
 	return newAdminHandler(func() *Config { return cfg }, nil, eng, g)
 }
 
 // newAdminHandler is NewAdminHandler with the configuration read on every
 // request, so that a reload shows, and changes applied through ctl (nil:
 // read-only).
-func newAdminHandler(cfg func() *Config, ctl *control, eng *monitor.Engine, g prometheus.Gatherer) *http.ServeMux {
+func newAdminHandler(cfg func() *Config, ctl *control, eng *monitor.Engine, g *promx.Registry) *http.ServeMux {
 	a := &admin{cfg: cfg, eng: eng, ctl: ctl, g: g}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /reload", a.reload)
 	for _, prefix := range []string{"/v2", "/v2.0"} {
 		mux.HandleFunc("PUT "+prefix+"/lbaas/pools/{pool}/members/{member}", a.putMember)
 	}
-	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	mux.Handle("GET /metrics", g) // text 0.0.4, per-member series written straight out
 	mux.HandleFunc("GET /debug/pprof/", boundedSeconds(pprof.Index))
 	mux.HandleFunc("GET /debug/pprof/profile", boundedSeconds(pprof.Profile))
 	newStatusPage(cfg, eng, g, a.adminMode).register(mux) // GET /, /events, /status.json
@@ -67,7 +65,7 @@ type admin struct {
 	cfg func() *Config
 	eng *monitor.Engine
 	ctl *control
-	g   prometheus.Gatherer
+	g   *promx.Registry
 }
 
 // LoadBalancerSummary is what Client reads of an entry of GET

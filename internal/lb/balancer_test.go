@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"vitals/internal/health"
 	"vitals/internal/monitor"
@@ -209,4 +210,12 @@ func TestEveryAlgorithmPicks(t *testing.T) {
 		t.Error("Server.Apply ran a pool with an algorithm outside the declaration")
 	}
 	srv.Shutdown(0)
+}
+
+// TestMemberSize: a data-plane member stays within Go's 128-byte size
+// class (the next is 144), as its field order keeps it.
+func TestMemberSize(t *testing.T) {
+	if n := unsafe.Sizeof(member{}); n > 128 {
+		t.Errorf("a member is %d bytes, more than its 128-byte size class", n)
+	}
 }

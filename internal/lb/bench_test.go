@@ -150,22 +150,7 @@ func BenchmarkSmallMessages(b *testing.B) {
 // profile at the moment of the measurement (with -memprofilerate 512).
 func BenchmarkMemberMemory(b *testing.B) {
 	const pools, per = 100, 100
-	var y strings.Builder
-	y.WriteString("loadbalancer:\n  pools:\n")
-	for i := range pools {
-		kind := "TCP"
-		if i%2 == 0 {
-			kind = "HTTP"
-		}
-		fmt.Fprintf(&y, "    - name: p%d\n      lb_algorithm: ROUND_ROBIN\n      healthmonitor: {type: %s, delay: 1, timeout: 1, max_retries: 2, max_retries_down: 3}\n      members:\n", i, kind)
-		for j := range per {
-			fmt.Fprintf(&y, "        - {name: m%d, address: 127.0.0.%d, protocol_port: %d}\n", j, 2+i%200, 1+j)
-		}
-	}
-	cfg, err := Parse("members.yaml", []byte(y.String()))
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg := membersConfig(b, pools, per)
 	log := slog.New(slog.DiscardHandler)
 	var perMember float64
 	for b.Loop() {
@@ -198,6 +183,29 @@ func BenchmarkMemberMemory(b *testing.B) {
 		<-done
 	}
 	b.ReportMetric(perMember, "heap-bytes/member")
+}
+
+// membersConfig is bench/monitor.sh's shape: pools of per members each,
+// half with HTTP and half with TCP monitors, delay 1s, every member at a
+// closed loopback port.
+func membersConfig(b *testing.B, pools, per int) *Config {
+	var y strings.Builder
+	y.WriteString("loadbalancer:\n  pools:\n")
+	for i := range pools {
+		kind := "TCP"
+		if i%2 == 0 {
+			kind = "HTTP"
+		}
+		fmt.Fprintf(&y, "    - name: p%d\n      lb_algorithm: ROUND_ROBIN\n      healthmonitor: {type: %s, delay: 1, timeout: 1, max_retries: 2, max_retries_down: 3}\n      members:\n", i, kind)
+		for j := range per {
+			fmt.Fprintf(&y, "        - {name: m%d, address: 127.0.0.%d, protocol_port: %d}\n", j, 2+i%200, 1+j)
+		}
+	}
+	cfg, err := Parse("members.yaml", []byte(y.String()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cfg
 }
 
 func writeHeapProfile(b *testing.B, path string) {

@@ -1,12 +1,13 @@
 package lb
 
 import (
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	dto "github.com/prometheus/client_model/go"
 	"vitals/internal/promx"
 )
 
@@ -24,7 +25,7 @@ type metrics struct {
 	poolNoMember     *prometheus.CounterVec
 
 	// membersMu guards members, every member's series by pool and label;
-	// Collect exports them at scrape time.
+	// memberSeries writes them at scrape time.
 	membersMu sync.Mutex
 	members   map[memberKey]*memberMetrics
 }
@@ -32,37 +33,86 @@ type metrics struct {
 // memberKey names a member's series.
 type memberKey struct{ pool, member string }
 
-// memberMetrics are one member's series: plain atomics that Collect
-// exports at scrape time. A Prometheus child per series (label pairs,
-// created timestamp, map entry) cost about 500 bytes, 3.5 KB for a
-// member's seven: the better part of what a member cost at 10,000
-// members.
+// memberMetrics are one member's series: plain atomics that the
+// streamed families (memberSeries) read at scrape time. A Prometheus
+// child per series (label pairs, created timestamp, map entry) cost
+// about 500 bytes, 3.5 KB for a member's seven: the better part of what
+// a member cost at 10,000 members.
 type memberMetrics struct {
-	// labels are the series' label pairs, made once (promx.Labels).
-	labels                                []*dto.LabelPair
 	active                                atomic.Int64
 	total, selected, connectErr, shutdown atomic.Uint64
 	bytesIn, bytesOut                     atomic.Uint64
 }
 
-// memberSeries are the member series, with how to read each from a
-// memberMetrics.
-var memberSeries = [...]struct {
-	desc *prometheus.Desc
-	typ  prometheus.ValueType
-	get  func(*memberMetrics) float64
-}{
-	{memberDesc("vitals_lb_member_connections_active", "Sessions established with the member now."), prometheus.GaugeValue, func(m *memberMetrics) float64 { return float64(m.active.Load()) }},
-	{memberDesc("vitals_lb_member_connections_total", "Sessions established with the member."), prometheus.CounterValue, func(m *memberMetrics) float64 { return float64(m.total.Load()) }},
-	{memberDesc("vitals_lb_member_selected_total", "Times the balancer chose the member, retries included."), prometheus.CounterValue, func(m *memberMetrics) float64 { return float64(m.selected.Load()) }},
-	{memberDesc("vitals_lb_member_connect_errors_total", "Failed connects to the member."), prometheus.CounterValue, func(m *memberMetrics) float64 { return float64(m.connectErr.Load()) }},
-	{memberDesc("vitals_lb_member_bytes_in_total", "Bytes from clients to the member."), prometheus.CounterValue, func(m *memberMetrics) float64 { return float64(m.bytesIn.Load()) }},
-	{memberDesc("vitals_lb_member_bytes_out_total", "Bytes from the member to clients."), prometheus.CounterValue, func(m *memberMetrics) float64 { return float64(m.bytesOut.Load()) }},
-	{memberDesc("vitals_lb_member_sessions_shutdown_total", "Sessions closed because the member turned ERROR (on_member_down: shutdown_sessions)."), prometheus.CounterValue, func(m *memberMetrics) float64 { return float64(m.shutdown.Load()) }},
+// memberRow is a member's series as a scrape sees them: its names, and
+// its atomics, read as each family is written.
+type memberRow struct {
+	key memberKey
+	m   *memberMetrics
 }
 
-func memberDesc(name, help string) *prometheus.Desc {
-	return prometheus.NewDesc(name, help, []string{"pool", "member"}, nil)
+// memberFamilies declares the data plane's per-member families: the one
+// list from which their text, descriptors and the status page's reading
+// are derived.
+var memberFamilies = []promx.Family[memberRow]{
+	{Name: "vitals_lb_member_connections_active", Help: "Sessions established with the member now.", Type: promx.Gauge,
+		Value: func(r *memberRow) float64 { return float64(r.m.active.Load()) }},
+	{Name: "vitals_lb_member_connections_total", Help: "Sessions established with the member.", Type: promx.Counter,
+		Value: func(r *memberRow) float64 { return float64(r.m.total.Load()) }},
+	{Name: "vitals_lb_member_selected_total", Help: "Times the balancer chose the member, retries included.", Type: promx.Counter,
+		Value: func(r *memberRow) float64 { return float64(r.m.selected.Load()) }},
+	{Name: "vitals_lb_member_connect_errors_total", Help: "Failed connects to the member.", Type: promx.Counter,
+		Value: func(r *memberRow) float64 { return float64(r.m.connectErr.Load()) }},
+	{Name: "vitals_lb_member_bytes_in_total", Help: "Bytes from clients to the member.", Type: promx.Counter,
+		Value: func(r *memberRow) float64 { return float64(r.m.bytesIn.Load()) }},
+	{Name: "vitals_lb_member_bytes_out_total", Help: "Bytes from the member to clients.", Type: promx.Counter,
+		Value: func(r *memberRow) float64 { return float64(r.m.bytesOut.Load()) }},
+	{Name: "vitals_lb_member_sessions_shutdown_total", Help: "Sessions closed because the member turned ERROR (on_member_down: shutdown_sessions).", Type: promx.Counter,
+		Value: func(r *memberRow) float64 { return float64(r.m.shutdown.Load()) }},
+}
+
+// memberSeries returns the per-member families, which promx.Registry
+// writes straight to a scrape's response.
+func (m *metrics) memberSeries() promx.Streamer {
+	return &promx.Set[memberRow]{
+		Labels:      [2]string{"member", "pool"},
+		LabelValues: func(r *memberRow) (string, string) { return r.key.member, r.key.pool },
+		Families:    memberFamilies,
+		Snapshot:    m.memberRows,
+	}
+}
+
+// memberRowPool holds the slices scrapes copy the member map into.
+var memberRowPool sync.Pool
+
+// memberRows calls with with every member's names and series, copied
+// from the map under membersMu (40 bytes a member, in a pooled slice)
+// and sorted by pool and member; the values are atomics, read as they
+// are written out.
+func (m *metrics) memberRows(with func([]memberRow)) {
+	p, _ := memberRowPool.Get().(*[]memberRow)
+	if p == nil {
+		p = new([]memberRow)
+	}
+	rows := (*p)[:0]
+	m.membersMu.Lock()
+	rows = slices.Grow(rows, len(m.members))
+	for k, mm := range m.members {
+		rows = append(rows, memberRow{k, mm})
+	}
+	m.membersMu.Unlock()
+	// In a stable order, as the registry wrote them: scrapes then differ
+	// only where values do, and compress better (gzip).
+	slices.SortFunc(rows, func(a, b memberRow) int {
+		if c := strings.Compare(a.key.pool, b.key.pool); c != 0 {
+			return c
+		}
+		return strings.Compare(a.key.member, b.key.member)
+	})
+	with(rows)
+	clear(rows)
+	*p = rows[:0]
+	memberRowPool.Put(p)
 }
 
 // listenerMetrics are one listener's series, resolved once.
@@ -91,34 +141,17 @@ func newMetrics() *metrics {
 	}
 }
 
-// Describe and Collect make metrics a prometheus.Collector.
+// Describe and Collect make metrics a prometheus.Collector of the
+// listener and pool families; memberSeries has the per-member ones.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, c := range m.all() {
 		c.Describe(ch)
-	}
-	for _, s := range memberSeries {
-		ch <- s.desc
 	}
 }
 
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	for _, c := range m.all() {
 		c.Collect(ch)
-	}
-	type keyed struct {
-		k memberKey
-		m *memberMetrics
-	}
-	m.membersMu.Lock()
-	ms := make([]keyed, 0, len(m.members))
-	for k, mm := range m.members {
-		ms = append(ms, keyed{k, mm})
-	}
-	m.membersMu.Unlock()
-	for _, s := range memberSeries {
-		for _, x := range ms {
-			ch <- promx.Value{Series: s.desc, Type: s.typ, Labels: x.m.labels, V: s.get(x.m)}
-		}
 	}
 }
 
@@ -135,7 +168,7 @@ func (m *metrics) member(pool, label string) *memberMetrics {
 	k := memberKey{pool, label}
 	mm := m.members[k]
 	if mm == nil {
-		mm = &memberMetrics{labels: promx.Labels("pool", pool, "member", label)}
+		mm = &memberMetrics{}
 		m.members[k] = mm
 	}
 	return mm

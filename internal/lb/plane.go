@@ -1,12 +1,12 @@
 package lb
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"vitals/internal/monitor"
+	"vitals/internal/promx"
 )
 
 // Plane is the running load balancer as RunOptions.Attach sees it: a way
@@ -20,7 +20,7 @@ type Plane struct {
 	apply   func(*Config) error
 	current func() *Config
 	eng     *monitor.Engine
-	g       prometheus.Gatherer
+	g       *promx.Registry
 }
 
 // Apply runs cfg as a reload does: unchanged listeners and established
@@ -102,9 +102,5 @@ func (p *Plane) ListenerStats(id string) (Stats, bool) {
 
 // Register adds c's series to the admin endpoint's /metrics.
 func (p *Plane) Register(c prometheus.Collector) error {
-	reg, ok := p.g.(prometheus.Registerer)
-	if !ok {
-		return errors.New("the admin registry takes no collectors")
-	}
-	return reg.Register(c)
+	return p.g.Register(c)
 }

@@ -8,9 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"vitals/internal/monitor"
+	"vitals/internal/promx"
 )
 
 // TestPprofSecondsBounded: /debug/pprof/profile and the delta profiles
@@ -21,7 +20,7 @@ func TestPprofSecondsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	eng := monitor.New(monitor.Options{Logger: slog.New(slog.DiscardHandler)})
-	srv := httptest.NewServer(NewAdminHandler(cfg, eng, prometheus.NewRegistry()))
+	srv := httptest.NewServer(NewAdminHandler(cfg, eng, promx.NewRegistry()))
 	defer srv.Close()
 	get := func(path string) (int, string) {
 		t.Helper()

@@ -15,11 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"vitals/internal/health"
 	"vitals/internal/monitor"
+	"vitals/internal/promx"
 	"vitals/internal/testenv"
 )
 
@@ -785,9 +785,10 @@ func TestReloadDropsRemovedSeries(t *testing.T) {
 		}
 	}
 	series := func() string {
-		reg := prometheus.NewPedanticRegistry()
+		reg := promx.NewRegistry()
 		reg.MustRegister(lb.srv.Collector())
-		mfs, err := reg.Gather()
+		reg.MustStream(lb.srv.MemberSeries())
+		mfs, err := reg.GatherAll(nil)
 		if err != nil {
 			t.Fatal(err)
 		}

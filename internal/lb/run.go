@@ -10,12 +10,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"vitals/internal/adminhttp"
 	"vitals/internal/buildinfo"
 	"vitals/internal/monitor"
+	"vitals/internal/promx"
 	"vitals/internal/sdnotify"
 )
 
@@ -72,9 +72,7 @@ func RunWith(ctx context.Context, cfg *Config, log *slog.Logger, o RunOptions) e
 	if o.Load != nil {
 		ctl.reloads, ctl.stopping = make(chan chan error), make(chan struct{})
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(eng.Collector(), srv.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(buildinfo.Collector())
+	reg := newRegistry(eng, srv)
 	handler := newAdminHandler(ctl.Current, ctl, eng, reg)
 
 	// Listen before the engine starts: the umask dance in ListenUnix must
@@ -291,4 +289,15 @@ func logBudget(log *slog.Logger, b *adminhttp.Budget, adminCap int) {
 		return
 	}
 	log.Info("descriptor budget", args...)
+}
+
+// newRegistry holds the admin endpoint's series: the engine's, the data
+// plane's, the Go runtime's and the process's, and the build's, with the
+// per-member families of the engine and the data plane streamed after.
+func newRegistry(eng *monitor.Engine, srv *Server) *promx.Registry {
+	reg := promx.NewRegistry()
+	reg.MustRegister(eng.Collector(), srv.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(buildinfo.Collector())
+	reg.MustStream(eng.MemberSeries(), srv.MemberSeries())
+	return reg
 }

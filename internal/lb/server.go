@@ -15,6 +15,7 @@ import (
 
 	"vitals/internal/adminhttp"
 	"vitals/internal/monitor"
+	"vitals/internal/promx"
 )
 
 // Server is the data plane: it holds the listeners and pools of the
@@ -64,8 +65,13 @@ func NewServer(eng *monitor.Engine, log *slog.Logger) *Server {
 // adminhttp.Budget). Call it before the first Apply.
 func (s *Server) SetBudget(b *adminhttp.Budget) { s.budget = b }
 
-// Collector returns the data plane's Prometheus metrics.
+// Collector returns the data plane's Prometheus metrics but the
+// per-member ones (MemberSeries).
 func (s *Server) Collector() prometheus.Collector { return s.met }
+
+// MemberSeries returns the data plane's per-member families, for
+// promx.Registry.Stream.
+func (s *Server) MemberSeries() promx.Streamer { return s.met.memberSeries() }
 
 // MemberChanged applies a member's new status: the pool's member set is
 // rebuilt, and a member that turned ERROR in a pool with on_member_down

@@ -13,6 +13,7 @@ import (
 
 	"vitals/internal/adminhttp"
 	"vitals/internal/monitor"
+	"vitals/internal/promx"
 	"vitals/internal/statuspage"
 )
 
@@ -27,7 +28,7 @@ import (
 type statusPage struct {
 	cfg  func() *Config
 	eng  *monitor.Engine
-	g    prometheus.Gatherer
+	g    *promx.Registry            // nil: no counters
 	mode func(*http.Request) string // what the page may change for a request
 
 	events *statuspage.Broadcaster // /events, one stream of snapshots per admin mode
@@ -38,15 +39,15 @@ type statusPage struct {
 //
 //	vitals_lb_event_subscribers                 open /events streams
 //	vitals_lb_event_subscribers_dropped_total   streams dropped because a message's write timed out
-func newStatusPage(cfg func() *Config, eng *monitor.Engine, g prometheus.Gatherer, mode func(*http.Request) string) *statusPage {
+func newStatusPage(cfg func() *Config, eng *monitor.Engine, g *promx.Registry, mode func(*http.Request) string) *statusPage {
 	p := &statusPage{cfg: cfg, eng: eng, g: g, mode: mode}
 	opt := statuspage.Options{
 		Subscribers: prometheus.NewGauge(prometheus.GaugeOpts{Name: "vitals_lb_event_subscribers", Help: "Open /events streams of the status page."}),
 		Dropped:     prometheus.NewCounter(prometheus.CounterOpts{Name: "vitals_lb_event_subscribers_dropped_total", Help: "/events streams dropped because a message was not taken within the write timeout."}),
 	}
-	if reg, ok := g.(prometheus.Registerer); ok {
-		opt.Subscribers = registerOrExisting(reg, opt.Subscribers)
-		opt.Dropped = registerOrExisting(reg, opt.Dropped)
+	if g != nil {
+		opt.Subscribers = registerOrExisting(g, opt.Subscribers)
+		opt.Dropped = registerOrExisting(g, opt.Dropped)
 	}
 	p.events = statuspage.NewBroadcaster(p.snapshot, opt)
 	return p
@@ -179,17 +180,18 @@ func (p *statusPage) gather() map[metKey]float64 {
 	if p.g == nil {
 		return out
 	}
-	mfs, _ := p.g.Gather()
-	for _, mf := range mfs {
-		name := mf.GetName()
+	mfs, _ := p.g.GatherAll(func(name string) bool {
 		switch name {
 		case "vitals_lb_listener_connections_active", "vitals_lb_listener_connections_total",
 			"vitals_lb_member_connections_active", "vitals_lb_member_connections_total",
 			"vitals_lb_member_bytes_in_total", "vitals_lb_member_bytes_out_total",
 			"vitals_lb_store_up", "vitals_lb_store_applied_revision":
-		default:
-			continue
+			return true
 		}
+		return false
+	})
+	for _, mf := range mfs {
+		name := mf.GetName()
 		for _, m := range mf.GetMetric() {
 			k := metKey{name: name}
 			for _, lp := range m.GetLabel() {

@@ -11,10 +11,9 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"vitals/internal/monitor"
 	"vitals/internal/probe"
+	"vitals/internal/promx"
 	"vitals/internal/statuspage"
 )
 
@@ -98,7 +97,7 @@ func TestStatusPageHistoryHoldsEveryCheck(t *testing.T) {
 	want := map[byte]string{'P': "PASS", 'F': "FAIL", 'E': statuspage.CheckLocal}
 	synctest.Test(t, func(t *testing.T) {
 		cfg, eng := historyLB(t, &patternProber{pattern: pattern})
-		h := NewAdminHandler(cfg, eng, prometheus.NewRegistry())
+		h := NewAdminHandler(cfg, eng, promx.NewRegistry())
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		begin := time.Now()
@@ -152,7 +151,7 @@ func TestStatusPageMemberDetails(t *testing.T) {
 	}
 	synctest.Test(t, func(t *testing.T) {
 		cfg, eng := historyLB(t, &patternProber{pattern: string(pattern)})
-		h := NewAdminHandler(cfg, eng, prometheus.NewRegistry())
+		h := NewAdminHandler(cfg, eng, promx.NewRegistry())
 		m := statusJSON(t, h).Pools[0].Members[0]
 		if m.Progress != nil || m.Status != "OFFLINE" {
 			t.Errorf("before the first check: %s, progress %+v; want OFFLINE and none", m.Status, m.Progress)

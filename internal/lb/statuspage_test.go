@@ -13,9 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"vitals/internal/monitor"
+	"vitals/internal/promx"
 	"vitals/internal/testenv"
 )
 
@@ -39,7 +38,7 @@ func TestStatusPage(t *testing.T) {
 	if err := eng.Update(cfg.MonitorPools()); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(NewAdminHandler(cfg, eng, prometheus.NewRegistry()))
+	srv := httptest.NewServer(NewAdminHandler(cfg, eng, promx.NewRegistry()))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/")
 	if err != nil {
@@ -100,7 +99,7 @@ loadbalancer:
 	if err := eng.Update(cfg.MonitorPools()); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(NewAdminHandler(cfg, eng, prometheus.NewRegistry()))
+	srv := httptest.NewServer(NewAdminHandler(cfg, eng, promx.NewRegistry()))
 	defer srv.Close()
 	testenv.CheckEventCap(t, srv.URL+"/events", 2)
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+	"unsafe"
 	"vitals/internal/octavia"
 
 	"vitals/internal/health"
@@ -620,5 +621,15 @@ func TestUpdateRejectsDuplicateIDs(t *testing.T) {
 	}
 	if s := e.Status(); len(s.Pools) != 0 {
 		t.Errorf("failed Update left %d pools", len(s.Pools))
+	}
+}
+
+// TestMemberSize: a member stays within Go's 640-byte size class, the
+// allocator's 8-byte header included; one more word puts every member in
+// the 704-byte class, 640 KB more at 10,000 members (see the member
+// type's comment).
+func TestMemberSize(t *testing.T) {
+	if n := unsafe.Sizeof(member{}); n > 632 {
+		t.Errorf("a member is %d bytes, more than 632 (640 with the allocator's header)", n)
 	}
 }

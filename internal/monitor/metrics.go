@@ -1,10 +1,11 @@
 package monitor
 
 import (
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"vitals/internal/health"
 	"vitals/internal/probe"
@@ -46,16 +47,10 @@ func (h *histogram) buckets() map[float64]uint64 {
 	return b
 }
 
-// Collector returns a Prometheus collector of the engine's metrics, read
-// from its state at scrape time, so checks pay nothing for them. Per
-// member, six series keep a scrape of 10,000 members cheap:
+// Collector returns a Prometheus collector of the engine's metrics but
+// the per-member ones (MemberSeries), read from its state at scrape
+// time, so checks pay nothing for them:
 //
-//	vitals_lb_member_up{pool,member}                     1 if the member is enabled and passes its monitor (or has none)
-//	vitals_lb_member_status{pool,member,status}          1, labelled with the member's current operating status
-//	vitals_lb_member_check_latency_seconds{pool,member}  how long the latest check took
-//	vitals_lb_member_checks_total{pool,member}           checks completed
-//	vitals_lb_member_check_failures_total{pool,member}   checks failed
-//	vitals_lb_member_transitions_total{pool,member}      status changes
 //	vitals_lb_pool_status{pool,status}                   1 for the pool's operating status, 0 for the others
 //	vitals_lb_pool_check_duration_seconds{pool}          histogram of the pool's check durations
 //	vitals_lb_checks_total                               checks completed by the engine
@@ -67,12 +62,6 @@ func (e *Engine) Collector() prometheus.Collector { return collector{e} }
 type collector struct{ e *Engine }
 
 var (
-	descUp          = prometheus.NewDesc("vitals_lb_member_up", "1 if the member is enabled and passes its health monitor (or has none), else 0.", []string{"pool", "member"}, nil)
-	descStatus      = prometheus.NewDesc("vitals_lb_member_status", "1, labelled with the member's current Octavia operating status.", []string{"pool", "member", "status"}, nil)
-	descLatency     = prometheus.NewDesc("vitals_lb_member_check_latency_seconds", "How long the member's latest check took.", []string{"pool", "member"}, nil)
-	descChecks      = prometheus.NewDesc("vitals_lb_member_checks_total", "Checks of the member completed.", []string{"pool", "member"}, nil)
-	descFailures    = prometheus.NewDesc("vitals_lb_member_check_failures_total", "Checks of the member that failed.", []string{"pool", "member"}, nil)
-	descTransitions = prometheus.NewDesc("vitals_lb_member_transitions_total", "Changes of the member's operating status.", []string{"pool", "member"}, nil)
 	descPoolStatus  = prometheus.NewDesc("vitals_lb_pool_status", "The pool's Octavia operating status: 1 for the current one, 0 for the others.", []string{"pool", "status"}, nil)
 	descDuration    = prometheus.NewDesc("vitals_lb_pool_check_duration_seconds", "How long the checks of the pool's members took.", []string{"pool"}, nil)
 	descAllChecks   = prometheus.NewDesc("vitals_lb_checks_total", "Checks completed by the engine.", nil, nil)
@@ -83,35 +72,9 @@ var (
 
 // Describe sends the descriptors.
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descUp, descStatus, descLatency, descChecks, descFailures, descTransitions, descPoolStatus, descDuration, descAllChecks, descRunning, descLateness, descCheckerErrs} {
+	for _, d := range []*prometheus.Desc{descPoolStatus, descDuration, descAllChecks, descRunning, descLateness, descCheckerErrs} {
 		ch <- d
 	}
-}
-
-// memberMetrics is what the collector copies of a member under the lock.
-type memberMetrics struct {
-	labels                      []*dto.LabelPair // member, pool
-	up                          bool
-	status                      health.OperatingStatus
-	latency                     time.Duration
-	total, failures, transition uint64
-}
-
-// statusLabel is the status label pair of each operating status; it
-// sorts after member and pool.
-var statusLabel = func() map[health.OperatingStatus]*dto.LabelPair {
-	out := map[health.OperatingStatus]*dto.LabelPair{}
-	for _, st := range health.OperatingStatuses() {
-		out[st] = promx.Labels("status", st.String())[0]
-	}
-	return out
-}()
-
-func statusPair(st health.OperatingStatus) *dto.LabelPair {
-	if p, ok := statusLabel[st]; ok {
-		return p
-	}
-	return promx.Labels("status", st.String())[0]
 }
 
 type poolMetrics struct {
@@ -124,17 +87,9 @@ type poolMetrics struct {
 func (c collector) Collect(ch chan<- prometheus.Metric) {
 	e := c.e
 	e.mu.Lock()
-	ms := make([]memberMetrics, 0, len(e.byID))
 	pools := make([]poolMetrics, 0, len(e.pools))
 	for _, p := range e.pools {
 		pools = append(pools, poolMetrics{p.cfg.Name, p.status, p.duration})
-		for _, m := range p.members {
-			up := m.status == health.NoMonitor || (m.status != health.Offline && m.tracker != nil && m.tracker.State() == health.Up)
-			if m.prom == nil || m.prom[0].GetValue() != m.label || m.prom[1].GetValue() != p.cfg.Name {
-				m.prom = promx.Labels("pool", p.cfg.Name, "member", m.label)
-			}
-			ms = append(ms, memberMetrics{labels: m.prom, up: up, status: m.status, latency: m.last.Latency, total: m.total, failures: m.failures, transition: m.transitions})
-		}
 	}
 	checks, running, late := e.checks, e.running, e.late
 	errs := make([]uint64, len(checkerReasons))
@@ -143,14 +98,6 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	e.mu.Unlock()
 
-	for _, m := range ms {
-		ch <- promx.Value{Series: descUp, Type: prometheus.GaugeValue, Labels: m.labels, V: b2f(m.up)}
-		ch <- promx.Value{Series: descStatus, Type: prometheus.GaugeValue, Labels: []*dto.LabelPair{m.labels[0], m.labels[1], statusPair(m.status)}, V: 1}
-		ch <- promx.Value{Series: descLatency, Type: prometheus.GaugeValue, Labels: m.labels, V: m.latency.Seconds()}
-		ch <- promx.Value{Series: descChecks, Type: prometheus.CounterValue, Labels: m.labels, V: float64(m.total)}
-		ch <- promx.Value{Series: descFailures, Type: prometheus.CounterValue, Labels: m.labels, V: float64(m.failures)}
-		ch <- promx.Value{Series: descTransitions, Type: prometheus.CounterValue, Labels: m.labels, V: float64(m.transition)}
-	}
 	for _, p := range pools {
 		for _, s := range health.OperatingStatuses() {
 			ch <- prometheus.MustNewConstMetric(descPoolStatus, prometheus.GaugeValue, b2f(p.status == s), p.name, s.String())
@@ -163,6 +110,85 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for i, r := range checkerReasons {
 		ch <- prometheus.MustNewConstMetric(descCheckerErrs, prometheus.CounterValue, float64(errs[i]), r)
 	}
+}
+
+// MemberSeries returns the engine's per-member families, which
+// promx.Registry writes straight to a scrape's response:
+//
+//	vitals_lb_member_up{pool,member}                     1 if the member is enabled and passes its monitor (or has none)
+//	vitals_lb_member_status{pool,member,status}          1, labelled with the member's current operating status
+//	vitals_lb_member_check_latency_seconds{pool,member}  how long the latest check took
+//	vitals_lb_member_checks_total{pool,member}           checks completed
+//	vitals_lb_member_check_failures_total{pool,member}   checks failed
+//	vitals_lb_member_transitions_total{pool,member}      status changes
+//
+// A scrape copies every member's values under the engine's lock, as one
+// snapshot, into a pooled slice (72 bytes a member), and writes
+// them after releasing it.
+func (e *Engine) MemberSeries() promx.Streamer {
+	return &promx.Set[memberRow]{
+		Labels:      [2]string{"member", "pool"},
+		LabelValues: func(r *memberRow) (string, string) { return r.Member, r.Pool },
+		Families:    memberFamilies,
+		Snapshot:    e.memberRows,
+	}
+}
+
+// memberRow is what a scrape copies of a member under the engine's lock.
+type memberRow struct {
+	Pool, Member                  string
+	Latency                       time.Duration // of the latest check
+	Checks, Failures, Transitions uint64
+	Status                        health.OperatingStatus
+	Up                            bool
+}
+
+// memberFamilies declares the per-member families: the one list from
+// which their text, descriptors and client_model form are derived.
+var memberFamilies = []promx.Family[memberRow]{
+	{Name: "vitals_lb_member_up", Help: "1 if the member is enabled and passes its health monitor (or has none), else 0.", Type: promx.Gauge,
+		Value: func(r *memberRow) float64 { return b2f(r.Up) }},
+	{Name: "vitals_lb_member_status", Help: "1, labelled with the member's current Octavia operating status.", Type: promx.Gauge,
+		Label: "status", LabelValue: func(r *memberRow) string { return r.Status.String() },
+		Value: func(*memberRow) float64 { return 1 }},
+	{Name: "vitals_lb_member_check_latency_seconds", Help: "How long the member's latest check took.", Type: promx.Gauge,
+		Value: func(r *memberRow) float64 { return r.Latency.Seconds() }},
+	{Name: "vitals_lb_member_checks_total", Help: "Checks of the member completed.", Type: promx.Counter,
+		Value: func(r *memberRow) float64 { return float64(r.Checks) }},
+	{Name: "vitals_lb_member_check_failures_total", Help: "Checks of the member that failed.", Type: promx.Counter,
+		Value: func(r *memberRow) float64 { return float64(r.Failures) }},
+	{Name: "vitals_lb_member_transitions_total", Help: "Changes of the member's operating status.", Type: promx.Counter,
+		Value: func(r *memberRow) float64 { return float64(r.Transitions) }},
+}
+
+// memberRowPool holds the slices scrapes copy members into.
+var memberRowPool sync.Pool
+
+// memberRows calls with with a copy of every member's values, taken in
+// one hold of the engine's lock, in configuration order.
+func (e *Engine) memberRows(with func([]memberRow)) {
+	p, _ := memberRowPool.Get().(*[]memberRow)
+	if p == nil {
+		p = new([]memberRow)
+	}
+	rows := (*p)[:0]
+	e.mu.Lock()
+	rows = slices.Grow(rows, len(e.byID))
+	for _, ps := range e.pools {
+		for _, m := range ps.members {
+			rows = append(rows, memberRow{
+				Pool: ps.cfg.Name, Member: m.label,
+				Latency: m.lastLatency, Checks: m.total, Failures: m.failures, Transitions: m.transitions,
+				Status: m.status,
+				Up:     m.status == health.NoMonitor || (m.status != health.Offline && m.tracker != nil && m.tracker.State() == health.Up),
+			})
+		}
+	}
+	e.mu.Unlock()
+	with(rows)
+	clear(rows) // the names of members removed since must not stay
+	*p = rows[:0]
+	memberRowPool.Put(p)
 }
 
 // checkerReasons are the reason labels of vitals_lb_checker_errors_total,

@@ -23,14 +23,14 @@ func (h dueHeap) Len() int           { return len(h) }
 func (h dueHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
 func (h dueHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].m.idx = i
-	h[j].m.idx = j
+	h[i].m.idx = int32(i)
+	h[j].m.idx = int32(j)
 }
 
 // Push implements heap.Interface; use heap.Push.
 func (h *dueHeap) Push(x any) {
 	m := x.(*member)
-	m.idx = len(*h)
+	m.idx = int32(len(*h))
 	*h = append(*h, dueEntry{at: m.next, m: m})
 }
 
@@ -50,7 +50,7 @@ func (h *dueHeap) schedule(m *member, at time.Time) {
 	m.next = at
 	if m.idx >= 0 {
 		(*h)[m.idx].at = at
-		heap.Fix(h, m.idx)
+		heap.Fix(h, int(m.idx))
 		return
 	}
 	heap.Push(h, m)
@@ -59,7 +59,7 @@ func (h *dueHeap) schedule(m *member, at time.Time) {
 // remove takes m out of the queue if it is there.
 func (h *dueHeap) remove(m *member) {
 	if m.idx >= 0 {
-		heap.Remove(h, m.idx)
+		heap.Remove(h, int(m.idx))
 	}
 }
 

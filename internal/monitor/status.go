@@ -80,7 +80,7 @@ func (e *Engine) Status() Snapshot {
 			ps.MonitorStatus = health.Online
 		}
 		for j, m := range p.members {
-			ms := MemberSnapshot{Member: m.cfg, Status: m.status, Since: m.since, Target: m.target, Checks: m.checks, Last: m.last,
+			ms := MemberSnapshot{Member: m.cfg, Status: m.status, Since: m.since, Target: m.target, Checks: m.checks, Last: m.lastResult(),
 				CheckerErrors: m.checkerErrors}
 			if m.lastErr != nil {
 				ms.LastCheckerError = *m.lastErr

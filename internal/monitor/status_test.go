@@ -10,8 +10,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"vitals/internal/health"
+	"vitals/internal/promx"
 )
 
 // TestBuildTree: the tree has Octavia's shape and statuses: one failing
@@ -59,8 +61,15 @@ func TestCollector(t *testing.T) {
 		h := startEngine(t, fs, Options{}, []Pool{{ID: "p", Name: "web", AdminStateUp: true, Monitor: m, Members: []Member{tmember("a", 1), tmember("b", 2)}}})
 		time.Sleep(3500 * time.Millisecond)
 		synctest.Wait()
-		reg := prometheus.NewPedanticRegistry()
-		reg.MustRegister(h.e.Collector())
+		ped := prometheus.NewPedanticRegistry()
+		ped.MustRegister(h.e.Collector())
+		if _, err := ped.Gather(); err != nil {
+			t.Errorf("pedantic gather: %v", err)
+		}
+		r := promx.NewRegistry()
+		r.MustRegister(h.e.Collector())
+		r.MustStream(h.e.MemberSeries())
+		reg := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return r.GatherAll(nil) })
 		want := `
 # HELP vitals_lb_checks_total Checks completed by the engine.
 # TYPE vitals_lb_checks_total counter

@@ -96,10 +96,10 @@ type run struct {
 	start    time.Time
 	deadline time.Time
 	timeout  time.Duration
-	reading  bool // the request is sent: waiting for the reply; else connecting
-	buf      *[headBufSize]byte
-	n        int // bytes of the reply in buf
-	idx      int // in Poller.timers; -1 when not waiting
+	reading  bool               // the request is sent: waiting for the reply; else connecting
+	buf      *[headBufSize]byte // from headBufs once the reply comes; nil before
+	n        int                // bytes of the reply in buf
+	idx      int                // in Poller.timers; -1 when not waiting
 }
 
 // Start runs the check of p, a Prober from New, with tag for done, if it
@@ -226,6 +226,14 @@ func (r *run) stepName() string {
 	return "connect " + r.addr()
 }
 
+// head is the reply read so far; nil before any.
+func (r *run) head() []byte {
+	if r.buf == nil {
+		return nil
+	}
+	return r.buf[:r.n]
+}
+
 func (r *run) addr() string {
 	if r.tcp != nil {
 		return r.tcp.addr
@@ -255,7 +263,6 @@ func (pl *Poller) onConnected(r *run, waiting bool) {
 		return
 	}
 	r.reading = true
-	r.buf = headBufs.Get().(*[headBufSize]byte)
 	// No read yet: the peer can hardly have answered already. Registering
 	// the socket reports a reply that has, all the same.
 	if !waiting {
@@ -266,10 +273,20 @@ func (pl *Poller) onConnected(r *run, waiting bool) {
 // read reads what there is of r's reply, and judges it once readHead
 // would have returned. It reports whether r ended (or was handed off).
 func (pl *Poller) read(r *run) bool {
+	if r.buf == nil {
+		// The buffer is taken when the reply comes, not when the request
+		// goes: a check waiting on its reply holds none. (At 10,000
+		// members thousands wait at once: 2 KB each, some 4.5 MB.)
+		r.buf = headBufs.Get().(*[headBufSize]byte)
+	}
 	var rerr error
 	for r.n < len(r.buf) {
 		m, errno := rawRead(r.fd, r.buf[r.n:])
 		if errno == syscall.EAGAIN {
+			if r.n == 0 {
+				headBufs.Put(r.buf)
+				r.buf = nil
+			}
 			return false
 		}
 		if errno != 0 {
@@ -294,7 +311,7 @@ func (pl *Poller) read(r *run) bool {
 // far, end and err as readHead would return them, or hands r off when the
 // reply must be read further.
 func (pl *Poller) judge(r *run, end int, err error) bool {
-	detail, err, ok := r.http.judgeHead(r.buf[:r.n], end, err)
+	detail, err, ok := r.http.judgeHead(r.head(), end, err)
 	if !ok {
 		pl.handOff(r, nil)
 		return true
@@ -337,7 +354,7 @@ func (pl *Poller) finishSlow(x *run, s *sock, unsent []byte) (string, error) {
 		detail, err := c.readReply(s)
 		return detail, c.replyErr(pl.ctx, err)
 	}
-	detail, err := c.restReply(x.buf[:x.n], s)
+	detail, err := c.restReply(x.head(), s)
 	return detail, c.replyErr(pl.ctx, err)
 }
 

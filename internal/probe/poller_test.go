@@ -380,3 +380,81 @@ func TestPollerEpollWaitFallback(t *testing.T) {
 		t.Errorf("a check with a 50ms timeout took %s", r.Latency)
 	}
 }
+
+// TestPollerWaitingHoldsNoBuffer: an http check whose request is sent
+// and whose reply has not come holds no head buffer (at 10,000 members
+// thousands wait at once); once the replies come, the checks pass.
+func TestPollerWaitingHoldsNoBuffer(t *testing.T) {
+	const n = 20
+	var got sync.WaitGroup
+	got.Add(n)
+	release := make(chan struct{})
+	addr := serveTCP(t, func(c net.Conn) {
+		defer c.Close()
+		if _, err := httpReadHead(bufio.NewReader(c)); err != nil {
+			return
+		}
+		got.Done()
+		<-release
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	})
+	requested := make(chan struct{})
+	go func() { got.Wait(); close(requested) }()
+	pl := newTestPoller(t, t.Context())
+	defer pl.Close()
+	pr := mustProbe(t, "http", Spec{Address: addr, Timeout: 10 * time.Second})
+	for i := range n {
+		if !pl.Start(pr, i) {
+			t.Fatal("the check does not run on the poller")
+		}
+	}
+	waiting := func() (reading, holding int) {
+		for _, r := range pl.byFd {
+			if r != nil && r.reading {
+				reading++
+				if r.buf != nil {
+					holding++
+				}
+			}
+		}
+		return
+	}
+	limit := time.Now().Add(10 * time.Second)
+	for {
+		select {
+		case <-requested:
+		default:
+			if time.Now().After(limit) {
+				t.Fatal("the requests did not all arrive in 10s")
+			}
+			if err := pl.Poll(10 * time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		break
+	}
+	if err := pl.Poll(0); err != nil { // the poller sees every request sent
+		t.Fatal(err)
+	}
+	if reading, holding := waiting(); reading != n || holding != 0 {
+		t.Errorf("%d checks wait on their reply, %d of them hold a buffer; want %d and 0", reading, holding, n)
+	}
+	close(release)
+	limit = time.Now().Add(10 * time.Second)
+	for i := 0; i < n; {
+		if r, ok := pl.result(i); ok {
+			if r.Status != Pass {
+				t.Errorf("check %d: %v %s, want a pass", i, r.Status, r.Reason)
+			}
+			i++
+			continue
+		}
+		if time.Now().After(limit) {
+			t.Fatalf("check %d did not end in 10s after the replies", i)
+		}
+		if err := pl.Poll(10 * time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

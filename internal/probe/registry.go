@@ -152,6 +152,11 @@ func (k Kind) normalizeAddress(a string) (string, error) {
 	if host == "" || strings.ContainsAny(host, " /") {
 		return "", fmt.Errorf("%q has no valid host", a)
 	}
+	if err == nil && !strings.Contains(host, ":") && len(a) == len(host)+1+len(port) {
+		// a is host:port already: keep it rather than hold a copy in
+		// every check (10,000 of them in an lb).
+		return a, nil
+	}
 	return net.JoinHostPort(host, port), nil
 }
 
