@@ -121,6 +121,17 @@ type direction struct {
 	readFn, writeFn func(fd uintptr) bool
 	rn              int
 	rerr, werr      error
+
+	// wokeAt is when the direction last resumed from a park (clock), 0
+	// before: the wait to park again counts from then at the earliest.
+	wokeAt int64
+	// noPark is set once parking failed for another reason than a
+	// closing session: the direction then waits in Go's poller.
+	noPark bool
+	// parkedOn and idleTimer are the parker and the idle timeout's timer
+	// of a parked direction (guarded by s.parkMu; park.go).
+	parkedOn  *parker
+	idleTimer *time.Timer
 }
 
 // chunkSize is the read/write copy's buffer; a read that fills it turns
@@ -137,15 +148,16 @@ const maxSplice = 1 << 20
 // before the copy turns back from splice to read and write.
 const backToRead = 4
 
-// run copies until src ends, an error or a timeout, then ends the
-// direction.
-func (d *direction) run() {
-	d.readFn, d.writeFn = d.readOnce, d.writeOnce
-	if d.srcIdle > 0 {
-		d.src.SetReadDeadline(time.Now().Add(d.srcIdle))
+// armRead sets src's read deadline for the first time, at the first
+// moment src's idle timeout could pass or the direction could park.
+func (d *direction) armRead() {
+	next := d.srcIdle
+	if parkAfter > 0 && (next <= 0 || parkAfter < next) {
+		next = parkAfter
 	}
-	err := d.copy()
-	d.end(err)
+	if next > 0 {
+		d.src.SetReadDeadline(time.Now().Add(next))
+	}
 }
 
 // copy copies from src to dst until EOF (nil error) or an error.
@@ -218,8 +230,14 @@ func (d *direction) readIn() (int, error) {
 	for {
 		err := d.rsrc.Read(d.readFn)
 		if err != nil {
-			if d.expired(err, false) {
+			switch d.readExpired(err) {
+			case readWait:
 				continue
+			case readPark:
+				if d.park() {
+					return 0, errParked
+				}
+				continue // the passed deadline leads back to readExpired
 			}
 			return 0, err
 		}
@@ -286,8 +304,14 @@ func (d *direction) spliceIn() (int, error) {
 	for {
 		err := d.rsrc.Read(d.readFn)
 		if err != nil {
-			if d.expired(err, false) {
+			switch d.readExpired(err) {
+			case readWait:
 				continue
+			case readPark:
+				if d.park() {
+					return 0, errParked
+				}
+				continue // the passed deadline leads back to readExpired
 			}
 			return 0, err
 		}
@@ -328,7 +352,7 @@ func (d *direction) drain() error {
 		d.werr = nil
 		err := d.rdst.Write(d.writeFn)
 		if err != nil {
-			if d.expired(err, true) {
+			if d.expired(err) {
 				continue
 			}
 			return err
@@ -406,29 +430,60 @@ func (d *direction) nextWriteCheck(now int64) (time.Duration, bool) {
 	return time.Duration(next - now), ok
 }
 
-// expired handles err from a wait: when a deadline passed it closes the
-// session if a timeout is really over (or the client is gone) and
-// otherwise sets the deadline to the next moment to look; it reports
-// whether to wait on.
-func (d *direction) expired(err error, write bool) bool {
+// readNext is what a read wait does after its deadline passed.
+type readNext int
+
+const (
+	readEnd  readNext = iota // the session is closed or timed out
+	readWait                 // the deadline is set again: wait on
+	readPark                 // src has been idle for parkAfter: park
+)
+
+// readExpired handles err from a read wait: when the read deadline
+// passed it closes the session if src's idle timeout is really over, or
+// tells the direction to park if nothing moved for parkAfter, and
+// otherwise sets the deadline to the next moment to look.
+func (d *direction) readExpired(err error) readNext {
+	if !errors.Is(err, os.ErrDeadlineExceeded) || d.s.closed.Load() {
+		return readEnd
+	}
+	d.report()
+	now := clock()
+	last := max(d.readAt.Load(), d.other.wroteAt.Load())
+	next := int64(1<<63 - 1)
+	if d.srcIdle > 0 {
+		left := last + int64(d.srcIdle) - now
+		if left <= 0 {
+			d.s.closeTimedOut(d.timeoutOf(false)) // src's side has been idle for its timeout
+			return readEnd
+		}
+		next = left
+	}
+	if parkAfter > 0 && !d.noPark {
+		left := max(last, d.wokeAt) + int64(parkAfter) - now
+		if left <= 0 {
+			return readPark
+		}
+		next = min(next, left)
+	}
+	if next == 1<<63-1 {
+		d.src.SetReadDeadline(time.Time{})
+	} else {
+		d.src.SetReadDeadline(time.Now().Add(time.Duration(next)))
+	}
+	return readWait
+}
+
+// expired handles err from a write wait: when the write deadline passed
+// it closes the session if a timeout is really over (or the client is
+// gone) and otherwise sets the deadline to the next moment to look; it
+// reports whether to wait on.
+func (d *direction) expired(err error) bool {
 	if !errors.Is(err, os.ErrDeadlineExceeded) || d.s.closed.Load() {
 		return false
 	}
 	d.report()
 	now := clock()
-	if !write {
-		if d.srcIdle <= 0 {
-			return false
-		}
-		last := max(d.readAt.Load(), d.other.wroteAt.Load())
-		left := last + int64(d.srcIdle) - now
-		if left <= 0 {
-			d.s.closeTimedOut(d.timeoutOf(false)) // src's side has been idle for its timeout
-			return false
-		}
-		d.src.SetReadDeadline(time.Now().Add(time.Duration(left)))
-		return true
-	}
 	since := max(d.readAt.Load(), d.wroteAt.Load())
 	if d.dstIdle > 0 && now-since >= int64(d.dstIdle) {
 		d.s.closeTimedOut(d.timeoutOf(true)) // dst took nothing for its timeout
@@ -473,6 +528,14 @@ func (d *direction) clientGone(now int64) bool {
 
 // up reports whether d copies from the client to the member.
 func (d *direction) up() bool { return d == &d.s.dir[0] }
+
+// index is d's index in s.dir.
+func (d *direction) index() int {
+	if d.up() {
+		return 0
+	}
+	return 1
+}
 
 // onClient reports whether d's dst side (onDst) or src side is the
 // client's.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -242,6 +243,13 @@ type session struct {
 	reason     atomic.Uint32
 	start      time.Time
 	clientAddr netip.AddrPort
+
+	// parkMu guards parked, and the parked directions' parkedOn and
+	// idleTimer (park.go).
+	parkMu sync.Mutex
+	// parked holds each direction's park id while it is parked, 0 while
+	// it runs (index as dir).
+	parked [2]uint64
 }
 
 // finish is called by each direction as it ends; the last one closes
@@ -269,6 +277,9 @@ func (s *session) close() bool {
 	if !s.closed.CompareAndSwap(false, true) {
 		return false
 	}
+	// Before the fds close, so that they leave the parker's epoll set
+	// first; the resumed directions then end on the closed fds.
+	s.unparkAll()
 	s.client.Close()
 	s.member.Close()
 	return true
@@ -314,7 +325,20 @@ func (s *session) pipe(clientData, memberData, stall time.Duration, mm *memberMe
 // copyOne runs one direction and finishes the session when it is the
 // last to end.
 func (s *session) copyOne(d *direction) {
-	d.run()
+	d.readFn, d.writeFn = d.readOnce, d.writeOnce
+	d.armRead()
+	s.copyOn(d)
+}
+
+// copyOn copies until the direction ends, then ends it and finishes the
+// session when it is the last to end; or until it parks (park.go), when
+// the goroutine ends with nothing more: another resumes the direction.
+func (s *session) copyOn(d *direction) {
+	err := d.copy()
+	if err == errParked {
+		return
+	}
+	d.end(err)
 	s.finish()
 }
 

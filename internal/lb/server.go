@@ -47,6 +47,12 @@ type Server struct {
 	// sessMu guards sessions, the established sessions.
 	sessMu   sync.Mutex
 	sessions map[*session]struct{}
+
+	// parkMu guards parker, made on the first park (park.go), and
+	// parkOff, set when none can be made or at shutdown.
+	parkMu  sync.Mutex
+	parker  *parker
+	parkOff bool
 }
 
 // NewServer returns a data plane that reads health from eng. It
@@ -229,6 +235,7 @@ func (s *Server) Shutdown(grace time.Duration) {
 		delete(s.listeners, key)
 	}
 	s.applyMu.Unlock()
+	defer s.stopParking() // every return below comes after the sessions ended
 	done := make(chan struct{})
 	go func() {
 		s.sessWG.Wait()

@@ -1,0 +1,269 @@
+package lb
+
+import (
+	"errors"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// parkAfter is how long a direction waits for its source with no byte
+// moving either way in its session before it parks: its goroutine ends
+// and its source waits in the Server's parker until it turns readable
+// (see the top of direction.go). It is long next to the gap between a
+// query and the next on a pooled connection, so an active session never
+// parks between messages. 0 turns parking off. A variable for tests.
+var parkAfter = 500 * time.Millisecond
+
+// errParked is what copy returns when the direction parked: its goroutine
+// must end without touching the direction, which another goroutine may
+// already run.
+var errParked = errors.New("direction parked")
+
+// parker holds the sources of parked directions in an epoll set of its
+// own, served by one goroutine that waits in Go's poller (the epoll
+// descriptor is itself pollable), so it holds no thread. Each park has an
+// id of its own, which the epoll event carries (never a Go pointer); a
+// late event for an id no longer parked finds nothing.
+type parker struct {
+	ep   *os.File
+	epfd int
+
+	mu     sync.Mutex
+	byID   map[uint64]*direction // guarded by mu
+	nextID uint64                // guarded by mu
+
+	// parked counts the directions parked now.
+	parked atomic.Int64
+	done   chan struct{} // closed when the goroutine has returned
+}
+
+// newParker makes the epoll set and starts its goroutine.
+func newParker() (*parker, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	// Non-blocking, so that os.NewFile puts it in Go's poller.
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	p := &parker{ep: os.NewFile(uintptr(epfd), "lb-park"), epfd: epfd, byID: map[uint64]*direction{}, done: make(chan struct{})}
+	rc, err := p.ep.SyscallConn()
+	if err != nil {
+		p.ep.Close()
+		return nil, err
+	}
+	go p.serve(rc)
+	return p, nil
+}
+
+// serve wakes the directions whose sources turned readable (or hung up,
+// or failed) until the epoll set is closed.
+func (p *parker) serve(rc interface {
+	Read(func(fd uintptr) bool) error
+}) {
+	defer close(p.done)
+	var (
+		evs [128]unix.EpollEvent
+		ids []uint64
+	)
+	wait := func(fd uintptr) bool {
+		n, err := unix.EpollWait(int(fd), evs[:], 0)
+		if err == unix.EINTR || n <= 0 {
+			// Go's poller watches the epoll descriptor edge-triggered:
+			// report false only when no event is left, so that none is
+			// left behind its last edge.
+			return false
+		}
+		ids = ids[:0]
+		for _, e := range evs[:n] {
+			ids = append(ids, uint64(uint32(e.Fd))|uint64(uint32(e.Pad))<<32)
+		}
+		return true
+	}
+	for {
+		if rc.Read(wait) != nil {
+			return
+		}
+		for _, id := range ids {
+			p.mu.Lock()
+			d := p.byID[id]
+			p.mu.Unlock()
+			if d != nil {
+				d.s.unpark(d.index(), id)
+			}
+		}
+	}
+}
+
+// add registers d's source fd, parked with a new id, which it returns;
+// EPOLLONESHOT, as one event wakes it and the waker removes the fd.
+func (p *parker) add(d *direction, fd uintptr) (uint64, error) {
+	p.mu.Lock()
+	if p.byID == nil {
+		p.mu.Unlock()
+		return 0, os.ErrClosed
+	}
+	p.nextID++
+	id := p.nextID
+	p.byID[id] = d
+	p.mu.Unlock()
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, int(fd), &ev); err != nil {
+		p.forget(id)
+		return 0, os.NewSyscallError("epoll_ctl", err)
+	}
+	p.parked.Add(1)
+	return id, nil
+}
+
+// remove takes the fd of park id out of the epoll set; fd is nil when
+// the fd is already closed (the kernel then took it out).
+func (p *parker) remove(id uint64, fd *uintptr) {
+	if fd != nil {
+		unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(*fd), nil)
+	}
+	p.forget(id)
+	p.parked.Add(-1)
+}
+
+func (p *parker) forget(id uint64) {
+	p.mu.Lock()
+	delete(p.byID, id)
+	p.mu.Unlock()
+}
+
+// close ends the goroutine; called once no session is left.
+func (p *parker) close() {
+	p.mu.Lock()
+	p.byID = nil
+	p.mu.Unlock()
+	p.ep.Close()
+	<-p.done
+}
+
+// parking returns the Server's parker, made on the first park, or nil if
+// none can be made or the Server is shut down.
+func (s *Server) parking() *parker {
+	s.parkMu.Lock()
+	defer s.parkMu.Unlock()
+	if s.parker == nil && !s.parkOff {
+		p, err := newParker()
+		if err != nil {
+			s.log.Warn("idle sessions cannot park", "err", err)
+			s.parkOff = true
+			return nil
+		}
+		s.parker = p
+	}
+	return s.parker
+}
+
+// stopParking ends the parker at shutdown, once every session has ended.
+func (s *Server) stopParking() {
+	s.parkMu.Lock()
+	p := s.parker
+	s.parker, s.parkOff = nil, true
+	s.parkMu.Unlock()
+	if p != nil {
+		p.close()
+	}
+}
+
+// parkedNow counts the Server's parked directions (for tests).
+func (s *Server) parkedNow() int64 {
+	s.parkMu.Lock()
+	defer s.parkMu.Unlock()
+	if s.parker == nil {
+		return 0
+	}
+	return s.parker.parked.Load()
+}
+
+// park gives up d's goroutine while its source is idle: the source's fd
+// goes to the parker, and a timer, when src's side has an idle timeout,
+// wakes d when the timeout would pass. It reports whether d parked; if
+// so the caller must end its goroutine without touching d again. If it
+// cannot park (the session is closing, or epoll fails), d waits in Go's
+// poller as before.
+func (d *direction) park() bool {
+	p := d.s.l.srv.parking()
+	if p == nil {
+		d.noPark = true
+		return false
+	}
+	if d.pipe != nil { // empty: nothing is pending in a read wait
+		putPipe(d.pipe, true)
+		d.pipe, d.bulk, d.short = nil, false, 0
+	}
+	s, i := d.s, d.index()
+	s.parkMu.Lock()
+	defer s.parkMu.Unlock()
+	if s.closed.Load() { // close sets closed before it looks for parked directions
+		return false
+	}
+	var (
+		id  uint64
+		err error
+	)
+	if cerr := d.rsrc.Control(func(fd uintptr) { id, err = p.add(d, fd) }); cerr != nil {
+		return false // closed: the read that follows ends the direction
+	}
+	if err != nil {
+		d.noPark = true
+		return false
+	}
+	if d.srcIdle > 0 {
+		last := max(d.readAt.Load(), d.other.wroteAt.Load())
+		d.idleTimer = time.AfterFunc(time.Duration(last+int64(d.srcIdle)-clock()), func() { s.unpark(i, id) })
+	}
+	s.parked[i] = id
+	d.parkedOn = p
+	return true
+}
+
+// unpark resumes direction i on a fresh goroutine if it is parked (with
+// id, or with any id when id is 0): the parker, its idle timer and close
+// may all try, and the first wins.
+func (s *session) unpark(i int, id uint64) {
+	s.parkMu.Lock()
+	cur := s.parked[i]
+	if cur == 0 || (id != 0 && id != cur) {
+		s.parkMu.Unlock()
+		return
+	}
+	s.parked[i] = 0
+	d := &s.dir[i]
+	p := d.parkedOn
+	// Through Control, so that the fd cannot be closed (and its number
+	// reused) under the EPOLL_CTL_DEL; once closed, the kernel has taken
+	// it out of the set.
+	if d.rsrc.Control(func(fd uintptr) { p.remove(cur, &fd) }) != nil {
+		p.remove(cur, nil)
+	}
+	if d.idleTimer != nil {
+		d.idleTimer.Stop()
+		d.idleTimer = nil
+	}
+	s.parkMu.Unlock()
+	go s.resume(d)
+}
+
+// unparkAll resumes the parked directions, for close.
+func (s *session) unparkAll() {
+	s.unpark(0, 0)
+	s.unpark(1, 0)
+}
+
+// resume runs a direction that was parked. Its read deadline has passed,
+// so its first read goes straight to readExpired, which decides as after
+// any deadline: the idle timeout, a closed session, or wait on.
+func (s *session) resume(d *direction) {
+	d.wokeAt = clock()
+	s.copyOn(d)
+}
