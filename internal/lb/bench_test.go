@@ -213,9 +213,10 @@ func writeHeapProfile(b *testing.B, path string) {
 
 // BenchmarkIdleSessions is what an idle session costs: the growth of
 // the goroutine stacks and of the live heap with 1,000 sessions open
-// (each sent one byte and got it back), per session. The lb's share is
-// lb minus direct (the clients and the echo backend are in this process
-// too). Run it with -benchtime 1x.
+// (each sent one byte and got it back), per session, once they have been
+// idle for longer than parkAfter (the lb's directions parked). The lb's
+// share is lb minus direct (the clients and the echo backend are in this
+// process too). Run it with -benchtime 1x.
 func BenchmarkIdleSessions(b *testing.B) {
 	const n = 1000
 	backend := echoBackend(b)
@@ -245,7 +246,7 @@ func BenchmarkIdleSessions(b *testing.B) {
 					}
 					conns = append(conns, c)
 				}
-				time.Sleep(100 * time.Millisecond)
+				time.Sleep(parkAfter + time.Second)
 				runtime.GC()
 				runtime.ReadMemStats(&after)
 				stack = float64(int64(after.StackInuse)-int64(before.StackInuse)) / n

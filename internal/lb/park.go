@@ -3,6 +3,7 @@ package lb
 import (
 	"errors"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -224,6 +225,7 @@ func (d *direction) park() bool {
 	}
 	s.parked[i] = id
 	d.parkedOn = p
+	wavePark()
 	return true
 }
 
@@ -266,4 +268,69 @@ func (s *session) unparkAll() {
 func (s *session) resume(d *direction) {
 	d.wokeAt = clock()
 	s.copyOn(d)
+}
+
+// The memory of parked directions' goroutines goes back to the OS only
+// after a garbage collection frees the stacks of the ended goroutines
+// and the scavenger returns the spans, and the lb, which allocates
+// nothing per message, may go minutes without a collection. So after a
+// wave of parks (freeWave directions parked since the last time), once
+// parking has been quiet for waveQuiet (or the wave has lasted waveMax),
+// and at most once per freeEvery, the lb collects and returns the free
+// memory at once (debug.FreeOSMemory). See the top of direction.go for
+// what it saves.
+const (
+	freeWave  = 1000
+	waveQuiet = 500 * time.Millisecond
+	waveMax   = 5 * time.Second
+	freeEvery = 10 * time.Second
+)
+
+// parkWave counts the parks since the last free, for the whole process
+// (the memory is the process's).
+var parkWave struct {
+	mu                 sync.Mutex
+	since              int       // parks since the last free
+	first, last, freed time.Time // the wave's first and last park, the last free
+	timer              *time.Timer
+	frees              atomic.Int64 // for tests
+}
+
+// wavePark counts a park and schedules a free after a wave.
+func wavePark() {
+	w := &parkWave
+	now := time.Now()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.since == 0 {
+		w.first = now
+	}
+	w.since++
+	w.last = now
+	if w.since >= freeWave && w.timer == nil {
+		w.timer = time.AfterFunc(waveQuiet, waveEnd)
+	}
+}
+
+// waveEnd frees the memory if the wave is over, or waits for it.
+func waveEnd() {
+	w := &parkWave
+	now := time.Now()
+	w.mu.Lock()
+	at := w.last.Add(waveQuiet)
+	if end := w.first.Add(waveMax); end.Before(at) {
+		at = end
+	}
+	if next := w.freed.Add(freeEvery); next.After(at) {
+		at = next
+	}
+	if wait := at.Sub(now); wait > 0 {
+		w.timer = time.AfterFunc(wait, waveEnd)
+		w.mu.Unlock()
+		return
+	}
+	w.since, w.timer, w.freed = 0, nil, now
+	w.mu.Unlock()
+	w.frees.Add(1)
+	debug.FreeOSMemory()
 }
