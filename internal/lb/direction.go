@@ -86,9 +86,6 @@ type direction struct {
 	bytes         *atomic.Uint64     // the member's
 	listenerBytes prometheus.Counter // the same bytes, for the listener
 	other         *direction
-	// watchClient is set on the client-to-member direction: while it is
-	// blocked writing to the member it checks whether the client has gone.
-	watchClient bool
 
 	// readAt and wroteAt are when bytes were last read from src and
 	// written to dst (clock), the session's start before any.
@@ -99,18 +96,7 @@ type direction struct {
 	// unreported counts the bytes written and not yet added to bytes;
 	// total all the bytes written (for the connection log).
 	unreported, total int64
-	// failedOnDst is set when copy failed writing to dst (not reading src).
-	failedOnDst bool
-	// writeArmed is set once dst's write deadline is set; it is set on
-	// the first blocked write, so a short session sets none.
-	writeArmed bool
-	// bulk is set while the copy is a splice through pipe: from a read
-	// that filled a whole chunk until backToRead splices in a row were
-	// short (HAProxy's splice-auto).
-	bulk bool
-	// short counts the splices in a row that moved less than a chunk.
-	short int
-	buf   *[chunkSize]byte
+	buf               *[chunkSize]byte
 	// got is how many bytes of buf the last read filled.
 	got  int
 	pipe *splicePipe
@@ -122,16 +108,30 @@ type direction struct {
 	rn              int
 	rerr, werr      error
 
-	// wokeAt is when the direction last resumed from a park (clock), 0
-	// before: the wait to park again counts from then at the earliest.
-	wokeAt int64
+	// The flags share a word: a session is allocated in a size class of
+	// 640 bytes, which one more word per direction would overflow.
+
+	// watchClient is set on the client-to-member direction: while it is
+	// blocked writing to the member it checks whether the client has gone.
+	watchClient bool
+	// failedOnDst is set when copy failed writing to dst (not reading src).
+	failedOnDst bool
+	// writeArmed is set once dst's write deadline is set; it is set on
+	// the first blocked write, so a short session sets none.
+	writeArmed bool
+	// bulk is set while the copy is a splice through pipe: from a read
+	// that filled a whole chunk until backToRead splices in a row were
+	// short (HAProxy's splice-auto).
+	bulk bool
+	// short counts the splices in a row that moved less than a chunk.
+	short uint8
+	// resumed is set when the direction resumes from a park (park.go),
+	// until its read deadline is set again: it does not park before it
+	// has waited parkAfter more.
+	resumed bool
 	// noPark is set once parking failed for another reason than a
 	// closing session: the direction then waits in Go's poller.
 	noPark bool
-	// parkedOn and idleTimer are the parker and the idle timeout's timer
-	// of a parked direction (guarded by s.parkMu; park.go).
-	parkedOn  *parker
-	idleTimer *time.Timer
 }
 
 // chunkSize is the read/write copy's buffer; a read that fills it turns
@@ -459,8 +459,13 @@ func (d *direction) readExpired(err error) readNext {
 		}
 		next = left
 	}
-	if parkAfter > 0 && !d.noPark {
-		left := max(last, d.wokeAt) + int64(parkAfter) - now
+	switch {
+	case parkAfter <= 0 || d.noPark:
+	case d.resumed:
+		d.resumed = false
+		next = min(next, int64(parkAfter))
+	default:
+		left := last + int64(parkAfter) - now
 		if left <= 0 {
 			return readPark
 		}

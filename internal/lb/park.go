@@ -28,18 +28,38 @@ var errParked = errors.New("direction parked")
 // own, served by one goroutine that waits in Go's poller (the epoll
 // descriptor is itself pollable), so it holds no thread. Each park has an
 // id of its own, which the epoll event carries (never a Go pointer); a
-// late event for an id no longer parked finds nothing.
+// late event for an id no longer parked finds nothing. The idle timeouts
+// of parked directions are a heap of deadlines under one timer, rather
+// than a timer each: a runtime timer and its closure cost more than a
+// heap entry, on every idle session.
 type parker struct {
 	ep   *os.File
 	epfd int
 
 	mu     sync.Mutex
-	byID   map[uint64]*direction // guarded by mu
-	nextID uint64                // guarded by mu
+	byID   map[uint64]parkEntry // guarded by mu; nil once closed
+	due    []dueEntry           // guarded by mu: a min-heap by at
+	nextID uint64               // guarded by mu
+	timer  *time.Timer          // guarded by mu: runs expire at timerAt
+	// timerAt is when timer fires (clock), 0 when it does not.
+	timerAt int64
 
 	// parked counts the directions parked now.
 	parked atomic.Int64
 	done   chan struct{} // closed when the goroutine has returned
+}
+
+// parkEntry is a parked direction; hi is its index in due, -1 if it has
+// no idle deadline there.
+type parkEntry struct {
+	d  *direction
+	hi int
+}
+
+// dueEntry is a parked direction's idle deadline (clock).
+type dueEntry struct {
+	at int64
+	id uint64
 }
 
 // newParker makes the epoll set and starts its goroutine.
@@ -53,12 +73,14 @@ func newParker() (*parker, error) {
 		unix.Close(epfd)
 		return nil, os.NewSyscallError("fcntl", err)
 	}
-	p := &parker{ep: os.NewFile(uintptr(epfd), "lb-park"), epfd: epfd, byID: map[uint64]*direction{}, done: make(chan struct{})}
+	p := &parker{ep: os.NewFile(uintptr(epfd), "lb-park"), epfd: epfd, byID: map[uint64]parkEntry{}, done: make(chan struct{})}
 	rc, err := p.ep.SyscallConn()
 	if err != nil {
 		p.ep.Close()
 		return nil, err
 	}
+	p.timer = time.AfterFunc(time.Hour, p.expire)
+	p.timer.Stop()
 	go p.serve(rc)
 	return p, nil
 }
@@ -92,19 +114,25 @@ func (p *parker) serve(rc interface {
 			return
 		}
 		for _, id := range ids {
-			p.mu.Lock()
-			d := p.byID[id]
-			p.mu.Unlock()
-			if d != nil {
-				d.s.unpark(d.index(), id)
-			}
+			p.wake(id)
 		}
 	}
 }
 
-// add registers d's source fd, parked with a new id, which it returns;
-// EPOLLONESHOT, as one event wakes it and the waker removes the fd.
-func (p *parker) add(d *direction, fd uintptr) (uint64, error) {
+// wake resumes the direction parked with id, if it still is.
+func (p *parker) wake(id uint64) {
+	p.mu.Lock()
+	e, ok := p.byID[id]
+	p.mu.Unlock()
+	if ok {
+		e.d.s.unpark(e.d.index(), id)
+	}
+}
+
+// add registers d's source fd, parked with a new id, which it returns,
+// and its idle deadline at (clock; 0 for none). EPOLLONESHOT, as one
+// event wakes it and the waker removes the fd.
+func (p *parker) add(d *direction, fd uintptr, at int64) (uint64, error) {
 	p.mu.Lock()
 	if p.byID == nil {
 		p.mu.Unlock()
@@ -112,7 +140,14 @@ func (p *parker) add(d *direction, fd uintptr) (uint64, error) {
 	}
 	p.nextID++
 	id := p.nextID
-	p.byID[id] = d
+	p.byID[id] = parkEntry{d: d, hi: -1}
+	if at != 0 {
+		p.push(dueEntry{at: at, id: id})
+		if p.timerAt == 0 || at < p.timerAt {
+			p.timerAt = at
+			p.timer.Reset(time.Duration(at - clock()))
+		}
+	}
 	p.mu.Unlock()
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
 	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, int(fd), &ev); err != nil {
@@ -133,16 +168,120 @@ func (p *parker) remove(id uint64, fd *uintptr) {
 	p.parked.Add(-1)
 }
 
+// forget drops park id and its deadline. (The timer may then fire for
+// nothing; expire sets it again.)
 func (p *parker) forget(id uint64) {
 	p.mu.Lock()
-	delete(p.byID, id)
+	if e, ok := p.byID[id]; ok {
+		if e.hi >= 0 {
+			p.removeDue(e.hi)
+		}
+		delete(p.byID, id)
+	}
 	p.mu.Unlock()
+}
+
+// expire wakes the parked directions whose idle deadline has come, so
+// that readExpired ends their sessions (or waits on, if a byte moved the
+// other way meanwhile).
+func (p *parker) expire() {
+	var wake []parkEntry
+	var ids []uint64
+	p.mu.Lock()
+	now := clock()
+	for len(p.due) > 0 && p.due[0].at <= now {
+		id := p.due[0].id
+		p.removeDue(0)
+		if e, ok := p.byID[id]; ok {
+			wake, ids = append(wake, e), append(ids, id)
+		}
+	}
+	p.timerAt = 0
+	if len(p.due) > 0 && p.byID != nil {
+		p.timerAt = p.due[0].at
+		p.timer.Reset(time.Duration(p.timerAt - now))
+	}
+	p.mu.Unlock()
+	for k, e := range wake {
+		e.d.s.unpark(e.d.index(), ids[k])
+	}
+}
+
+// push, removeDue, up and down keep due a min-heap by at, with each
+// entry's index in byID. Hold mu.
+func (p *parker) push(x dueEntry) {
+	p.due = append(p.due, x)
+	p.setIndex(len(p.due) - 1)
+	p.up(len(p.due) - 1)
+}
+
+func (p *parker) removeDue(i int) {
+	if e, ok := p.byID[p.due[i].id]; ok {
+		e.hi = -1
+		p.byID[p.due[i].id] = e
+	}
+	last := len(p.due) - 1
+	if i != last {
+		p.due[i] = p.due[last]
+		p.setIndex(i)
+	}
+	p.due = p.due[:last]
+	if i < last {
+		p.down(i)
+		p.up(i)
+	}
+	if cap(p.due) > 64 && len(p.due) < cap(p.due)/4 {
+		p.due = append([]dueEntry(nil), p.due...) // give back a wave's heap
+	}
+}
+
+func (p *parker) setIndex(i int) {
+	id := p.due[i].id
+	if e, ok := p.byID[id]; ok {
+		e.hi = i
+		p.byID[id] = e
+	}
+}
+
+func (p *parker) swap(i, j int) {
+	p.due[i], p.due[j] = p.due[j], p.due[i]
+	p.setIndex(i)
+	p.setIndex(j)
+}
+
+func (p *parker) up(i int) {
+	for i > 0 {
+		parent := (i - 1) / 2
+		if p.due[parent].at <= p.due[i].at {
+			return
+		}
+		p.swap(i, parent)
+		i = parent
+	}
+}
+
+func (p *parker) down(i int) {
+	for {
+		l, small := 2*i+1, i
+		if l < len(p.due) && p.due[l].at < p.due[small].at {
+			small = l
+		}
+		if r := l + 1; r < len(p.due) && p.due[r].at < p.due[small].at {
+			small = r
+		}
+		if small == i {
+			return
+		}
+		p.swap(i, small)
+		i = small
+	}
 }
 
 // close ends the goroutine; called once no session is left.
 func (p *parker) close() {
 	p.mu.Lock()
-	p.byID = nil
+	p.byID, p.due = nil, nil
+	p.timer.Stop()
 	p.mu.Unlock()
 	p.ep.Close()
 	<-p.done
@@ -153,23 +292,24 @@ func (p *parker) close() {
 func (s *Server) parking() *parker {
 	s.parkMu.Lock()
 	defer s.parkMu.Unlock()
-	if s.parker == nil && !s.parkOff {
-		p, err := newParker()
-		if err != nil {
-			s.log.Warn("idle sessions cannot park", "err", err)
-			s.parkOff = true
-			return nil
-		}
-		s.parker = p
+	if p := s.parker.Load(); p != nil || s.parkOff {
+		return p
 	}
-	return s.parker
+	p, err := newParker()
+	if err != nil {
+		s.log.Warn("idle sessions cannot park", "err", err)
+		s.parkOff = true
+		return nil
+	}
+	s.parker.Store(p)
+	return p
 }
 
 // stopParking ends the parker at shutdown, once every session has ended.
 func (s *Server) stopParking() {
 	s.parkMu.Lock()
-	p := s.parker
-	s.parker, s.parkOff = nil, true
+	p := s.parker.Swap(nil)
+	s.parkOff = true
 	s.parkMu.Unlock()
 	if p != nil {
 		p.close()
@@ -178,20 +318,17 @@ func (s *Server) stopParking() {
 
 // parkedNow counts the Server's parked directions (for tests).
 func (s *Server) parkedNow() int64 {
-	s.parkMu.Lock()
-	defer s.parkMu.Unlock()
-	if s.parker == nil {
-		return 0
+	if p := s.parker.Load(); p != nil {
+		return p.parked.Load()
 	}
-	return s.parker.parked.Load()
+	return 0
 }
 
 // park gives up d's goroutine while its source is idle: the source's fd
-// goes to the parker, and a timer, when src's side has an idle timeout,
-// wakes d when the timeout would pass. It reports whether d parked; if
-// so the caller must end its goroutine without touching d again. If it
-// cannot park (the session is closing, or epoll fails), d waits in Go's
-// poller as before.
+// goes to the parker, with src's idle deadline if its side has a
+// timeout. It reports whether d parked; if so the caller must end its
+// goroutine without touching d again. If it cannot park (the session is
+// closing, or epoll fails), d waits in Go's poller as before.
 func (d *direction) park() bool {
 	p := d.s.l.srv.parking()
 	if p == nil {
@@ -202,7 +339,11 @@ func (d *direction) park() bool {
 		putPipe(d.pipe, true)
 		d.pipe, d.bulk, d.short = nil, false, 0
 	}
-	s, i := d.s, d.index()
+	var at int64
+	if d.srcIdle > 0 {
+		at = max(d.readAt.Load(), d.other.wroteAt.Load()) + int64(d.srcIdle)
+	}
+	s := d.s
 	s.parkMu.Lock()
 	defer s.parkMu.Unlock()
 	if s.closed.Load() { // close sets closed before it looks for parked directions
@@ -212,26 +353,21 @@ func (d *direction) park() bool {
 		id  uint64
 		err error
 	)
-	if cerr := d.rsrc.Control(func(fd uintptr) { id, err = p.add(d, fd) }); cerr != nil {
+	if cerr := d.rsrc.Control(func(fd uintptr) { id, err = p.add(d, fd, at) }); cerr != nil {
 		return false // closed: the read that follows ends the direction
 	}
 	if err != nil {
 		d.noPark = true
 		return false
 	}
-	if d.srcIdle > 0 {
-		last := max(d.readAt.Load(), d.other.wroteAt.Load())
-		d.idleTimer = time.AfterFunc(time.Duration(last+int64(d.srcIdle)-clock()), func() { s.unpark(i, id) })
-	}
-	s.parked[i] = id
-	d.parkedOn = p
+	s.parked[d.index()] = id
 	wavePark()
 	return true
 }
 
 // unpark resumes direction i on a fresh goroutine if it is parked (with
-// id, or with any id when id is 0): the parker, its idle timer and close
-// may all try, and the first wins.
+// id, or with any id when id is 0): the parker's epoll event, its idle
+// deadline and close may all try, and the first wins.
 func (s *session) unpark(i int, id uint64) {
 	s.parkMu.Lock()
 	cur := s.parked[i]
@@ -241,16 +377,13 @@ func (s *session) unpark(i int, id uint64) {
 	}
 	s.parked[i] = 0
 	d := &s.dir[i]
-	p := d.parkedOn
+	// The parker is there: it stops only after every session ended.
+	p := s.l.srv.parker.Load()
 	// Through Control, so that the fd cannot be closed (and its number
 	// reused) under the EPOLL_CTL_DEL; once closed, the kernel has taken
 	// it out of the set.
 	if d.rsrc.Control(func(fd uintptr) { p.remove(cur, &fd) }) != nil {
 		p.remove(cur, nil)
-	}
-	if d.idleTimer != nil {
-		d.idleTimer.Stop()
-		d.idleTimer = nil
 	}
 	s.parkMu.Unlock()
 	go s.resume(d)
@@ -266,7 +399,7 @@ func (s *session) unparkAll() {
 // so its first read goes straight to readExpired, which decides as after
 // any deadline: the idle timeout, a closed session, or wait on.
 func (s *session) resume(d *direction) {
-	d.wokeAt = clock()
+	d.resumed = true
 	s.copyOn(d)
 }
 

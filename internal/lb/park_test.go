@@ -259,3 +259,57 @@ func TestParkedSessionsClosed(t *testing.T) {
 		t.Errorf("after Shutdown: %d copy goroutines (want %d), %d parker goroutines (want 0)", c, before, p)
 	}
 }
+
+// TestParkerDueHeap: the idle deadlines of parked directions stay a
+// min-heap whose entries know their index, through random adds and
+// removals from anywhere (a wake by data) and from the top (expiry).
+func TestParkerDueHeap(t *testing.T) {
+	p := &parker{byID: map[uint64]parkEntry{}}
+	rng := rand.New(rand.NewPCG(3, 4))
+	var live []uint64
+	check := func() {
+		t.Helper()
+		for i, x := range p.due {
+			if e := p.byID[x.id]; e.hi != i {
+				t.Fatalf("entry %d at index %d says %d", x.id, i, e.hi)
+			}
+			if i > 0 && p.due[(i-1)/2].at > x.at {
+				t.Fatalf("heap order broken at %d", i)
+			}
+		}
+		if len(p.due) != len(live) {
+			t.Fatalf("%d deadlines for %d parked", len(p.due), len(live))
+		}
+	}
+	for step := range 5000 {
+		switch op := rng.IntN(3); {
+		case op < 2 || len(live) == 0:
+			id := uint64(step + 1)
+			p.byID[id] = parkEntry{hi: -1}
+			p.push(dueEntry{at: rng.Int64N(1000), id: id})
+			live = append(live, id)
+		case rng.IntN(2) == 0: // a wake: anywhere
+			k := rng.IntN(len(live))
+			id := live[k]
+			p.removeDue(p.byID[id].hi)
+			delete(p.byID, id)
+			live = append(live[:k], live[k+1:]...)
+		default: // an expiry: the earliest
+			top := p.due[0]
+			p.removeDue(0)
+			delete(p.byID, top.id)
+			for k, id := range live {
+				if id == top.id {
+					live = append(live[:k], live[k+1:]...)
+					break
+				}
+			}
+			for _, x := range p.due {
+				if x.at < top.at {
+					t.Fatalf("expired %d before %d", top.at, x.at)
+				}
+			}
+		}
+		check()
+	}
+}

@@ -244,8 +244,7 @@ type session struct {
 	start      time.Time
 	clientAddr netip.AddrPort
 
-	// parkMu guards parked, and the parked directions' parkedOn and
-	// idleTimer (park.go).
+	// parkMu guards parked (park.go).
 	parkMu sync.Mutex
 	// parked holds each direction's park id while it is parked, 0 while
 	// it runs (index as dir).

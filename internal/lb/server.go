@@ -48,10 +48,10 @@ type Server struct {
 	sessMu   sync.Mutex
 	sessions map[*session]struct{}
 
-	// parkMu guards parker, made on the first park (park.go), and
-	// parkOff, set when none can be made or at shutdown.
+	// parker is made on the first park (park.go) under parkMu, which
+	// guards parkOff, set when none can be made or at shutdown.
+	parker  atomic.Pointer[parker]
 	parkMu  sync.Mutex
-	parker  *parker
 	parkOff bool
 }
 
