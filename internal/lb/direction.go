@@ -101,8 +101,9 @@ type direction struct {
 	got  int
 	pipe *splicePipe
 	// readFn and writeFn are handed to rsrc.Read and rdst.Write; they
-	// are made once per direction, as a closure made per call would cost
-	// an allocation per message. rn and rerr are what the last readFn
+	// are made once per direction (and again when it resumes from a
+	// park), as a closure made per call would cost an allocation per
+	// message. rn and rerr are what the last readFn
 	// call read and its error; werr is the last writeFn call's error.
 	readFn, writeFn func(fd uintptr) bool
 	rn              int
@@ -147,6 +148,10 @@ const maxSplice = 1 << 20
 // backToRead is how many splices in a row must move less than a chunk
 // before the copy turns back from splice to read and write.
 const backToRead = 4
+
+// bind makes readFn and writeFn; a parked direction drops them, as
+// they are 64 bytes a session.
+func (d *direction) bind() { d.readFn, d.writeFn = d.readOnce, d.writeOnce }
 
 // armRead sets src's read deadline for the first time, at the first
 // moment src's idle timeout could pass or the direction could park.

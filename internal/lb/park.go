@@ -360,6 +360,7 @@ func (d *direction) park() bool {
 		d.noPark = true
 		return false
 	}
+	d.readFn, d.writeFn = nil, nil // resume makes them again
 	s.parked[d.index()] = id
 	wavePark()
 	return true
@@ -399,6 +400,7 @@ func (s *session) unparkAll() {
 // so its first read goes straight to readExpired, which decides as after
 // any deadline: the idle timeout, a closed session, or wait on.
 func (s *session) resume(d *direction) {
+	d.bind()
 	d.resumed = true
 	s.copyOn(d)
 }
