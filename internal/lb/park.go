@@ -412,8 +412,13 @@ func (s *session) resume(d *direction) {
 // wave of parks (freeWave directions parked since the last time), once
 // parking has been quiet for waveQuiet (or the wave has lasted waveMax),
 // and at most once per freeEvery, the lb collects and returns the free
-// memory at once (debug.FreeOSMemory). See the top of direction.go for
-// what it saves.
+// memory at once (debug.FreeOSMemory). Measured with bench/lb.sh's idle
+// part (8,900 sessions, 2 cores): without it the lb's RSS stayed at 5.62
+// KiB per idle session from 1 s to 8 s after the sessions opened, no
+// collection having run; with it, 3.92 KiB from 2 s on (the later trims
+// took that to 3.32, HAProxy's figure). A forced collection costs a few
+// tens of milliseconds of CPU with a live heap of tens of MB: after
+// freeWave parks, at most every 10 s, nothing per message.
 const (
 	freeWave  = 1000
 	waveQuiet = 500 * time.Millisecond
@@ -428,7 +433,6 @@ var parkWave struct {
 	since              int       // parks since the last free
 	first, last, freed time.Time // the wave's first and last park, the last free
 	timer              *time.Timer
-	frees              atomic.Int64 // for tests
 }
 
 // wavePark counts a park and schedules a free after a wave.
@@ -466,6 +470,5 @@ func waveEnd() {
 	}
 	w.since, w.timer, w.freed = 0, nil, now
 	w.mu.Unlock()
-	w.frees.Add(1)
 	debug.FreeOSMemory()
 }

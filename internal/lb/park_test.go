@@ -313,3 +313,22 @@ func TestParkerDueHeap(t *testing.T) {
 		check()
 	}
 }
+
+// TestBusySessionDoesNotPark: a pooled connection's traffic, a small
+// request and its answer every 20 ms, never parks (parkAfter is far
+// longer than the gap), and parks once it goes quiet.
+func TestBusySessionDoesNotPark(t *testing.T) {
+	shortPark(t, time.Second)
+	echo := startBackendOn(t, "e", "127.0.0.1:0", true)
+	lb := startLB(t, lbYAML(testenv.FreePort(t), "", "      lb_algorithm: ROUND_ROBIN\n", memberLine(echo, "")))
+	c := openIdle(t, lb.addr, 1)[0]
+	msg := bytes.Repeat([]byte("q"), 100)
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); {
+		exchange(t, c, msg)
+		if p := lb.srv.parkedNow(); p != 0 {
+			t.Fatalf("%d directions parked between messages 20 ms apart", p)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	waitParked(t, lb, 2)
+}

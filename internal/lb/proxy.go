@@ -305,8 +305,9 @@ func (s *session) close() bool {
 // for data needs, while the worker that accepted and dialed (spawn) has
 // grown its stack to the dial's needs: an idle session held on it cost
 // 6 KB more (BenchmarkIdleSessions). The worker goes back to the pool for
-// the next connection. The idle timeouts and the rule for a client that
-// has gone are described at the top of direction.go.
+// the next connection. A direction idle for parkAfter gives up its
+// goroutine too (parking). The idle timeouts, the rule for a client that
+// has gone and parking are described at the top of direction.go.
 func (s *session) pipe(clientData, memberData, stall time.Duration, mm *memberMetrics) {
 	rc, err := s.client.SyscallConn()
 	if err != nil {
