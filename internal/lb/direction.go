@@ -144,14 +144,14 @@ type direction struct {
 	// readFn and writeFn are handed to rsrc.Read and rdst.Write; they
 	// are made once per direction (and again when it resumes from a
 	// park), as a closure made per call would cost an allocation per
-	// message. rn and rerr are what the last readFn
-	// call read and its error; werr is the last writeFn call's error.
+	// message. rn and rerr are what the last readFn call read and its
+	// error; werr is the last writeFn call's error.
 	readFn, writeFn func(fd uintptr) bool
 	rn              int
 	rerr, werr      error
 
-	// The flags share a word: a session is allocated in a size class of
-	// 640 bytes, which one more word per direction would overflow.
+	// The flags share a word: a session is allocated in the 576-byte
+	// size class, which one more word per direction would overflow.
 
 	// watchClient is set on the client-to-member direction: while it is
 	// blocked writing to the member it checks whether the client has gone.
