@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"testing"
 	"time"
+	"unsafe"
 
 	"vitals/internal/testenv"
 )
@@ -331,4 +332,13 @@ func TestBusySessionDoesNotPark(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	waitParked(t, lb, 2)
+}
+
+// TestSessionSizeClass: a session, allocated once per connection and
+// held while it is idle, fits the 576-byte size class (the comments on
+// session.logged and direction's flags count on it).
+func TestSessionSizeClass(t *testing.T) {
+	if n := unsafe.Sizeof(session{}); n > 576 {
+		t.Errorf("a session is %d bytes, over the 576-byte size class", n)
+	}
 }
