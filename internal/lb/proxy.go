@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -190,7 +191,10 @@ func (l *listener) serve(c *net.TCPConn, lc *listenerConfig) {
 		}
 		mc.SetWriteDeadline(time.Time{})
 	}
-	s := &session{client: c, member: mc, l: l, lc: lc, m: m, start: start, clientAddr: client}
+	s := &session{client: c, member: mc, l: l, lc: lc, m: m}
+	if lc.connLog {
+		s.logged = &connStart{start: start, client: client}
+	}
 	m.track(s)
 	srv.track(s)
 	m.met.total.Add(1)
@@ -226,22 +230,38 @@ func (l *listener) release(lc *listenerConfig) {
 // session is one proxied client connection.
 type session struct {
 	client, member *net.TCPConn
-	closed         atomic.Bool
 	dir            [2]direction // up (client to member), down
-	// running counts the directions still copying; the last to end
-	// finishes the session.
-	running atomic.Int32
+	l              *listener
+	lc             *listenerConfig
+	m              *member
+	// logged is the connection log's start and client, nil without
+	// connection_log: apart, as they would take every session from the
+	// 576-byte size class to the 640-byte one.
+	logged *connStart
+
+	// The small fields share words (see logged).
+
+	closed atomic.Bool
 	// stallArmed is set once a socket of the session has TCP_USER_TIMEOUT
 	// for data queued after its direction ended (direction.holdQueued).
 	stallArmed atomic.Bool
-	l          *listener
-	lc         *listenerConfig
-	m          *member
-	// reason is why the session ended (an endReason; endreason.go); start
-	// (set only with connection_log) and clientAddr are for the log line.
-	reason     atomic.Uint32
-	start      time.Time
-	clientAddr netip.AddrPort
+	// running counts the directions still copying; the last to end
+	// finishes the session.
+	running atomic.Int32
+	// reason is why the session ended (an endReason; endreason.go).
+	reason atomic.Uint32
+	// parkMu guards parked (park.go).
+	parkMu sync.Mutex
+	// parked holds each direction's park id while it is parked, 0 while
+	// it runs (index as dir).
+	parked [2]uint64
+}
+
+// connStart is what the connection log line of a session needs from its
+// start.
+type connStart struct {
+	start  time.Time
+	client netip.AddrPort
 }
 
 // finish is called by each direction as it ends; the last one closes
@@ -253,7 +273,7 @@ func (s *session) finish() {
 	}
 	s.close()
 	if s.lc.connLog {
-		logConnection(s.l.srv.log, s.lc, s.clientAddr, s.m.label, s.dir[0].total, s.dir[1].total, s.start, endReason(s.reason.Load()))
+		logConnection(s.l.srv.log, s.lc, s.logged.client, s.m.label, s.dir[0].total, s.dir[1].total, s.logged.start, endReason(s.reason.Load()))
 	}
 	m := s.m
 	m.met.active.Add(-1)
@@ -269,6 +289,9 @@ func (s *session) close() bool {
 	if !s.closed.CompareAndSwap(false, true) {
 		return false
 	}
+	// Before the fds close, so that they leave the parker's epoll set
+	// first; the resumed directions then end on the closed fds.
+	s.unparkAll()
 	s.client.Close()
 	s.member.Close()
 	return true
@@ -282,8 +305,9 @@ func (s *session) close() bool {
 // for data needs, while the worker that accepted and dialed (spawn) has
 // grown its stack to the dial's needs: an idle session held on it cost
 // 6 KB more (BenchmarkIdleSessions). The worker goes back to the pool for
-// the next connection. The idle timeouts and the rule for a client that
-// has gone are described at the top of direction.go.
+// the next connection. A direction idle for parkAfter gives up its
+// goroutine too (parking). The idle timeouts, the rule for a client that
+// has gone and parking are described at the top of direction.go.
 func (s *session) pipe(clientData, memberData, stall time.Duration, mm *memberMetrics) {
 	rc, err := s.client.SyscallConn()
 	if err != nil {
@@ -314,7 +338,20 @@ func (s *session) pipe(clientData, memberData, stall time.Duration, mm *memberMe
 // copyOne runs one direction and finishes the session when it is the
 // last to end.
 func (s *session) copyOne(d *direction) {
-	d.run()
+	d.bind()
+	d.armRead()
+	s.copyOn(d)
+}
+
+// copyOn copies until the direction ends, then ends it and finishes the
+// session when it is the last to end; or until it parks (park.go), when
+// the goroutine ends with nothing more: another resumes the direction.
+func (s *session) copyOn(d *direction) {
+	err := d.copy()
+	if err == errParked {
+		return
+	}
+	d.end(err)
 	s.finish()
 }
 

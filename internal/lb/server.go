@@ -48,6 +48,12 @@ type Server struct {
 	// sessMu guards sessions, the established sessions.
 	sessMu   sync.Mutex
 	sessions map[*session]struct{}
+
+	// parker is made on the first park (park.go) under parkMu, which
+	// guards parkOff, set when none can be made or at shutdown.
+	parker  atomic.Pointer[parker]
+	parkMu  sync.Mutex
+	parkOff bool
 }
 
 // NewServer returns a data plane that reads health from eng. It
@@ -235,6 +241,7 @@ func (s *Server) Shutdown(grace time.Duration) {
 		delete(s.listeners, key)
 	}
 	s.applyMu.Unlock()
+	defer s.stopParking() // every return below comes after the sessions ended
 	done := make(chan struct{})
 	go func() {
 		s.sessWG.Wait()

@@ -28,11 +28,12 @@ func stallYAML(stall string) string {
 	return timeoutsYAML("0", "0") + "      timeout_write_stall: " + stall + "\n"
 }
 
-// copiers counts the goroutines copying a session's direction.
+// copiers counts the goroutines copying a session's direction (a parked
+// direction has none).
 func copiers() int {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
-	return bytes.Count(buf, []byte("lb.(*direction).run("))
+	return bytes.Count(buf, []byte("lb.(*direction).copy("))
 }
 
 // tcpSocketsOn returns the states (hex, as /proc/net/tcp writes them) of
