@@ -264,7 +264,7 @@ func newFileMirror(ctx context.Context, log *slog.Logger) (*fileMirror, error) {
 	}
 	// The controller only settles statuses here: lb.RunWith applies the
 	// file itself.
-	ctl := &controller.Controller{Store: s, Apply: func(*lb.Config) error { return nil }}
+	ctl := &controller.Controller{Store: s, Apply: func(*lb.Config) error { return nil }, KeepNoCopy: true}
 	return &fileMirror{s: s, ctl: ctl, log: log}, nil
 }
 

@@ -52,6 +52,14 @@ type Controller struct {
 	// controller ask again.
 	Ready func(ctx context.Context, revision int64) (bool, error)
 
+	// KeepNoCopy makes every round apply and keeps neither the snapshot
+	// nor the configuration it gave Apply (Current then returns nil): for
+	// a store that mirrors a configuration run elsewhere, as the file
+	// mode's read-only API does, where Apply does nothing and a copy of
+	// the whole model would only cost memory (about 5 MB at 10,000
+	// members).
+	KeepNoCopy bool
+
 	mu      sync.Mutex
 	current *lb.Config
 	rebase  bool          // SetBase was called: apply even if the store is the same
@@ -193,12 +201,15 @@ func (c *Controller) reconcile(ctx context.Context) (Round, error) {
 		if err == nil {
 			err = c.Apply(cfg)
 		}
-		if err == nil {
+		if err == nil && !c.KeepNoCopy {
 			c.mu.Lock()
 			c.current = cfg
 			c.mu.Unlock()
 		}
-		c.last, c.lastErr, r.Err = &content, err, err
+		c.lastErr, r.Err = err, err
+		if !c.KeepNoCopy {
+			c.last = &content
+		}
 		c.log(snap, err)
 	}
 	r.Running, r.LastErr = c.lastErr == nil, c.lastErr

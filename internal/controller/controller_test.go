@@ -361,3 +361,43 @@ func TestSetBase(t *testing.T) {
 		t.Errorf("Apply called %d times, want 3", n)
 	}
 }
+
+// TestKeepNoCopy: a controller that keeps no copy applies at every round
+// (it cannot tell an unchanged store) and still settles the statuses,
+// but holds neither the configuration nor the snapshot afterwards.
+func TestKeepNoCopy(t *testing.T) {
+	base, err := lb.Parse("base.yaml", []byte(lbFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, tr, err := lbyaml.Parse("lb.yaml", []byte(lbFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openMemory(t)
+	if _, err := lbyaml.Import(t.Context(), s, tr); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	c := &Controller{Store: s, Base: base, Apply: rec.apply, KeepNoCopy: true}
+	r, err := c.Reconcile(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Err != nil || !r.Applied || r.Settled != 5 {
+		t.Fatalf("first round = %+v; want an apply that settles 5 objects", r)
+	}
+	if c.Current() != nil || c.last != nil {
+		t.Errorf("after a round: current %v, last snapshot held %v; want neither kept", c.Current() != nil, c.last != nil)
+	}
+	r, err = c.Reconcile(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Applied || r.Settled != 0 {
+		t.Errorf("second round on the same store = %+v; want an apply and nothing left to settle", r)
+	}
+	if n := rec.count(); n != 2 {
+		t.Errorf("Apply called %d times, want 2", n)
+	}
+}
