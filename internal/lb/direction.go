@@ -669,9 +669,19 @@ func (d *direction) end(err error) {
 		return
 	}
 	if d.stall > 0 && d.s.running.Load() == 2 {
-		d.holdQueued()
+		d.s.hold = time.AfterFunc(min(holdDelay, d.stall/4), d.holdQueued)
 	}
 }
+
+// holdDelay is how long a session must go on after its first direction
+// ended before holdQueued looks at the data queued for that direction's
+// destination: most sessions (a short connection: an answer, then both
+// sides close) end before, and the look costs an ioctl and often a
+// setsockopt, a tenth of a short connection's system calls. The bound
+// hardly moves: the kernel counts TCP_USER_TIMEOUT from when the data
+// began to wait, not from the setsockopt. (A quarter of
+// timeout_write_stall when that is shorter.)
+const holdDelay = time.Second
 
 // holdQueued bounds, after src finished sending (EOF) while the session
 // goes on, how long the data still queued in the kernel for dst may wait:
@@ -681,8 +691,10 @@ func (d *direction) end(err error) {
 // connection is aborted with ETIMEDOUT and the other direction, reading
 // dst, ends the session (counted as timeout_write_stall). So a client
 // that sent a request and left, behind a member that never reads it, does
-// not keep the session with timeout_*_data: 0. It costs one ioctl in the
-// first direction to end, and a setsockopt only when data is queued. (The
+// not keep the session with timeout_*_data: 0. It runs holdDelay after
+// the first direction ended, on a timer's goroutine (the session may
+// have ended since: Control then fails), and costs an ioctl, and a
+// setsockopt only when data is queued. (The
 // option also bounds keepalive's dead-peer detection on that socket by
 // timeout_write_stall instead of keepalive's own count.)
 func (d *direction) holdQueued() {

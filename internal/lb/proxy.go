@@ -238,6 +238,9 @@ type session struct {
 	// connection_log: apart, as they would take every session from the
 	// 576-byte size class to the 640-byte one.
 	logged *connStart
+	// hold is the timer of direction.holdQueued, once a direction ended
+	// while the other runs; the last direction to end stops it.
+	hold *time.Timer
 
 	// The small fields share words (see logged).
 
@@ -270,6 +273,9 @@ type connStart struct {
 func (s *session) finish() {
 	if s.running.Add(-1) != 0 {
 		return
+	}
+	if s.hold != nil {
+		s.hold.Stop()
 	}
 	s.close()
 	if s.lc.connLog {
