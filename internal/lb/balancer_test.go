@@ -18,7 +18,7 @@ import (
 // ONLINE unless status says otherwise.
 func testPool(t *testing.T, algorithm string, failOpen bool, specs ...string) *pool {
 	t.Helper()
-	p := &pool{id: "p", name: "p", srv: &Server{met: newMetrics()}}
+	p := &pool{id: "p", name: "p", srv: &Server{met: newMetrics(func() float64 { return 0 })}}
 	c := &Pool{Name: "p", LBAlgorithm: algorithm, FailOpen: failOpen, OnMemberDown: ShutdownSessions, Protocol: "TCP"}
 	for i, s := range specs {
 		parts := strings.Split(s, ":")

@@ -23,6 +23,8 @@ type metrics struct {
 	listenerClosed   *prometheus.CounterVec
 	poolRetries      *prometheus.CounterVec
 	poolNoMember     *prometheus.CounterVec
+	// parked reads the directions parked now (park.go).
+	parked prometheus.GaugeFunc
 
 	// membersMu guards members, every member's series by pool and label;
 	// memberSeries writes them at scrape time.
@@ -125,10 +127,13 @@ type listenerMetrics struct {
 	closed [numEndReasons]prometheus.Counter
 }
 
-func newMetrics() *metrics {
+// newMetrics makes the data plane's metrics; parked counts the session
+// directions parked now.
+func newMetrics(parked func() float64) *metrics {
 	lv := []string{"listener"}
 	pv := []string{"pool"}
 	return &metrics{
+		parked:           prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vitals_lb_parked_directions", Help: "Directions of sessions idle for 500 ms or more, parked: waiting in the lb's epoll set with no goroutine (two per idle session)."}, parked),
 		listenerActive:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vitals_lb_listener_connections_active", Help: "Client connections the listener holds now."}, lv),
 		listenerTotal:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_listener_connections_total", Help: "Client connections the listener accepted and served."}, lv),
 		listenerRejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vitals_lb_listener_connections_rejected_total", Help: "Client connections closed at once: reason connection_limit, fd_budget (no descriptors left outside the reserve for health checks and admin), no_member (nothing usable, fail closed) or connect_failed (every try failed)."}, []string{"listener", "reason"}),
@@ -156,7 +161,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (m *metrics) all() []prometheus.Collector {
-	return []prometheus.Collector{m.listenerActive, m.listenerTotal, m.listenerRejected, m.listenerBytesIn, m.listenerBytesOut, m.listenerClosed, m.poolRetries, m.poolNoMember}
+	return []prometheus.Collector{m.listenerActive, m.listenerTotal, m.listenerRejected, m.listenerBytesIn, m.listenerBytesOut, m.listenerClosed, m.poolRetries, m.poolNoMember, m.parked}
 }
 
 // member returns the series of the member label of pool, made at the

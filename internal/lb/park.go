@@ -316,7 +316,7 @@ func (s *Server) stopParking() {
 	}
 }
 
-// parkedNow counts the Server's parked directions (for tests).
+// parkedNow counts the Server's parked directions (a metric, and tests).
 func (s *Server) parkedNow() int64 {
 	if p := s.parker.Load(); p != nil {
 		return p.parked.Load()

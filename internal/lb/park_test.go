@@ -11,6 +11,8 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"vitals/internal/testenv"
 )
 
@@ -66,6 +68,16 @@ func waitParked(t *testing.T, lb *testLB, n int64) {
 	waitFor(t, 5*time.Second, fmt.Sprintf("%d directions parked (now %d)", n, lb.srv.parkedNow()), func() bool { return lb.srv.parkedNow() == n })
 }
 
+// parkedMetric reads vitals_lb_parked_directions from the data plane's
+// collector, as /metrics does.
+func parkedMetric(t *testing.T, lb *testLB) float64 {
+	t.Helper()
+	if n := testutil.CollectAndCount(lb.srv.Collector(), "vitals_lb_parked_directions"); n != 1 {
+		t.Fatalf("the collector has %d vitals_lb_parked_directions series, want 1", n)
+	}
+	return testutil.ToFloat64(lb.srv.met.parked)
+}
+
 // parkers counts the parker goroutines.
 func parkers() int {
 	buf := make([]byte, 1<<20)
@@ -88,6 +100,9 @@ func TestParkedSessionsWake(t *testing.T) {
 	waitParked(t, lb, 2*n)
 	if c := copiers(); c != before {
 		t.Errorf("%d copy goroutines with every session parked, want %d as before the sessions", c, before)
+	}
+	if got := parkedMetric(t, lb); got != 2*n {
+		t.Errorf("vitals_lb_parked_directions = %v with every session parked; want %d", got, 2*n)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for round, size := range []int{1, 1000, 300 << 10, 5, 64 << 10, 1} {

@@ -59,7 +59,8 @@ type Server struct {
 // NewServer returns a data plane that reads health from eng. It
 // subscribes to eng at once.
 func NewServer(eng *monitor.Engine, log *slog.Logger) *Server {
-	s := &Server{log: log, met: newMetrics(), eng: eng, listeners: map[string]*listener{}, sessions: map[*session]struct{}{}}
+	s := &Server{log: log, eng: eng, listeners: map[string]*listener{}, sessions: map[*session]struct{}{}}
+	s.met = newMetrics(func() float64 { return float64(s.parkedNow()) })
 	s.dialCtx, s.dialCancel = context.WithCancel(context.Background())
 	empty := map[string]*pool{}
 	s.pools.Store(&empty)
