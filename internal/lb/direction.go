@@ -668,10 +668,15 @@ func (d *direction) end(err error) {
 		d.s.close()
 		return
 	}
-	if d.stall > 0 && d.s.running.Load() == 2 {
-		d.s.hold = time.AfterFunc(min(holdDelay, d.stall/4), d.holdQueued)
+	// Both directions may end at once and each see the other running:
+	// one claims the hold (the session ends with the other anyway).
+	if d.stall > 0 && d.s.running.Load() == 2 && d.s.hold.CompareAndSwap(nil, holdClaimed) {
+		d.s.hold.Store(time.AfterFunc(min(holdDelay, d.stall/4), d.holdQueued))
 	}
 }
+
+// holdClaimed marks a session's hold as claimed while its timer is made.
+var holdClaimed = new(time.Timer)
 
 // holdDelay is how long a session must go on after its first direction
 // ended before holdQueued looks at the data queued for that direction's

@@ -239,8 +239,8 @@ type session struct {
 	// 576-byte size class to the 640-byte one.
 	logged *connStart
 	// hold is the timer of direction.holdQueued, once a direction ended
-	// while the other runs; the last direction to end stops it.
-	hold *time.Timer
+	// while the other ran; the last direction to end stops it.
+	hold atomic.Pointer[time.Timer]
 
 	// The small fields share words (see logged).
 
@@ -274,8 +274,10 @@ func (s *session) finish() {
 	if s.running.Add(-1) != 0 {
 		return
 	}
-	if s.hold != nil {
-		s.hold.Stop()
+	// The direction that claimed the hold stored its timer before its
+	// own finish, so the last finish sees it.
+	if t := s.hold.Load(); t != nil && t != holdClaimed {
+		t.Stop()
 	}
 	s.close()
 	if s.lc.connLog {
