@@ -18,32 +18,6 @@ import (
 	"vitals/internal/testenv"
 )
 
-// nameServer is a backend that reads one line and answers with its name.
-func nameServer(t *testing.T, name string) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				if _, err := bufio.NewReader(c).ReadString('\n'); err == nil {
-					c.Write([]byte(name + "\n"))
-				}
-			}()
-		}
-	}()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // sessions opens n sessions through addr and counts who answered.
 func sessions(t *testing.T, addr string, n int) map[string]int {
 	t.Helper()
@@ -97,7 +71,7 @@ func TestLBClientCommands(t *testing.T) {
 	sock, cfgPath := filepath.Join(dir, "lb.sock"), filepath.Join(dir, "lb.yaml")
 	port := testenv.FreePort(t)
 	listen := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	good := fmt.Sprintf(lbClientYAML, sock, port, nameServer(t, "a"), nameServer(t, "b"))
+	good := fmt.Sprintf(lbClientYAML, sock, port, testenv.StartTCPServer(t, testenv.AnswerName("a")).Port, testenv.StartTCPServer(t, testenv.AnswerName("b")).Port)
 	if err := os.WriteFile(cfgPath, []byte(good), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -24,58 +24,10 @@ import (
 // quiet machine. Each has a "direct" twin without the lb: the difference
 // is the lb's share (the client and the backend live in the same process).
 
-// oneByteBackend answers each connection's first byte with one byte and
-// closes, as bench/lbload's backend does for a short connection.
-func oneByteBackend(tb testing.TB) net.Listener {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				var b [1]byte
-				if _, err := io.ReadFull(c, b[:]); err == nil {
-					c.Write(b[:])
-				}
-			}()
-		}
-	}()
-	return ln
-}
-
-// echoBackend echoes every connection until the client closes.
-func echoBackend(tb testing.TB) net.Listener {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
-	}()
-	return ln
-}
-
 // benchLB runs an lb with one listener and one member (no monitor) at
 // backend and returns the listener's address.
-func benchLB(b *testing.B, backend net.Listener) string {
-	port := backend.Addr().(*net.TCPAddr).Port
+func benchLB(b *testing.B, backend *testenv.TCPServer) string {
+	port := backend.Port
 	lb := startLB(b, lbYAML(testenv.FreePort(b), "", "      lb_algorithm: ROUND_ROBIN\n", "{name: m, address: 127.0.0.1, protocol_port: "+strconv.Itoa(port)+"}"))
 	return lb.addr
 }
@@ -83,10 +35,10 @@ func benchLB(b *testing.B, backend net.Listener) string {
 // BenchmarkShortConnection is bench/lb.sh's short connection: connect,
 // one byte each way, close.
 func BenchmarkShortConnection(b *testing.B) {
-	backend := oneByteBackend(b)
+	backend := testenv.StartTCPServer(b, testenv.OneByte)
 	for _, path := range []string{"direct", "lb"} {
 		b.Run(path, func(b *testing.B) {
-			addr := backend.Addr().String()
+			addr := backend.Addr
 			if path == "lb" {
 				addr = benchLB(b, backend)
 			}
@@ -113,10 +65,10 @@ func BenchmarkShortConnection(b *testing.B) {
 // BenchmarkSmallMessages is a pooled database connection's traffic: one
 // connection, a 100-byte request and its 100-byte echo per op.
 func BenchmarkSmallMessages(b *testing.B) {
-	backend := echoBackend(b)
+	backend := testenv.StartTCPServer(b, testenv.Echo)
 	for _, path := range []string{"direct", "lb"} {
 		b.Run(path, func(b *testing.B) {
-			addr := backend.Addr().String()
+			addr := backend.Addr
 			if path == "lb" {
 				addr = benchLB(b, backend)
 			}
@@ -232,10 +184,10 @@ func writeHeapProfile(b *testing.B, path string) {
 // Run it with -benchtime 1x.
 func BenchmarkIdleSessions(b *testing.B) {
 	const n = 1000
-	backend := echoBackend(b)
+	backend := testenv.StartTCPServer(b, testenv.Echo)
 	for _, path := range []string{"direct", "lb"} {
 		b.Run(path, func(b *testing.B) {
-			addr := backend.Addr().String()
+			addr := backend.Addr
 			if path == "lb" {
 				addr = benchLB(b, backend)
 			}
