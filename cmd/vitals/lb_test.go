@@ -208,16 +208,57 @@ loadbalancer:
 			t.Errorf("table lacks %q:\n%s", row, table)
 		}
 	}
+	// -f json prints the monitor's fields in the API's order, not sorted.
+	code, js, _ = runCLI(t, "lb", "status", "--socket", sock, "--healthmonitor", "web-check", "-f", "json")
+	if code != exitOK {
+		t.Fatalf("--healthmonitor -f json: exit %d", code)
+	}
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	resp, err := hc.Get("http://lb/v2/lbaas/healthmonitors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list struct {
+		HealthMonitors []json.RawMessage `json:"healthmonitors"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&list)
+	resp.Body.Close()
+	if err != nil || len(list.HealthMonitors) != 1 {
+		t.Fatalf("the API's monitor list: %v, %d monitors", err, len(list.HealthMonitors))
+	}
+	var shown struct {
+		HealthMonitor json.RawMessage `json:"healthmonitor"`
+	}
+	if err := json.Unmarshal([]byte(js), &shown); err != nil {
+		t.Fatalf("-f json: %v\n%s", err, js)
+	}
+	var first struct {
+		ID string `json:"id"`
+	}
+	json.Unmarshal(list.HealthMonitors[0], &first)
+	resp, err = hc.Get("http://lb/v2/lbaas/healthmonitors/" + first.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var one struct {
+		HealthMonitor json.RawMessage `json:"healthmonitor"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&one)
+	resp.Body.Close()
+	if err != nil || first.ID == "" {
+		t.Fatalf("the API's monitor %q: %v", first.ID, err)
+	}
+	if got, want := jsonKeys(t, shown.HealthMonitor), jsonKeys(t, one.HealthMonitor); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("-f json fields in the order\n%v\nwant the API's\n%v", got, want)
+	}
 	if code, _, errOut := runCLI(t, "lb", "status", "--socket", sock, "--healthmonitor", "nope"); code != exitUsage || !strings.Contains(errOut, "Health Monitor nope not found.") {
 		t.Errorf("unknown monitor: exit %d, %q", code, errOut)
 	}
 
 	// The metrics are on the same endpoint.
-	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", sock)
-	}}}
-	resp, err := hc.Get("http://lb/metrics")
+	resp, err = hc.Get("http://lb/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,4 +308,26 @@ loadbalancer:
 			t.Fatalf("the enabled member was not checked again:\n%s", out)
 		}
 	}
+}
+
+// jsonKeys returns the keys of a JSON object in the order they come.
+func jsonKeys(t *testing.T, obj json.RawMessage) []string {
+	t.Helper()
+	d := json.NewDecoder(bytes.NewReader(obj))
+	if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("not an object: %s", obj)
+	}
+	var keys []string
+	for d.More() {
+		tok, err := d.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, tok.(string))
+		var skip json.RawMessage
+		if err := d.Decode(&skip); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return keys
 }

@@ -238,9 +238,32 @@ func (c *Client) SetMemberAdminStateUp(ctx context.Context, pool, member string,
 	return c.putMember(ctx, pool, member, map[string]any{"admin_state_up": up})
 }
 
-// HealthMonitorView is a health monitor as the API shows it, field by
-// field.
-type HealthMonitorView map[string]json.RawMessage
+// HealthMonitorView is a health monitor as the API shows it: Fields by
+// name, and as JSON in the API's own field order (what MarshalJSON
+// writes, so that `-f json` and `-f yaml` print the fields as
+// `openstack loadbalancer healthmonitor show` does, not sorted).
+type HealthMonitorView struct {
+	Fields map[string]json.RawMessage
+	raw    json.RawMessage
+}
+
+// UnmarshalJSON keeps the object as it came and its fields by name.
+func (v *HealthMonitorView) UnmarshalJSON(b []byte) error {
+	var f map[string]json.RawMessage
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	v.Fields, v.raw = f, append(json.RawMessage(nil), b...)
+	return nil
+}
+
+// MarshalJSON writes the object as the API sent it.
+func (v HealthMonitorView) MarshalJSON() ([]byte, error) {
+	if v.raw == nil {
+		return json.Marshal(v.Fields)
+	}
+	return v.raw, nil
+}
 
 // HealthMonitor returns the health monitor with the given ID or name.
 func (c *Client) HealthMonitor(ctx context.Context, idOrName string) (HealthMonitorView, error) {

@@ -123,11 +123,11 @@ func HealthMonitorRows(hm HealthMonitorView) ([][2]string, error) {
 	exact := map[string]string{"delay": "delay_ms", "timeout": "timeout_ms"}
 	var rows [][2]string
 	for _, name := range healthMonitorShowFields {
-		raw, ok := hm[name]
+		raw, ok := hm.Fields[name]
 		if !ok {
 			continue
 		}
-		if ms, ok := hm[exact[name]]; ok {
+		if ms, ok := hm.Fields[exact[name]]; ok {
 			var n int64
 			if err := json.Unmarshal(ms, &n); err == nil {
 				rows = append(rows, [2]string{name, strconv.FormatFloat(float64(n)/1000, 'f', -1, 64)})
