@@ -296,10 +296,10 @@ func TestRunPendingDelete(t *testing.T) {
 	}
 }
 
-// TestReconcileAtStart: one synchronous round before Run reports a first
-// configuration that cannot be applied, and Run then does not apply the
-// same configuration again.
-func TestReconcileAtStart(t *testing.T) {
+// importedLBFile returns lbFile as process settings and a store it was
+// imported into.
+func importedLBFile(t *testing.T) (*lb.Config, store.Store) {
+	t.Helper()
 	base, err := lb.Parse("base.yaml", []byte(lbFile))
 	if err != nil {
 		t.Fatal(err)
@@ -312,6 +312,14 @@ func TestReconcileAtStart(t *testing.T) {
 	if _, err := lbyaml.Import(t.Context(), s, tr); err != nil {
 		t.Fatal(err)
 	}
+	return base, s
+}
+
+// TestReconcileAtStart: one synchronous round before Run reports a first
+// configuration that cannot be applied, and Run then does not apply the
+// same configuration again.
+func TestReconcileAtStart(t *testing.T) {
+	base, s := importedLBFile(t)
 	rec := &recorder{failPort: 18080}
 	rounds := make(chan Round, 10)
 	c := &Controller{Store: s, Base: base, Apply: rec.apply, Reconciled: func(r Round) { rounds <- r }}
@@ -366,18 +374,7 @@ func TestSetBase(t *testing.T) {
 // (it cannot tell an unchanged store) and still settles the statuses,
 // but holds neither the configuration nor the snapshot afterwards.
 func TestKeepNoCopy(t *testing.T) {
-	base, err := lb.Parse("base.yaml", []byte(lbFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, tr, err := lbyaml.Parse("lb.yaml", []byte(lbFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := openMemory(t)
-	if _, err := lbyaml.Import(t.Context(), s, tr); err != nil {
-		t.Fatal(err)
-	}
+	base, s := importedLBFile(t)
 	rec := &recorder{}
 	c := &Controller{Store: s, Base: base, Apply: rec.apply, KeepNoCopy: true}
 	r, err := c.Reconcile(t.Context())
