@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,35 +23,16 @@ import (
 type inProcessLB struct {
 	name   string
 	sock   string
-	log    *syncBuffer
+	log    *testenv.SyncBuffer
 	cancel context.CancelFunc
 	done   chan int
-}
-
-// syncBuffer is a bytes.Buffer that the lb's logger and the test may use
-// at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startInProcessLB runs `vitals lb args...` until the test ends (or stop).
 func startInProcessLB(t *testing.T, name, sock string, args ...string) *inProcessLB {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &inProcessLB{name: name, sock: sock, log: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	p := &inProcessLB{name: name, sock: sock, log: &testenv.SyncBuffer{}, cancel: cancel, done: make(chan int, 1)}
 	go func() {
 		p.done <- run(ctx, append([]string{"lb", "--log-level", "warn"}, args...), &bytes.Buffer{}, p.log)
 	}()
