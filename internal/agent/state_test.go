@@ -1,39 +1,21 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"vitals/internal/testenv"
 )
-
-// syncBuffer is a log sink safe for the agent's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // stateAgent starts an agent whose state file is statePath, logging to
 // the returned buffer, and returns it with its base URL.
-func stateAgent(t *testing.T, dir, statePath string) (*Agent, string, *syncBuffer) {
+func stateAgent(t *testing.T, dir, statePath string) (*Agent, string, *testenv.SyncBuffer) {
 	t.Helper()
 	cfg, err := Parse("state.yaml", []byte("listen: 127.0.0.1:0\nadmin_socket: "+filepath.Join(dir, "agent.sock")+
 		"\nstate_file: "+statePath+"\nshutdown_delay: 0s\nchecks:\n  - name: db\n    type: file\n    path: "+filepath.Join(dir, "db-down")+
@@ -41,7 +23,7 @@ func stateAgent(t *testing.T, dir, statePath string) (*Agent, string, *syncBuffe
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	a, err := New(cfg, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)

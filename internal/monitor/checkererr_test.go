@@ -210,7 +210,7 @@ func TestCheckerErrorRealEMFILE(t *testing.T) {
 func emfileChild(t *testing.T) {
 	host, port, _ := net.SplitHostPort(os.Getenv("VITALS_TEST_MEMBER"))
 	p, _ := strconv.Atoi(port)
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	m := mon(t, TypeTCP, 100*time.Millisecond, 100*time.Millisecond, 1, 1)
 	e := New(Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	rec := &recorder{}

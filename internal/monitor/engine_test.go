@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 
 	"vitals/internal/health"
 	"vitals/internal/probe"
+	"vitals/internal/testenv"
 )
 
 // fakeProber returns scripted results: script[i] is check i+1's outcome,
@@ -129,24 +129,6 @@ func transitions(evs []Event) string {
 	return strings.Join(parts, " ")
 }
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // mon builds a resolved monitor of the given type.
 func mon(t *testing.T, typ string, delay, timeout time.Duration, rise, fall int) *Monitor {
 	t.Helper()
@@ -170,14 +152,14 @@ type harness struct {
 	e      *Engine
 	fakes  *fakes
 	rec    *recorder
-	log    *syncBuffer
+	log    *testenv.SyncBuffer
 	cancel context.CancelFunc
 	done   chan error
 }
 
 func startEngine(t *testing.T, fs *fakes, o Options, pools []Pool) *harness {
 	t.Helper()
-	h := &harness{fakes: fs, rec: &recorder{}, log: &syncBuffer{}}
+	h := &harness{fakes: fs, rec: &recorder{}, log: &testenv.SyncBuffer{}}
 	o.Logger = slog.New(slog.NewTextHandler(h.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	o.NewProber = fs.newProber
 	if o.Jitter == nil {
