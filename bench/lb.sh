@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # bench/lb.sh: throughput (bulk transfer) and connection rate (short
 # connections) through `vitals lb`, through HAProxy in mode tcp with the same
-# two backends, and directly to one backend, in the same run, on loopback.
+# two backends, through bench/floor (the least a Go proxy costs: an event
+# loop per core, none of vitals' work) and directly to one backend, in the
+# same run, on loopback.
 # Then IDLE concurrent idle sessions (each sent one byte and got one) through
 # HAProxy and through vitals lb: the proxy's RSS per session. Writes the
 # numbers and the ratios to bench/RESULTS.md.
@@ -40,9 +42,10 @@ trap cleanup EXIT
 
 go build -o "$work/vitals" ./cmd/vitals
 go build -o "$work/lbload" ./bench/lbload
+go build -o "$work/floor" ./bench/floor
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-b1=$(free_port); b2=$(free_port); hp=$(free_port); vp=$(free_port)
+b1=$(free_port); b2=$(free_port); hp=$(free_port); vp=$(free_port); fp=$(free_port)
 "$work/lbload" backend -listen 127.0.0.1:$b1 & pids+=($!)
 "$work/lbload" backend -listen 127.0.0.1:$b2 & pids+=($!)
 
@@ -82,9 +85,13 @@ loadbalancer:
         - {address: 127.0.0.1, protocol_port: $b2}
 CFG
 "$work/vitals" lb --config "$work/lb.yaml" --log-level warn & vpid=$!; pids+=($vpid)
+# bench/floor: the least a Go proxy costs (an epoll event loop per core,
+# raw system calls, none of vitals' work), over the same two backends.
+"$work/floor" -listen 127.0.0.1:$fp -backend 127.0.0.1:$b1,127.0.0.1:$b2 -mode loop -loops "$(nproc)" & fpid=$!; pids+=($fpid)
 sleep 2
 kill -0 "$hpid" 2>/dev/null || { echo "bench/lb.sh: haproxy did not start:"; cat "$work/haproxy.log"; exit 1; }
 kill -0 "$vpid" 2>/dev/null || { echo "bench/lb.sh: vitals lb did not start"; exit 1; }
+kill -0 "$fpid" 2>/dev/null || { echo "bench/lb.sh: bench/floor did not start"; exit 1; }
 
 mean() { printf '%s\n' "$@" | awk '{s+=$1} END {printf "%.1f", s/NR}'; }
 declare -A bulk short
@@ -92,18 +99,18 @@ declare -A bulk short
 # run fills the loopback's ephemeral port range with TIME_WAIT sockets
 # (about 29k here), and the path measured first in a fixed order was the
 # only one that never connected through them.
-targets=(direct haproxy vitals)
+targets=(direct haproxy vitals floor)
 for r in $(seq "$ROUNDS"); do
-  for i in 0 1 2; do
-    t=${targets[$(( (i + r - 1) % 3 ))]}
-    case $t in direct) port=$b1 ;; haproxy) port=$hp ;; vitals) port=$vp ;; esac
+  for i in 0 1 2 3; do
+    t=${targets[$(( (i + r - 1) % 4 ))]}
+    case $t in direct) port=$b1 ;; haproxy) port=$hp ;; vitals) port=$vp ;; floor) port=$fp ;; esac
     bulk[$t]+="$("$work/lbload" bulk -addr 127.0.0.1:$port -conns "$BULK_CONNS" -bytes "$BYTES") "
     short[$t]+="$("$work/lbload" short -addr 127.0.0.1:$port -conns "$SHORT_CONNS" -duration "$DURATION") "
     echo "round $r $t: bulk ${bulk[$t]}MiB/s short ${short[$t]}conn/s"
   done
 done
 declare -A bm sm
-for t in direct haproxy vitals; do
+for t in direct haproxy vitals floor; do
   # shellcheck disable=SC2086
   bm[$t]=$(mean ${bulk[$t]}); sm[$t]=$(mean ${short[$t]})
 done
@@ -111,7 +118,9 @@ tr=$(awk -v a="${bm[vitals]}" -v b="${bm[haproxy]}" 'BEGIN {printf "%.2f", a/b}'
 cr=$(awk -v a="${sm[vitals]}" -v b="${sm[haproxy]}" 'BEGIN {printf "%.2f", a/b}')
 tv=$(awk -v r="$tr" 'BEGIN {print (r >= 1.2) ? "meets" : "MISSES"}')
 cv=$(awk -v r="$cr" 'BEGIN {print (r >= 1.0) ? "meets" : "MISSES"}')
-echo "vitals/haproxy throughput $tr ($tv ≥ 1.2), connection rate $cr ($cv ≥ 1.0)"
+fr=$(awk -v a="${sm[floor]}" -v b="${sm[haproxy]}" 'BEGIN {printf "%.2f", a/b}')
+vf=$(awk -v a="${sm[vitals]}" -v b="${sm[floor]}" 'BEGIN {printf "%.2f", a/b}')
+echo "vitals/haproxy throughput $tr ($tv ≥ 1.2), connection rate $cr ($cv ≥ 1.0); Go floor/haproxy connection rate $fr"
 
 # Idle sessions: RSS of the proxy with IDLE sessions open, minus before.
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
@@ -156,8 +165,12 @@ awk -v s="$section" 'BEGIN{skip=0} $0==s {skip=1; next} /^## / && skip {skip=0} 
   echo "| direct to one backend | ${bm[direct]} | ${sm[direct]} |"
   echo "| HAProxy mode tcp | ${bm[haproxy]} | ${sm[haproxy]} |"
   echo "| vitals lb | ${bm[vitals]} | ${sm[vitals]} |"
+  echo "| Go floor, event loop ($(nproc) loops) | ${bm[floor]} | ${sm[floor]} |"
   echo
   echo "vitals/HAProxy: throughput **$tr** (target ≥ 1.2: $tv), connection rate **$cr** (target ≥ 1.0: $cv)."
+  echo
+  echo "The Go floor row is bench/floor: an epoll event loop per core with raw system calls (accept4, connect,"
+  echo "read, write) and none of vitals' work. Its connection rate is $fr× HAProxy's; vitals reaches $vf of it."
   echo
   if [ "$IDLE" -gt 0 ]; then
     echo "Idle sessions: $IDLE concurrent sessions$idle_note, each sent one byte and got one, then held for $HOLD;"

@@ -23,15 +23,17 @@ import (
 // The workload, as issue 12 sets it; VITALS_PGBENCH_* change it for a
 // short check of the script.
 var (
-	clients  = envInt("VITALS_PGBENCH_CLIENTS", 16)
-	threads  = envInt("VITALS_PGBENCH_THREADS", 2)
-	seconds  = envInt("VITALS_PGBENCH_SECONDS", 10)
-	rounds   = envInt("VITALS_PGBENCH_ROUNDS", 3)
-	scale    = envInt("VITALS_PGBENCH_SCALE", 5)
-	paths    = []string{"direct", "haproxy", "vitals"}
-	tpsRE    = regexp.MustCompile(`(?m)^tps = ([0-9.]+) \(without initial connection time\)`)
-	latRE    = regexp.MustCompile(`(?m)^latency average = ([0-9.]+) ms`)
-	failedRE = regexp.MustCompile(`(?m)^number of failed transactions: ([0-9]+)`)
+	clients = envInt("VITALS_PGBENCH_CLIENTS", 16)
+	threads = envInt("VITALS_PGBENCH_THREADS", 2)
+	seconds = envInt("VITALS_PGBENCH_SECONDS", 10)
+	rounds  = envInt("VITALS_PGBENCH_ROUNDS", 3)
+	scale   = envInt("VITALS_PGBENCH_SCALE", 5)
+	paths   = []string{"direct", "haproxy", "vitals", "floor_loop", "floor_goroutine"}
+	// floorLoops is bench/floor's event loops in loop mode.
+	floorLoops = envInt("VITALS_FLOOR_LOOPS", 1)
+	tpsRE      = regexp.MustCompile(`(?m)^tps = ([0-9.]+) \(without initial connection time\)`)
+	latRE      = regexp.MustCompile(`(?m)^latency average = ([0-9.]+) ms`)
+	failedRE   = regexp.MustCompile(`(?m)^number of failed transactions: ([0-9]+)`)
 )
 
 func envInt(name string, def int) int {
@@ -90,10 +92,29 @@ loadbalancer:
 		t.Fatalf("vitals lb: %v\n%s", err, lb.LogTail())
 	}
 
-	port := map[string]int{"direct": pg.Port, "haproxy": hp, "vitals": vp}
+	// bench/floor: the least a Go proxy costs here, as an event loop and
+	// with a goroutine per direction (bench/floor/main.go).
+	floor := testenv.BuildCommand(t, "vitals/bench/floor")
+	fl, fg := testenv.FreePort(t), testenv.FreePort(t)
+	for _, f := range []struct {
+		name string
+		port int
+		args []string
+	}{
+		{"floor-loop", fl, []string{"-mode", "loop", "-loops", strconv.Itoa(floorLoops)}},
+		{"floor-goroutine", fg, []string{"-mode", "goroutine"}},
+	} {
+		args := append([]string{"-listen", fmt.Sprintf("127.0.0.1:%d", f.port), "-backend", pg.Addr}, f.args...)
+		p := testenv.StartVitals(t, f.name, floor, dir, args...)
+		if err := p.WaitReady(func() error { return pgbenchPing(pg, f.port) }); err != nil {
+			t.Fatalf("%s: %v\n%s", f.name, err, p.LogTail())
+		}
+	}
+
+	port := map[string]int{"direct": pg.Port, "haproxy": hp, "vitals": vp, "floor_loop": fl, "floor_goroutine": fg}
 	var line strings.Builder
 	line.WriteString("PGBENCH")
-	fmt.Fprintf(&line, " clients=%d threads=%d seconds=%d rounds=%d scale=%d", clients, threads, seconds, rounds, scale)
+	fmt.Fprintf(&line, " clients=%d threads=%d seconds=%d rounds=%d scale=%d floor_loops=%d", clients, threads, seconds, rounds, scale, floorLoops)
 	for r := range rounds {
 		for i := range paths {
 			p := paths[(i+r)%len(paths)]

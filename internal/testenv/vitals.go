@@ -19,11 +19,19 @@ import (
 // VITALS_BUILD_RACE=1 in the environment the binary has the race detector.
 func BuildVitals(t testing.TB) string {
 	t.Helper()
+	return BuildCommand(t, "vitals/cmd/vitals")
+}
+
+// BuildCommand builds the main package pkg (an import path of this
+// module) into a temp dir of t, as BuildVitals does, and returns the path
+// of the binary, named after the package's last element.
+func BuildCommand(t testing.TB, pkg string) string {
+	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		t.Fatalf("go not found in PATH; it builds cmd/vitals for this test: %v", err)
+		t.Fatalf("go not found in PATH; it builds %s for this test: %v", pkg, err)
 	}
-	path := filepath.Join(t.TempDir(), "vitals")
+	path := filepath.Join(t.TempDir(), filepath.Base(pkg))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start := time.Now()
@@ -31,9 +39,9 @@ func BuildVitals(t testing.TB) string {
 	if os.Getenv("VITALS_BUILD_RACE") == "1" {
 		args = append(args, "-race")
 	}
-	out, err := exec.CommandContext(ctx, goBin, append(args, "vitals/cmd/vitals")...).CombinedOutput()
+	out, err := exec.CommandContext(ctx, goBin, append(args, pkg)...).CombinedOutput()
 	if err != nil {
-		t.Fatalf("go build vitals/cmd/vitals: %v\n%s", err, out)
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
 	}
 	t.Logf("built %s in %s", path, time.Since(start).Round(time.Millisecond))
 	return path
