@@ -26,9 +26,10 @@ var (
 // returns it as last read. It refuses this node, a node that is alive
 // and a name the store does not have.
 //
-// The check and the delete are two statements: a node that comes back
-// between them is removed, and writes itself back with its next report,
-// a heartbeat later.
+// The store deletes the node only if its last report is still older
+// than the node timeout, in the delete statement itself: a node that
+// reports after Forget read the list is kept, and Forget returns
+// ErrNodeAlive.
 func (a *Agent) Forget(ctx context.Context, name string) (store.Node, error) {
 	if name == a.o.Name {
 		return store.Node{}, fmt.Errorf("%w: %s is the node that answers; run vitals lb nodes forget on another node once it is stopped", ErrNodeSelf, name)
@@ -42,12 +43,27 @@ func (a *Agent) Forget(ctx context.Context, name string) (store.Node, error) {
 		return store.Node{}, fmt.Errorf("%w: %s", ErrNoNode, name)
 	}
 	n := nodes[i]
-	if now := a.o.Now(); n.Alive(now, a.o.Timeout) {
+	now := a.o.Now()
+	if n.Alive(now, a.o.Timeout) {
 		return n, fmt.Errorf("%w: %s reported %s ago, within the node timeout %s; stop its vitals lb first, or wait until it has been silent for --node-timeout",
 			ErrNodeAlive, name, now.Sub(n.LastSeen).Round(time.Millisecond), a.o.Timeout)
 	}
-	if err := a.nodes.ForgetNode(ctx, name); err != nil {
+	forgotten, err := a.nodes.ForgetNode(ctx, name, now.Add(-a.o.Timeout))
+	if err != nil {
 		return n, err
+	}
+	if !forgotten {
+		// The node reported (or was forgotten) after the list was read.
+		nodes, err := a.nodes.ListNodes(ctx)
+		if err != nil {
+			return n, err
+		}
+		i := slices.IndexFunc(nodes, func(m store.Node) bool { return m.Name == name })
+		if i < 0 {
+			return n, fmt.Errorf("%w: %s (forgotten meanwhile by another request)", ErrNoNode, name)
+		}
+		return nodes[i], fmt.Errorf("%w: %s reported again at %s, while it was being forgotten; it is running: stop its vitals lb first, or wait until it has been silent for --node-timeout %s",
+			ErrNodeAlive, name, nodes[i].LastSeen.Format(time.RFC3339Nano), a.o.Timeout)
 	}
 	a.mu.Lock()
 	a.seen = slices.DeleteFunc(a.seen, func(s store.Node) bool { return s.Name == name })

@@ -1,11 +1,13 @@
 package cluster
 
 import (
+	"context"
 	"errors"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"vitals/internal/store"
 	"vitals/internal/store/sqlite"
 )
 
@@ -64,5 +66,59 @@ func TestForget(t *testing.T) {
 	b.beat(ctx)
 	if views, err := a.NodeViews(ctx); err != nil || len(views) != 2 {
 		t.Errorf("after b reports again: %+v, %v", views, err)
+	}
+}
+
+// reportsBeforeForget is the real store with a hook run just before each
+// ForgetNode: what another node's report does when it lands between
+// Forget's check and its delete.
+type reportsBeforeForget struct {
+	store.Nodes
+	before func()
+}
+
+func (r reportsBeforeForget) ForgetNode(ctx context.Context, name string, silentSince time.Time) (bool, error) {
+	r.before()
+	return r.Nodes.ForgetNode(ctx, name, silentSince)
+}
+
+// TestForgetNodeReportsMeanwhile: a node that reports after Forget found
+// it silent, but before the delete, is kept (the delete is conditional
+// on its last report, in one statement), and Forget says it is alive.
+func TestForgetNodeReportsMeanwhile(t *testing.T) {
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "lb.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	clk := &clock{t: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)}
+	agent := func(name string) *Agent {
+		a, err := New(Options{Name: name, Store: s, Heartbeat: time.Second, Timeout: 5 * time.Second, Now: clk.now,
+			Statuses: func() map[string]string { return map[string]string{"m1": "ONLINE"} }, Serving: func() bool { return true }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	a, b := agent("a"), agent("b")
+	ctx := t.Context()
+	b.beat(ctx)
+	clk.add(6 * time.Second) // b has been silent for longer than the timeout
+	a.beat(ctx)
+	reported := false
+	a.nodes = reportsBeforeForget{Nodes: a.nodes, before: func() { b.beat(ctx); reported = true }}
+	n, err := a.Forget(ctx, "b")
+	if !reported {
+		t.Fatal("Forget did not reach the store's ForgetNode")
+	}
+	if !errors.Is(err, ErrNodeAlive) {
+		t.Fatalf("forget b, which reported after the check: %+v, %v; want ErrNodeAlive", n, err)
+	}
+	if !n.LastSeen.Equal(clk.now()) {
+		t.Errorf("Forget returned b last seen at %s, want its new report at %s", n.LastSeen, clk.now())
+	}
+	nodes, err := s.ListNodes(ctx)
+	if err != nil || len(nodes) != 2 || nodes[1].Name != "b" || nodes[1].Statuses["m1"] != "ONLINE" {
+		t.Errorf("after the refused forget: %+v, %v; want a and b, with b's statuses", nodes, err)
 	}
 }

@@ -16,8 +16,12 @@ type Nodes interface {
 	// ListNodes returns every node that ever reported, by name, with its
 	// statuses.
 	ListNodes(ctx context.Context) ([]Node, error)
-	// ForgetNode removes a node and its statuses.
-	ForgetNode(ctx context.Context, name string) error
+	// ForgetNode removes the node name and its statuses if its last
+	// report is older than silentSince, in one statement, so that a node
+	// that reports meanwhile is kept. It reports whether it removed the
+	// node: false when the node reported at or after silentSince, or is
+	// not in the store.
+	ForgetNode(ctx context.Context, name string, silentSince time.Time) (bool, error)
 }
 
 // VRRP roles a node reports (keepalived's states); "" before keepalived

@@ -32,8 +32,7 @@ func (h *Handler) showHealthMonitor(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	writeOne(w, r, "healthmonitor", v)
-	return nil
+	return writeOne(w, r, "healthmonitor", v)
 }
 
 // checkMonitor checks hm against its pool and marks the pool's load

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -31,6 +32,74 @@ func toObject(v any) object {
 	var o object
 	_ = d.Decode(&o)
 	return o
+}
+
+// attr is one attribute of an encoded view, as the view encodes it.
+type attr struct {
+	key string
+	val json.RawMessage
+}
+
+// ordered is a view's JSON object with its attributes in the order the
+// view writes them (its declaration's, as a GET of the one object
+// answers), so that lists and fields= keep that order: a map would sort
+// the keys.
+type ordered []attr
+
+// toOrdered encodes view as a GET of the one object does, and splits the
+// object into its attributes, in order.
+func toOrdered(view any) (ordered, error) {
+	b, err := json.Marshal(view)
+	if err != nil {
+		return nil, err
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("view %T is not a JSON object: %s", view, b)
+	}
+	var o ordered
+	for d.More() {
+		tok, err := d.Token()
+		if err != nil {
+			return nil, err
+		}
+		var val json.RawMessage
+		if err := d.Decode(&val); err != nil {
+			return nil, err
+		}
+		o = append(o, attr{tok.(string), val})
+	}
+	return o, nil
+}
+
+func (o ordered) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, a := range o {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, err := json.Marshal(a.key)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(a.val)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// project keeps the attributes of o named in fields, in o's order.
+func (o ordered) project(fields []string) ordered {
+	p := ordered{}
+	for _, a := range o {
+		if slices.Contains(fields, a.key) {
+			p = append(p, a)
+		}
+	}
+	return p
 }
 
 // filterKey maps a filter name to the attribute it tests: an attribute
@@ -237,15 +306,28 @@ func writeList(w http.ResponseWriter, r *http.Request, plural string, zero any, 
 			limit = n
 		}
 	}
-	var objs []object
+	// Each view is filtered and sorted by its attributes (obj) and written
+	// as encoded, in its attributes' order (out).
+	type item struct {
+		obj object
+		out ordered
+	}
+	var objs []item
 	for _, v := range views {
-		o := toObject(v)
+		out, err := toOrdered(v)
+		if err != nil {
+			return err
+		}
+		o := object{}
+		for _, a := range out {
+			o[a.key] = decodeValue(a.val)
+		}
 		ok := tagsMatch(o, q)
 		for _, f := range filters {
 			ok = ok && matches(o[f.key], f.value)
 		}
 		if ok {
-			objs = append(objs, o)
+			objs = append(objs, item{o, out})
 		}
 	}
 	if reverse, _ := strconv.ParseBool(q.Get("page_reverse")); reverse {
@@ -256,9 +338,9 @@ func writeList(w http.ResponseWriter, r *http.Request, plural string, zero any, 
 			order[i].desc = !order[i].desc
 		}
 	}
-	slices.SortStableFunc(objs, func(a, b object) int {
+	slices.SortStableFunc(objs, func(a, b item) int {
 		for _, k := range order {
-			c := compareValues(a[k.key], b[k.key])
+			c := compareValues(a.obj[k.key], b.obj[k.key])
 			if k.desc {
 				c = -c
 			}
@@ -269,7 +351,7 @@ func writeList(w http.ResponseWriter, r *http.Request, plural string, zero any, 
 		return 0
 	})
 	if marker := q.Get("marker"); marker != "" {
-		i := slices.IndexFunc(objs, func(o object) bool { return o["id"] == marker })
+		i := slices.IndexFunc(objs, func(o item) bool { return o.obj["id"] == marker })
 		if i < 0 {
 			return fault(http.StatusNotFound, "Marker %s could not be found.", marker)
 		}
@@ -285,39 +367,42 @@ func writeList(w http.ResponseWriter, r *http.Request, plural string, zero any, 
 			next[k] = v
 		}
 		next.Set("limit", strconv.Itoa(limit))
-		next.Set("marker", objs[len(objs)-1]["id"].(string))
+		next.Set("marker", objs[len(objs)-1].obj["id"].(string))
 		links = append(links, link{Href: baseURL(r) + r.URL.Path + "?" + next.Encode(), Rel: "next"})
 	}
-	if fields := splitValues(q["fields"]); len(fields) > 0 {
-		for i, o := range objs {
-			objs[i] = project(o, fields)
+	fields := splitValues(q["fields"])
+	out := make([]ordered, len(objs))
+	for i, o := range objs {
+		out[i] = o.out
+		if len(fields) > 0 {
+			out[i] = o.out.project(fields)
 		}
 	}
-	if objs == nil {
-		objs = []object{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{plural: objs, plural + "_links": links})
+	writeJSON(w, http.StatusOK, map[string]any{plural: out, plural + "_links": links})
 	return nil
+}
+
+// decodeValue decodes one attribute's JSON as toObject does.
+func decodeValue(raw json.RawMessage) any {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var v any
+	_ = d.Decode(&v)
+	return v
 }
 
 // writeOne writes {"<key>": view}, with only the attributes named by
 // fields= when given, as Octavia's GET of one object allows.
-func writeOne(w http.ResponseWriter, r *http.Request, key string, view any) {
+func writeOne(w http.ResponseWriter, r *http.Request, key string, view any) error {
 	fields := splitValues(r.URL.Query()["fields"])
 	if len(fields) == 0 {
 		writeJSON(w, http.StatusOK, map[string]any{key: view})
-		return
+		return nil
 	}
-	writeJSON(w, http.StatusOK, map[string]any{key: project(toObject(view), fields)})
-}
-
-// project keeps the named attributes of o.
-func project(o object, fields []string) object {
-	p := object{}
-	for _, k := range fields {
-		if v, ok := o[k]; ok {
-			p[k] = v
-		}
+	o, err := toOrdered(view)
+	if err != nil {
+		return err
 	}
-	return p
+	writeJSON(w, http.StatusOK, map[string]any{key: o.project(fields)})
+	return nil
 }

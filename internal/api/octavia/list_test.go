@@ -1,7 +1,10 @@
 package octavia
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -123,6 +126,98 @@ func TestListFilters(t *testing.T) {
 		r := s.do(t, "GET", b+q, "")
 		if _, msg := r.fault(t); r.code != 400 || msg != want {
 			t.Errorf("%s: %d %q, want 400 %q", q, r.code, msg, want)
+		}
+	}
+}
+
+// keyOrder returns the keys of the JSON object raw, in the order written.
+func keyOrder(t *testing.T, raw json.RawMessage) []string {
+	t.Helper()
+	d := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("not a JSON object (%v): %s", err, raw)
+	}
+	var keys []string
+	for d.More() {
+		tok, err := d.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, tok.(string))
+		var skip json.RawMessage
+		if err := d.Decode(&skip); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return keys
+}
+
+// rawMember returns the raw object body[key], or, for a list, its element
+// whose id is id.
+func rawMember(t *testing.T, body []byte, key, id string) json.RawMessage {
+	t.Helper()
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(body, &top); err != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+	if id == "" {
+		return top[key]
+	}
+	var list []json.RawMessage
+	if err := json.Unmarshal(top[key], &list); err != nil {
+		t.Fatalf("%s: %v: %s", key, err, body)
+	}
+	for _, o := range list {
+		var ref struct{ ID string }
+		if err := json.Unmarshal(o, &ref); err != nil {
+			t.Fatal(err)
+		}
+		if ref.ID == id {
+			return o
+		}
+	}
+	t.Fatalf("%s has no %s: %s", key, id, body)
+	return nil
+}
+
+// TestListKeyOrder: each object of a list answer has its attributes in
+// the order the GET of that one object writes them (the view's
+// declaration; for a health monitor, its type-dependent fields last), not
+// sorted; and fields= keeps that order, in lists and single answers.
+func TestListKeyOrder(t *testing.T) {
+	s := newServer(t, Options{})
+	tr := createTree(t, s, "/v2")
+	const b = "/v2/lbaas/"
+	for _, c := range []struct{ list, one, id string }{
+		{"loadbalancers", "loadbalancer", tr.lb},
+		{"listeners", "listener", tr.listener},
+		{"pools", "pool", tr.pool},
+		{"pools/" + tr.pool + "/members", "member", tr.member},
+		{"healthmonitors", "healthmonitor", tr.monitor},
+	} {
+		plural := c.list[strings.LastIndex(c.list, "/")+1:]
+		shown := s.do(t, "GET", b+c.list+"/"+c.id, "")
+		listed := s.do(t, "GET", b+c.list, "")
+		if shown.code != 200 || listed.code != 200 {
+			t.Fatalf("%s: GET one %d, list %d", c.list, shown.code, listed.code)
+		}
+		want := keyOrder(t, rawMember(t, shown.raw, c.one, ""))
+		got := keyOrder(t, rawMember(t, listed.raw, plural, c.id))
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: list answer's keys\n%v\nGET of the one object's\n%v", c.list, got, want)
+		}
+		if slices.IsSorted(want) {
+			t.Errorf("%s: the GET of one object has its keys sorted, which cannot tell the orders apart: %v", c.list, want)
+		}
+		// fields= in another order than the view's: the view's order.
+		fields := []string{"name", "provisioning_status", "id"}
+		wantFields := slices.DeleteFunc(slices.Clone(want), func(k string) bool { return !slices.Contains(fields, k) })
+		q := "?fields=" + strings.Join(fields, ",")
+		if got := keyOrder(t, rawMember(t, s.do(t, "GET", b+c.list+q, "").raw, plural, c.id)); !slices.Equal(got, wantFields) {
+			t.Errorf("%s%s: list keys %v, want %v", c.list, q, got, wantFields)
+		}
+		if got := keyOrder(t, rawMember(t, s.do(t, "GET", b+c.list+"/"+c.id+q, "").raw, c.one, "")); !slices.Equal(got, wantFields) {
+			t.Errorf("%s/{id}%s: keys %v, want %v", c.list, q, got, wantFields)
 		}
 	}
 }

@@ -33,8 +33,7 @@ func (h *Handler) showListener(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeOne(w, r, "listener", v)
-	return nil
+	return writeOne(w, r, "listener", v)
 }
 
 // checkDefaultPool checks l's default pool, if any, against l.

@@ -64,8 +64,7 @@ func (h *Handler) showLoadBalancer(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	writeOne(w, r, "loadbalancer", v)
-	return nil
+	return writeOne(w, r, "loadbalancer", v)
 }
 
 func (h *Handler) createLoadBalancer(w http.ResponseWriter, r *http.Request) error {

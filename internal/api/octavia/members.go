@@ -67,8 +67,7 @@ func (h *Handler) showMember(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeOne(w, r, "member", v)
-	return nil
+	return writeOne(w, r, "member", v)
 }
 
 func duplicateMember(err error, m *model.Member) error {

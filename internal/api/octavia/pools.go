@@ -70,8 +70,7 @@ func (h *Handler) showPool(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeOne(w, r, "pool", v)
-	return nil
+	return writeOne(w, r, "pool", v)
 }
 
 func (h *Handler) createPool(w http.ResponseWriter, r *http.Request) error {

@@ -211,6 +211,7 @@ func (s *Store) ListNodes(ctx context.Context) ([]store.Node, error) {
 
 // ForgetNode is sqlstore's, with an unreachable database as
 // store.ErrUnavailable.
-func (s *Store) ForgetNode(ctx context.Context, name string) error {
-	return wrap(s.name, s.DB.ForgetNode(ctx, name))
+func (s *Store) ForgetNode(ctx context.Context, name string, silentSince time.Time) (bool, error) {
+	ok, err := s.DB.ForgetNode(ctx, name, silentSince)
+	return ok, wrap(s.name, err)
 }

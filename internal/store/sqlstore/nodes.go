@@ -90,19 +90,38 @@ func (s *DB) ListNodes(ctx context.Context) ([]store.Node, error) {
 	return out, rows.Err()
 }
 
-// ForgetNode deletes the node and its statuses, in one transaction, so
-// that no reader sees the statuses of a node that is gone from the list.
-func (s *DB) ForgetNode(ctx context.Context, name string) error {
+// ForgetNode deletes the node if its last_seen is older than
+// silentSince, and then its statuses, in one transaction, so that no
+// reader sees the statuses of a node that is gone from the list. The
+// condition is in the DELETE itself: a report committed before it is
+// seen by it (PostgreSQL rechecks the row after waiting for the
+// reporter's lock), and a report after it writes the node back.
+func (s *DB) ForgetNode(ctx context.Context, name string, silentSince time.Time) (bool, error) {
+	// last_seen is stored truncated to the microsecond; comparing it with
+	// silentSince rounded up to the microsecond is the exact comparison.
+	cutoff := silentSince.UTC()
+	if t := cutoff.Truncate(time.Microsecond); !t.Equal(cutoff) {
+		cutoff = t.Add(time.Microsecond)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return false, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, s.q(`DELETE FROM nodes WHERE name = ? AND last_seen < ?`), name, utcTime{&cutoff})
+	if err != nil {
+		return false, fmt.Errorf("forget node %s: %w", name, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return false, fmt.Errorf("forget node %s: %w", name, err)
+	} else if n == 0 {
+		return false, nil
+	}
 	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM node_statuses WHERE node = ?`), name); err != nil {
-		return fmt.Errorf("forget node %s: %w", name, err)
+		return false, fmt.Errorf("forget node %s: %w", name, err)
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM nodes WHERE name = ?`), name); err != nil {
-		return fmt.Errorf("forget node %s: %w", name, err)
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("forget node %s: commit: %w", name, err)
 	}
-	return tx.Commit()
+	return true, nil
 }

@@ -31,6 +31,7 @@ func Run(t *testing.T, b Backend) {
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"PersistenceAcrossReopen", testPersistenceAcrossReopen},
 		{"Nodes", testNodes},
+		{"ForgetNode", testForgetNode},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, b) })
 	}
