@@ -171,6 +171,7 @@ awk -v s="$section" 'BEGIN{skip=0} $0==s {skip=1; next} /^## / && skip {skip=0} 
   echo
   echo "The Go floor row is bench/floor: an epoll event loop per core with raw system calls (accept4, connect,"
   echo "read, write) and none of vitals' work. Its connection rate is $fr× HAProxy's; vitals reaches $vf of it."
+  echo "(It copies with read and write only, no splice: its bulk figure is no bound for a proxy.)"
   echo
   if [ "$IDLE" -gt 0 ]; then
     echo "Idle sessions: $IDLE concurrent sessions$idle_note, each sent one byte and got one, then held for $HOLD;"
