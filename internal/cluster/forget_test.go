@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,5 +122,44 @@ func TestForgetNodeReportsMeanwhile(t *testing.T) {
 	nodes, err := s.ListNodes(ctx)
 	if err != nil || len(nodes) != 2 || nodes[1].Name != "b" || nodes[1].Statuses["m1"] != "ONLINE" {
 		t.Errorf("after the refused forget: %+v, %v; want a and b, with b's statuses", nodes, err)
+	}
+}
+
+// TestForgetNodeForgottenMeanwhile: when another request forgets the node
+// between Forget's check and its delete, Forget says the node is gone
+// (ErrNoNode), not that it is alive.
+func TestForgetNodeForgottenMeanwhile(t *testing.T) {
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "lb.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	clk := &clock{t: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)}
+	agent := func(name string) *Agent {
+		a, err := New(Options{Name: name, Store: s, Heartbeat: time.Second, Timeout: 5 * time.Second, Now: clk.now,
+			Statuses: func() map[string]string { return map[string]string{"m1": "ONLINE"} }, Serving: func() bool { return true }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	a, b, c := agent("a"), agent("b"), agent("c")
+	ctx := t.Context()
+	b.beat(ctx)
+	clk.add(6 * time.Second) // b has been silent for longer than the timeout
+	a.beat(ctx)
+	c.beat(ctx)
+	var other error
+	a.nodes = reportsBeforeForget{Nodes: a.nodes, before: func() { _, other = c.Forget(ctx, "b") }}
+	_, err = a.Forget(ctx, "b")
+	if other != nil {
+		t.Fatalf("the other request's forget: %v", other)
+	}
+	if !errors.Is(err, ErrNoNode) || !strings.Contains(err.Error(), "forgotten meanwhile") {
+		t.Fatalf("forget b, forgotten by another request after the check: %v; want ErrNoNode saying so", err)
+	}
+	nodes, err := s.ListNodes(ctx)
+	if err != nil || len(nodes) != 2 || slices.ContainsFunc(nodes, func(n store.Node) bool { return n.Name == "b" }) {
+		t.Errorf("after both forgets: %+v, %v; want a and c", nodes, err)
 	}
 }
