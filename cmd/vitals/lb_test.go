@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"vitals/internal/testenv"
 )
 
 func TestLBBadInput(t *testing.T) {
@@ -250,7 +252,7 @@ loadbalancer:
 	if err != nil || first.ID == "" {
 		t.Fatalf("the API's monitor %q: %v", first.ID, err)
 	}
-	if got, want := jsonKeys(t, shown.HealthMonitor), jsonKeys(t, one.HealthMonitor); strings.Join(got, " ") != strings.Join(want, " ") {
+	if got, want := testenv.JSONKeys(t, shown.HealthMonitor), testenv.JSONKeys(t, one.HealthMonitor); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("-f json fields in the order\n%v\nwant the API's\n%v", got, want)
 	}
 	if code, _, errOut := runCLI(t, "lb", "status", "--socket", sock, "--healthmonitor", "nope"); code != exitUsage || !strings.Contains(errOut, "Health Monitor nope not found.") {
@@ -308,26 +310,4 @@ loadbalancer:
 			t.Fatalf("the enabled member was not checked again:\n%s", out)
 		}
 	}
-}
-
-// jsonKeys returns the keys of a JSON object in the order they come.
-func jsonKeys(t *testing.T, obj json.RawMessage) []string {
-	t.Helper()
-	d := json.NewDecoder(bytes.NewReader(obj))
-	if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
-		t.Fatalf("not an object: %s", obj)
-	}
-	var keys []string
-	for d.More() {
-		tok, err := d.Token()
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys = append(keys, tok.(string))
-		var skip json.RawMessage
-		if err := d.Decode(&skip); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return keys
 }

@@ -11,6 +11,7 @@ import (
 
 	"vitals/internal/store"
 	"vitals/internal/store/sqlite"
+	"vitals/internal/store/sqlstore"
 )
 
 // TestForget: a node is refused while it is alive (up to and including
@@ -18,20 +19,7 @@ import (
 // then gone from the store, this node's view and the per-node views; a
 // node cannot forget itself, and an unknown name is ErrNoNode.
 func TestForget(t *testing.T) {
-	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "lb.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	clk := &clock{t: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)}
-	agent := func(name string) *Agent {
-		a, err := New(Options{Name: name, Store: s, Heartbeat: time.Second, Timeout: 5 * time.Second, Now: clk.now,
-			Statuses: func() map[string]string { return map[string]string{"m1": "ONLINE"} }, Serving: func() bool { return true }})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
+	_, clk, agent := forgetSetup(t)
 	a, b := agent("a"), agent("b")
 	ctx := t.Context()
 	b.beat(ctx) // b's last report
@@ -88,20 +76,7 @@ func (r reportsBeforeForget) ForgetNode(ctx context.Context, name string, silent
 // it silent, but before the delete, is kept (the delete is conditional
 // on its last report, in one statement), and Forget says it is alive.
 func TestForgetNodeReportsMeanwhile(t *testing.T) {
-	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "lb.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	clk := &clock{t: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)}
-	agent := func(name string) *Agent {
-		a, err := New(Options{Name: name, Store: s, Heartbeat: time.Second, Timeout: 5 * time.Second, Now: clk.now,
-			Statuses: func() map[string]string { return map[string]string{"m1": "ONLINE"} }, Serving: func() bool { return true }})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
+	s, clk, agent := forgetSetup(t)
 	a, b := agent("a"), agent("b")
 	ctx := t.Context()
 	b.beat(ctx)
@@ -129,20 +104,7 @@ func TestForgetNodeReportsMeanwhile(t *testing.T) {
 // between Forget's check and its delete, Forget says the node is gone
 // (ErrNoNode), not that it is alive.
 func TestForgetNodeForgottenMeanwhile(t *testing.T) {
-	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "lb.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	clk := &clock{t: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)}
-	agent := func(name string) *Agent {
-		a, err := New(Options{Name: name, Store: s, Heartbeat: time.Second, Timeout: 5 * time.Second, Now: clk.now,
-			Statuses: func() map[string]string { return map[string]string{"m1": "ONLINE"} }, Serving: func() bool { return true }})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
+	s, clk, agent := forgetSetup(t)
 	a, b, c := agent("a"), agent("b"), agent("c")
 	ctx := t.Context()
 	b.beat(ctx)
@@ -151,7 +113,7 @@ func TestForgetNodeForgottenMeanwhile(t *testing.T) {
 	c.beat(ctx)
 	var other error
 	a.nodes = reportsBeforeForget{Nodes: a.nodes, before: func() { _, other = c.Forget(ctx, "b") }}
-	_, err = a.Forget(ctx, "b")
+	_, err := a.Forget(ctx, "b")
 	if other != nil {
 		t.Fatalf("the other request's forget: %v", other)
 	}
@@ -162,4 +124,25 @@ func TestForgetNodeForgottenMeanwhile(t *testing.T) {
 	if err != nil || len(nodes) != 2 || slices.ContainsFunc(nodes, func(n store.Node) bool { return n.Name == "b" }) {
 		t.Errorf("after both forgets: %+v, %v; want a and c", nodes, err)
 	}
+}
+
+// forgetSetup opens a store of t's, a clock at a fixed instant, and makes
+// agents on them with a 5 s node timeout, each reporting m1 ONLINE.
+func forgetSetup(t *testing.T) (*sqlstore.DB, *clock, func(name string) *Agent) {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "lb.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	clk := &clock{t: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)}
+	agent := func(name string) *Agent {
+		a, err := New(Options{Name: name, Store: s, Heartbeat: time.Second, Timeout: 5 * time.Second, Now: clk.now,
+			Statuses: func() map[string]string { return map[string]string{"m1": "ONLINE"} }, Serving: func() bool { return true }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	return s, clk, agent
 }

@@ -1,12 +1,13 @@
 package octavia
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+
+	"vitals/internal/testenv"
 )
 
 func names(t *testing.T, body map[string]any, key string) []string {
@@ -130,28 +131,6 @@ func TestListFilters(t *testing.T) {
 	}
 }
 
-// keyOrder returns the keys of the JSON object raw, in the order written.
-func keyOrder(t *testing.T, raw json.RawMessage) []string {
-	t.Helper()
-	d := json.NewDecoder(bytes.NewReader(raw))
-	if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
-		t.Fatalf("not a JSON object (%v): %s", err, raw)
-	}
-	var keys []string
-	for d.More() {
-		tok, err := d.Token()
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys = append(keys, tok.(string))
-		var skip json.RawMessage
-		if err := d.Decode(&skip); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return keys
-}
-
 // rawMember returns the raw object body[key], or, for a list, its element
 // whose id is id.
 func rawMember(t *testing.T, body []byte, key, id string) json.RawMessage {
@@ -201,8 +180,8 @@ func TestListKeyOrder(t *testing.T) {
 		if shown.code != 200 || listed.code != 200 {
 			t.Fatalf("%s: GET one %d, list %d", c.list, shown.code, listed.code)
 		}
-		want := keyOrder(t, rawMember(t, shown.raw, c.one, ""))
-		got := keyOrder(t, rawMember(t, listed.raw, plural, c.id))
+		want := testenv.JSONKeys(t, rawMember(t, shown.raw, c.one, ""))
+		got := testenv.JSONKeys(t, rawMember(t, listed.raw, plural, c.id))
 		if !slices.Equal(got, want) {
 			t.Errorf("%s: list answer's keys\n%v\nGET of the one object's\n%v", c.list, got, want)
 		}
@@ -213,10 +192,10 @@ func TestListKeyOrder(t *testing.T) {
 		fields := []string{"name", "provisioning_status", "id"}
 		wantFields := slices.DeleteFunc(slices.Clone(want), func(k string) bool { return !slices.Contains(fields, k) })
 		q := "?fields=" + strings.Join(fields, ",")
-		if got := keyOrder(t, rawMember(t, s.do(t, "GET", b+c.list+q, "").raw, plural, c.id)); !slices.Equal(got, wantFields) {
+		if got := testenv.JSONKeys(t, rawMember(t, s.do(t, "GET", b+c.list+q, "").raw, plural, c.id)); !slices.Equal(got, wantFields) {
 			t.Errorf("%s%s: list keys %v, want %v", c.list, q, got, wantFields)
 		}
-		if got := keyOrder(t, rawMember(t, s.do(t, "GET", b+c.list+"/"+c.id+q, "").raw, c.one, "")); !slices.Equal(got, wantFields) {
+		if got := testenv.JSONKeys(t, rawMember(t, s.do(t, "GET", b+c.list+"/"+c.id+q, "").raw, c.one, "")); !slices.Equal(got, wantFields) {
 			t.Errorf("%s/{id}%s: keys %v, want %v", c.list, q, got, wantFields)
 		}
 	}
