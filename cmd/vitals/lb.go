@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"vitals/internal/lb"
@@ -168,10 +169,17 @@ func runLB(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	defer mirror.s.Close()
+	// The mirror works beside the lb, which applies each configuration
+	// without waiting for it; it ends before the store closes.
+	mirrorCtx, stopMirror := context.WithCancel(ctx)
+	var mirrorWG sync.WaitGroup
+	mirrorWG.Go(func() { mirror.run(mirrorCtx) })
+	defer mirrorWG.Wait()
+	defer stopMirror()
 	ro := lb.RunOptions{Reload: reload, Load: load, Notify: systemdNotifier(log),
-		Applied: func(c *lb.Config) { mirror.applied(ctx, c) },
+		Applied: mirror.applied,
 		Attach: func(p *lb.Plane) (http.Handler, error) {
-			h, err := mountAPI(p.Admin, apiOptions(mirror.s, cfg, p, log, nil, readOnlyFault), false)
+			h, err := mountAPI(p.Admin, apiOptions(mirror.s, cfg, p, log, nil, readOnlyFault), false, mirror.gate)
 			if err != nil {
 				return nil, err
 			}

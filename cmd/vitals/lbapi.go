@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -57,10 +58,16 @@ func wantsJSON(r *http.Request) bool {
 // without (--config mode), it serves every read there, and the admin
 // handler keeps what it serves: the member PUT that sets run-time
 // admin_state_up and weight. Without all, reads over TCP need no token.
-func mountAPI(admin *http.ServeMux, o api.Options, all bool) (http.Handler, error) {
+// gate, when not nil, wraps the API under /v2 and /v2.0 (--config mode:
+// fileMirror.gate); version discovery at / goes around it.
+func mountAPI(admin *http.ServeMux, o api.Options, all bool, gate func(http.Handler) http.Handler) (http.Handler, error) {
 	h, err := api.New(o)
 	if err != nil {
 		return nil, err
+	}
+	var gated http.Handler = h
+	if gate != nil {
+		gated = gate(h)
 	}
 	tokenless := o.Token == ""
 	serveAPI := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -71,7 +78,11 @@ func mountAPI(admin *http.ServeMux, o api.Options, all bool) (http.Handler, erro
 			writeAPIFault(w, http.StatusForbidden, "The Octavia API over TCP needs a token: set admin.token_file (the admin unix socket needs none).")
 			return
 		}
-		h.ServeHTTP(w, r)
+		if r.URL.Path == "/" {
+			h.ServeHTTP(w, r)
+			return
+		}
+		gated.ServeHTTP(w, r)
 	})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
@@ -212,7 +223,7 @@ func runLBDB(ctx context.Context, so storeOpts, settings *lb.Config, log *slog.L
 				}
 			}
 		}()
-		h, err := mountAPI(p.Admin, nodeAPI(apiOptions(s, settings, p, log, storeWatch{}, ""), node), true)
+		h, err := mountAPI(p.Admin, nodeAPI(apiOptions(s, settings, p, log, storeWatch{}, ""), node), true, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -250,12 +261,41 @@ func apiOptions(s store.Store, cfg *lb.Config, p *lb.Plane, log *slog.Logger, a 
 }
 
 // fileMirror keeps an in-memory store equal to the running file
-// configuration, for the read-only API of --config mode.
+// configuration, for the read-only API of --config mode. It works on a
+// goroutine of its own (run), so that applying a configuration (the
+// first, a reload, a member's run-time change) does not wait for it: at
+// tens of thousands of members the copy takes seconds. Every applied
+// configuration gets the next generation; run copies only the newest
+// when several came while it worked. API reads wait (wait) until the copy
+// has caught up with the generation that was current when they came, so
+// that they never show an older configuration than the one applied.
 type fileMirror struct {
 	s   store.Store
 	ctl *controller.Controller
 	log *slog.Logger
+
+	mu       sync.Mutex
+	next     *lb.Config    // the newest applied configuration, nil once run took it
+	gen      uint64        // the generation of the newest applied configuration
+	mirrored uint64        // the generation of the newest copy attempt that is done
+	caught   chan struct{} // closed (and replaced) when mirrored advances
+	kick     chan struct{} // wakes run; holds at most one wake-up
+	stopped  chan struct{} // closed when run has returned
 }
+
+// mirrorHook, when set (by tests), is called by the mirror before each
+// copy, so that a test can hold the copy back.
+var mirrorHook func(ctx context.Context)
+
+// mirrorWaitBound is how long an API read waits for the copy to catch up
+// before it answers 503.
+var mirrorWaitBound = 30 * time.Second
+
+// errMirrorStopped is what wait returns once run has returned.
+var errMirrorStopped = errors.New("vitals lb is shutting down")
+
+// mirrorBehindFault is the 503 fault of a read whose wait ran out.
+const mirrorBehindFault = "The Octavia API's copy of the configuration file is still being built (it is copied in the background after each start, reload and member change); retry in a moment."
 
 func newFileMirror(ctx context.Context, log *slog.Logger) (*fileMirror, error) {
 	s, err := sqlite.OpenMemory(ctx)
@@ -265,11 +305,56 @@ func newFileMirror(ctx context.Context, log *slog.Logger) (*fileMirror, error) {
 	// The controller only settles statuses here: lb.RunWith applies the
 	// file itself.
 	ctl := &controller.Controller{Store: s, Apply: func(*lb.Config) error { return nil }, KeepNoCopy: true}
-	return &fileMirror{s: s, ctl: ctl, log: log}, nil
+	return &fileMirror{s: s, ctl: ctl, log: log,
+		caught: make(chan struct{}), kick: make(chan struct{}, 1), stopped: make(chan struct{})}, nil
 }
 
-// applied copies a configuration that the lb applied into the store.
-func (m *fileMirror) applied(ctx context.Context, cfg *lb.Config) {
+// applied takes a configuration that the lb applied (RunOptions.Applied):
+// run copies it into the store. It does not wait.
+func (m *fileMirror) applied(cfg *lb.Config) {
+	m.mu.Lock()
+	m.gen++
+	m.next = cfg
+	m.mu.Unlock()
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run copies the newest applied configuration into the store whenever
+// there is one, until ctx ends.
+func (m *fileMirror) run(ctx context.Context) {
+	defer close(m.stopped)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.kick:
+		}
+		if mirrorHook != nil {
+			mirrorHook(ctx)
+		}
+		m.mu.Lock()
+		cfg, gen := m.next, m.gen
+		m.next = nil
+		m.mu.Unlock()
+		if cfg == nil {
+			continue
+		}
+		m.copy(ctx, cfg)
+		// Done, even if it failed: the previous copy stays, and the reads
+		// that wait for it go on with that.
+		m.mu.Lock()
+		m.mirrored = gen
+		close(m.caught)
+		m.caught = make(chan struct{})
+		m.mu.Unlock()
+	}
+}
+
+// copy replaces the store's content with cfg.
+func (m *fileMirror) copy(ctx context.Context, cfg *lb.Config) {
 	t, err := lbyaml.FromConfig(cfg)
 	if err == nil {
 		_, err = lbyaml.Replace(ctx, m.s, t)
@@ -278,7 +363,60 @@ func (m *fileMirror) applied(ctx context.Context, cfg *lb.Config) {
 		m.ctl.SetBase(cfg)
 		_, err = m.ctl.Reconcile(ctx)
 	}
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
 		m.log.Error("the Octavia API's copy of the configuration file could not be updated; it shows the previous one", "err", err)
 	}
+}
+
+// wait returns once the store holds the configuration that was applied
+// last when wait was called (or a newer one), or an error when ctx ends,
+// bound passes (context.DeadlineExceeded) or the mirror has stopped.
+func (m *fileMirror) wait(ctx context.Context, bound time.Duration) error {
+	m.mu.Lock()
+	want := m.gen
+	m.mu.Unlock()
+	var timeout <-chan time.Time
+	for {
+		m.mu.Lock()
+		done, caught := m.mirrored >= want, m.caught
+		m.mu.Unlock()
+		if done {
+			return nil
+		}
+		if timeout == nil {
+			t := time.NewTimer(bound)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-caught:
+		case <-timeout:
+			return context.DeadlineExceeded
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-m.stopped:
+			return errMirrorStopped
+		}
+	}
+}
+
+// gate holds API reads (GET, HEAD) back until the store has caught up
+// with the configuration applied when they came (wait), and answers 503
+// instead of a copy older than that.
+func (m *fileMirror) gate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			switch err := m.wait(r.Context(), mirrorWaitBound); {
+			case errors.Is(err, errMirrorStopped):
+				writeAPIFault(w, http.StatusServiceUnavailable, "vitals lb is shutting down.")
+				return
+			case err != nil && r.Context().Err() != nil:
+				return // the client is gone
+			case err != nil:
+				writeAPIFault(w, http.StatusServiceUnavailable, mirrorBehindFault)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
