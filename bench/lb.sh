@@ -45,7 +45,7 @@ go build -o "$work/lbload" ./bench/lbload
 go build -o "$work/floor" ./bench/floor
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-b1=$(free_port); b2=$(free_port); hp=$(free_port); vp=$(free_port); fp=$(free_port)
+b1=$(free_port); b2=$(free_port); hp=$(free_port); vp=$(free_port); fp=$(free_port); up=$(free_port)
 "$work/lbload" backend -listen 127.0.0.1:$b1 & pids+=($!)
 "$work/lbload" backend -listen 127.0.0.1:$b2 & pids+=($!)
 
@@ -85,13 +85,16 @@ loadbalancer:
         - {address: 127.0.0.1, protocol_port: $b2}
 CFG
 "$work/vitals" lb --config "$work/lb.yaml" --log-level warn & vpid=$!; pids+=($vpid)
-# bench/floor: the least a Go proxy costs (an epoll event loop per core,
-# raw system calls, none of vitals' work), over the same two backends.
+# bench/floor: the least a Go proxy costs (an event loop per core, on
+# epoll and on io_uring, raw system calls, none of vitals' work), over the
+# same two backends.
 "$work/floor" -listen 127.0.0.1:$fp -backend 127.0.0.1:$b1,127.0.0.1:$b2 -mode loop -loops "$(nproc)" & fpid=$!; pids+=($fpid)
+"$work/floor" -listen 127.0.0.1:$up -backend 127.0.0.1:$b1,127.0.0.1:$b2 -mode uring -loops "$(nproc)" & upid=$!; pids+=($upid)
 sleep 2
 kill -0 "$hpid" 2>/dev/null || { echo "bench/lb.sh: haproxy did not start:"; cat "$work/haproxy.log"; exit 1; }
 kill -0 "$vpid" 2>/dev/null || { echo "bench/lb.sh: vitals lb did not start"; exit 1; }
 kill -0 "$fpid" 2>/dev/null || { echo "bench/lb.sh: bench/floor did not start"; exit 1; }
+kill -0 "$upid" 2>/dev/null || { echo "bench/lb.sh: bench/floor -mode uring did not start"; exit 1; }
 
 mean() { printf '%s\n' "$@" | awk '{s+=$1} END {printf "%.1f", s/NR}'; }
 declare -A bulk short
@@ -99,18 +102,18 @@ declare -A bulk short
 # run fills the loopback's ephemeral port range with TIME_WAIT sockets
 # (about 29k here), and the path measured first in a fixed order was the
 # only one that never connected through them.
-targets=(direct haproxy vitals floor)
+targets=(direct haproxy vitals floor uring)
 for r in $(seq "$ROUNDS"); do
-  for i in 0 1 2 3; do
-    t=${targets[$(( (i + r - 1) % 4 ))]}
-    case $t in direct) port=$b1 ;; haproxy) port=$hp ;; vitals) port=$vp ;; floor) port=$fp ;; esac
+  for i in 0 1 2 3 4; do
+    t=${targets[$(( (i + r - 1) % 5 ))]}
+    case $t in direct) port=$b1 ;; haproxy) port=$hp ;; vitals) port=$vp ;; floor) port=$fp ;; uring) port=$up ;; esac
     bulk[$t]+="$("$work/lbload" bulk -addr 127.0.0.1:$port -conns "$BULK_CONNS" -bytes "$BYTES") "
     short[$t]+="$("$work/lbload" short -addr 127.0.0.1:$port -conns "$SHORT_CONNS" -duration "$DURATION") "
     echo "round $r $t: bulk ${bulk[$t]}MiB/s short ${short[$t]}conn/s"
   done
 done
 declare -A bm sm
-for t in direct haproxy vitals floor; do
+for t in direct haproxy vitals floor uring; do
   # shellcheck disable=SC2086
   bm[$t]=$(mean ${bulk[$t]}); sm[$t]=$(mean ${short[$t]})
 done
@@ -119,8 +122,9 @@ cr=$(awk -v a="${sm[vitals]}" -v b="${sm[haproxy]}" 'BEGIN {printf "%.2f", a/b}'
 tv=$(awk -v r="$tr" 'BEGIN {print (r >= 1.2) ? "meets" : "MISSES"}')
 cv=$(awk -v r="$cr" 'BEGIN {print (r >= 1.0) ? "meets" : "MISSES"}')
 fr=$(awk -v a="${sm[floor]}" -v b="${sm[haproxy]}" 'BEGIN {printf "%.2f", a/b}')
+ur=$(awk -v a="${sm[uring]}" -v b="${sm[haproxy]}" 'BEGIN {printf "%.2f", a/b}')
 vf=$(awk -v a="${sm[vitals]}" -v b="${sm[floor]}" 'BEGIN {printf "%.2f", a/b}')
-echo "vitals/haproxy throughput $tr ($tv ≥ 1.2), connection rate $cr ($cv ≥ 1.0); Go floor/haproxy connection rate $fr"
+echo "vitals/haproxy throughput $tr ($tv ≥ 1.2), connection rate $cr ($cv ≥ 1.0); Go floor/haproxy connection rate $fr (epoll), $ur (io_uring)"
 
 # Idle sessions: RSS of the proxy with IDLE sessions open, minus before.
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
@@ -165,13 +169,15 @@ awk -v s="$section" 'BEGIN{skip=0} $0==s {skip=1; next} /^## / && skip {skip=0} 
   echo "| direct to one backend | ${bm[direct]} | ${sm[direct]} |"
   echo "| HAProxy mode tcp | ${bm[haproxy]} | ${sm[haproxy]} |"
   echo "| vitals lb | ${bm[vitals]} | ${sm[vitals]} |"
-  echo "| Go floor, event loop ($(nproc) loops) | ${bm[floor]} | ${sm[floor]} |"
+  echo "| Go floor, epoll loop ($(nproc) loops) | ${bm[floor]} | ${sm[floor]} |"
+  echo "| Go floor, io_uring loop ($(nproc) loops) | ${bm[uring]} | ${sm[uring]} |"
   echo
   echo "vitals/HAProxy: throughput **$tr** (target ≥ 1.2: $tv), connection rate **$cr** (target ≥ 1.0: $cv)."
   echo
-  echo "The Go floor row is bench/floor: an epoll event loop per core with raw system calls (accept4, connect,"
-  echo "read, write) and none of vitals' work. Its connection rate is $fr× HAProxy's; vitals reaches $vf of it."
-  echo "(It copies with read and write only, no splice: its bulk figure is no bound for a proxy.)"
+  echo "The Go floor rows are bench/floor: an event loop per core with raw system calls (accept4, connect, read,"
+  echo "write; or the same batched on io_uring) and none of vitals' work. Their connection rate is $fr× (epoll) and"
+  echo "$ur× (io_uring) HAProxy's; vitals reaches $vf of the epoll loop's. (They copy without splice: their bulk"
+  echo "figures are no bound for a proxy.)"
   echo
   if [ "$IDLE" -gt 0 ]; then
     echo "Idle sessions: $IDLE concurrent sessions$idle_note, each sent one byte and got one, then held for $HOLD;"

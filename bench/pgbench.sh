@@ -4,9 +4,9 @@
 # postgres user when root) gets `pgbench -i -s 5`; then `pgbench -S -c 16
 # -j 2 -T 10` (select-only) runs directly, through HAProxy (mode tcp, one
 # server, TCP check), through vitals lb (one member, TCP monitor) and
-# through bench/floor (the least a Go proxy costs: an event loop of
-# FLOOR_LOOPS loops, and a goroutine per direction), in ROUNDS rounds that
-# rotate the order. Writes the mean TPS and average
+# through bench/floor (the least a Go proxy costs: an epoll and an
+# io_uring event loop of FLOOR_LOOPS loops, and a goroutine per
+# direction), in ROUNDS rounds that rotate the order. Writes the mean TPS and average
 # latency per path, and the ratios, to bench/RESULTS.md (bench/pgbench holds
 # the test that does the work).
 #
@@ -33,18 +33,20 @@ mean() { tr ' ' '\n' <<<"${line#PGBENCH }" | awk -F= -v k="$1" '$1==k {s+=$2; n+
 mean3() { tr ' ' '\n' <<<"${line#PGBENCH }" | awk -F= -v k="$1" '$1==k {s+=$2; n++} END {printf "%.3f", s/n}'; }
 field() { tr ' ' '\n' <<<"${line#PGBENCH }" | awk -F= -v k="$1" '$1==k {print $2; exit}'; }
 declare -A tps lat
-for p in direct haproxy vitals floor_loop floor_goroutine; do tps[$p]=$(mean "${p}_tps"); lat[$p]=$(mean3 "${p}_lat_ms"); done
+for p in direct haproxy vitals floor_loop floor_uring floor_goroutine; do tps[$p]=$(mean "${p}_tps"); lat[$p]=$(mean3 "${p}_lat_ms"); done
 ratio=$(awk -v a="${tps[vitals]}" -v b="${tps[haproxy]}" 'BEGIN {printf "%.2f", a/b}')
 add_h=$(awk -v a="${lat[haproxy]}" -v b="${lat[direct]}" 'BEGIN {printf "%+.3f", a-b}')
 add_v=$(awk -v a="${lat[vitals]}" -v b="${lat[direct]}" 'BEGIN {printf "%+.3f", a-b}')
 tv=$(awk -v r="$ratio" 'BEGIN {print (r >= 1.0) ? "meets" : "MISSES"}')
 lv=$(awk -v v="$add_v" -v h="$add_h" 'BEGIN {print (v <= h) ? "meets" : "MISSES"}')
 add_fl=$(awk -v a="${lat[floor_loop]}" -v b="${lat[direct]}" 'BEGIN {printf "%+.3f", a-b}')
+add_fu=$(awk -v a="${lat[floor_uring]}" -v b="${lat[direct]}" 'BEGIN {printf "%+.3f", a-b}')
 add_fg=$(awk -v a="${lat[floor_goroutine]}" -v b="${lat[direct]}" 'BEGIN {printf "%+.3f", a-b}')
 floor_h=$(awk -v a="${tps[floor_loop]}" -v b="${tps[haproxy]}" 'BEGIN {printf "%.2f", a/b}')
+flooru_h=$(awk -v a="${tps[floor_uring]}" -v b="${tps[haproxy]}" 'BEGIN {printf "%.2f", a/b}')
 floorg_h=$(awk -v a="${tps[floor_goroutine]}" -v b="${tps[haproxy]}" 'BEGIN {printf "%.2f", a/b}')
 v_floor=$(awk -v a="${tps[vitals]}" -v b="${tps[floor_loop]}" 'BEGIN {printf "%.2f", a/b}')
-echo "vitals/HAProxy TPS $ratio ($tv ≥ 1.0); added latency vitals $add_v ms, HAProxy $add_h ms ($lv); Go floor/HAProxy: loop $floor_h, goroutine $floorg_h"
+echo "vitals/HAProxy TPS $ratio ($tv ≥ 1.0); added latency vitals $add_v ms, HAProxy $add_h ms ($lv); Go floor/HAProxy: loop $floor_h, io_uring $flooru_h, goroutine $floorg_h"
 
 out=bench/RESULTS.md
 section="## pgbench: select-only through vitals lb vs HAProxy 2.6 (mode tcp) vs direct"
@@ -63,15 +65,17 @@ awk -v s="$section" 'BEGIN{skip=0} $0==s {skip=1; next} /^## / && skip {skip=0} 
   echo "| direct | ${tps[direct]} | ${lat[direct]} ms | — |"
   echo "| HAProxy mode tcp | ${tps[haproxy]} | ${lat[haproxy]} ms | $add_h ms |"
   echo "| vitals lb | ${tps[vitals]} | ${lat[vitals]} ms | $add_v ms |"
-  echo "| Go floor, event loop ($(field floor_loops) loop) | ${tps[floor_loop]} | ${lat[floor_loop]} ms | $add_fl ms |"
+  echo "| Go floor, epoll loop ($(field floor_loops) loop) | ${tps[floor_loop]} | ${lat[floor_loop]} ms | $add_fl ms |"
+  echo "| Go floor, io_uring loop ($(field floor_loops) loop) | ${tps[floor_uring]} | ${lat[floor_uring]} ms | $add_fu ms |"
   echo "| Go floor, goroutine per direction | ${tps[floor_goroutine]} | ${lat[floor_goroutine]} ms | $add_fg ms |"
   echo
   echo "vitals/HAProxy: TPS **$ratio** (target ≥ 1.0: $tv), added latency $add_v ms vs $add_h ms (target ≤ HAProxy's: $lv)."
   echo
   echo "The Go floor rows are bench/floor: a proxy with none of vitals' work (no checks, timeouts, metrics or"
-  echo "accounting), once as an epoll event loop with raw system calls and once with a goroutine per direction."
-  echo "They show what any Go proxy pays here: floor/HAProxy TPS is $floor_h (loop) and $floorg_h (goroutine);"
-  echo "vitals reaches $v_floor of the event-loop floor."
+  echo "accounting): as an epoll event loop with raw system calls, as the same loop on io_uring (a batch of"
+  echo "receives and sends per system call), and with a goroutine per direction. They show what any Go proxy pays"
+  echo "here: floor/HAProxy TPS is $floor_h (epoll loop), $flooru_h (io_uring loop) and $floorg_h (goroutine);"
+  echo "vitals reaches $v_floor of the epoll-loop floor."
   echo
 } > "$out"
 rm -f "$tmp"

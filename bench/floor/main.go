@@ -6,6 +6,7 @@
 // accounting. Benchmarks only; it serves loopback addresses only.
 //
 //	floor -listen 127.0.0.1:7000 -backend 127.0.0.1:5432 -mode loop -loops 1
+//	floor -listen 127.0.0.1:7000 -backend 127.0.0.1:5432 -mode uring -loops 1
 //	floor -listen 127.0.0.1:7000 -backend 127.0.0.1:9000,127.0.0.1:9001 -mode goroutine
 //
 // Modes:
@@ -17,6 +18,9 @@
 //     it accepts, connects and copies with raw system calls on one
 //     goroutine, blocking in epoll_wait. A message is one read and one
 //     write; no goroutine, no Go poller, no getsockname or getpeername.
+//   - uring: the same loops on io_uring instead of epoll (uring.go): one
+//     io_uring_enter submits and reaps a whole batch of accepts,
+//     connects, receives and sends.
 //
 // Backends are taken in turn (round robin) per connection.
 package main
@@ -38,8 +42,8 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:7000", "address to listen on (loopback)")
 	backends := flag.String("backend", "", "backend addresses, comma-separated (loopback)")
-	mode := flag.String("mode", "loop", "loop or goroutine")
-	loops := flag.Int("loops", 1, "loop mode: event loops (each on a thread of its own)")
+	mode := flag.String("mode", "loop", "loop, uring or goroutine")
+	loops := flag.Int("loops", 1, "loop and uring modes: event loops (each on a thread of its own)")
 	flag.Parse()
 	ln, err := loopback(*listen)
 	if err != nil {
@@ -56,21 +60,31 @@ func main() {
 	switch *mode {
 	case "goroutine":
 		fail(goroutines(ln, bs))
-	case "loop":
+	case "loop", "uring":
 		if *loops < 1 {
 			fail(errors.New("-loops must be at least 1"))
 		}
 		errs := make(chan error, *loops)
 		for range *loops {
-			l, err := newLoop(ln, bs)
-			if err != nil {
-				fail(err)
+			var run func() error
+			if *mode == "loop" {
+				l, err := newLoop(ln, bs)
+				if err != nil {
+					fail(err)
+				}
+				run = l.run
+			} else {
+				l, err := newURingLoop(ln, bs)
+				if err != nil {
+					fail(err)
+				}
+				run = l.run
 			}
-			go func() { errs <- l.run() }()
+			go func() { errs <- run() }()
 		}
 		fail(<-errs)
 	default:
-		fail(fmt.Errorf("-mode %q: want loop or goroutine", *mode))
+		fail(fmt.Errorf("-mode %q: want loop, uring or goroutine", *mode))
 	}
 }
 
@@ -169,22 +183,34 @@ func newLoop(listen netip.AddrPort, bs []netip.AddrPort) (*loop, error) {
 	if err != nil {
 		return nil, err
 	}
-	lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	lfd, err := reusePortListener(listen, unix.SOCK_NONBLOCK)
 	if err != nil {
-		return nil, err
-	}
-	unix.SetsockoptInt(lfd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-	unix.SetsockoptInt(lfd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-	if err := unix.Bind(lfd, &unix.SockaddrInet4{Port: int(listen.Port()), Addr: listen.Addr().As4()}); err != nil {
-		return nil, fmt.Errorf("bind %s: %w", listen, err)
-	}
-	if err := unix.Listen(lfd, 4096); err != nil {
 		return nil, err
 	}
 	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, lfd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(lfd)}); err != nil {
 		return nil, err
 	}
 	return &loop{ep: ep, lfd: lfd, bs: bs, sides: map[int]*side{}, buf: make([]byte, 16<<10)}, nil
+}
+
+// reusePortListener listens on listen with SO_REUSEPORT, so that each
+// loop has a socket of its own; flags may add SOCK_NONBLOCK.
+func reusePortListener(listen netip.AddrPort, flags int) (int, error) {
+	lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|flags, 0)
+	if err != nil {
+		return -1, err
+	}
+	unix.SetsockoptInt(lfd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+	unix.SetsockoptInt(lfd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	if err := unix.Bind(lfd, &unix.SockaddrInet4{Port: int(listen.Port()), Addr: listen.Addr().As4()}); err != nil {
+		unix.Close(lfd)
+		return -1, fmt.Errorf("bind %s: %w", listen, err)
+	}
+	if err := unix.Listen(lfd, 4096); err != nil {
+		unix.Close(lfd)
+		return -1, err
+	}
+	return lfd, nil
 }
 
 func (l *loop) run() error {

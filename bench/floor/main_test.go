@@ -21,7 +21,7 @@ import (
 func TestFloorProxies(t *testing.T) {
 	bin := testenv.BuildCommand(t, "vitals/bench/floor")
 	backend := testenv.StartTCPServer(t, testenv.Echo)
-	for _, mode := range [][]string{{"-mode", "loop", "-loops", "2"}, {"-mode", "goroutine"}} {
+	for _, mode := range [][]string{{"-mode", "loop", "-loops", "2"}, {"-mode", "uring", "-loops", "2"}, {"-mode", "goroutine"}} {
 		t.Run(mode[1], func(t *testing.T) {
 			port := testenv.FreePort(t)
 			addr := fmt.Sprintf("127.0.0.1:%d", port)

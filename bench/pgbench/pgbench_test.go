@@ -28,8 +28,8 @@ var (
 	seconds = envInt("VITALS_PGBENCH_SECONDS", 10)
 	rounds  = envInt("VITALS_PGBENCH_ROUNDS", 3)
 	scale   = envInt("VITALS_PGBENCH_SCALE", 5)
-	paths   = []string{"direct", "haproxy", "vitals", "floor_loop", "floor_goroutine"}
-	// floorLoops is bench/floor's event loops in loop mode.
+	paths   = []string{"direct", "haproxy", "vitals", "floor_loop", "floor_uring", "floor_goroutine"}
+	// floorLoops is bench/floor's event loops in the loop and uring modes.
 	floorLoops = envInt("VITALS_FLOOR_LOOPS", 1)
 	tpsRE      = regexp.MustCompile(`(?m)^tps = ([0-9.]+) \(without initial connection time\)`)
 	latRE      = regexp.MustCompile(`(?m)^latency average = ([0-9.]+) ms`)
@@ -92,16 +92,18 @@ loadbalancer:
 		t.Fatalf("vitals lb: %v\n%s", err, lb.LogTail())
 	}
 
-	// bench/floor: the least a Go proxy costs here, as an event loop and
-	// with a goroutine per direction (bench/floor/main.go).
+	// bench/floor: the least a Go proxy costs here, as an epoll event
+	// loop, an io_uring loop and with a goroutine per direction
+	// (bench/floor/main.go).
 	floor := testenv.BuildCommand(t, "vitals/bench/floor")
-	fl, fg := testenv.FreePort(t), testenv.FreePort(t)
+	fl, fu, fg := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
 	for _, f := range []struct {
 		name string
 		port int
 		args []string
 	}{
 		{"floor-loop", fl, []string{"-mode", "loop", "-loops", strconv.Itoa(floorLoops)}},
+		{"floor-uring", fu, []string{"-mode", "uring", "-loops", strconv.Itoa(floorLoops)}},
 		{"floor-goroutine", fg, []string{"-mode", "goroutine"}},
 	} {
 		args := append([]string{"-listen", fmt.Sprintf("127.0.0.1:%d", f.port), "-backend", pg.Addr}, f.args...)
@@ -111,7 +113,7 @@ loadbalancer:
 		}
 	}
 
-	port := map[string]int{"direct": pg.Port, "haproxy": hp, "vitals": vp, "floor_loop": fl, "floor_goroutine": fg}
+	port := map[string]int{"direct": pg.Port, "haproxy": hp, "vitals": vp, "floor_loop": fl, "floor_uring": fu, "floor_goroutine": fg}
 	var line strings.Builder
 	line.WriteString("PGBENCH")
 	fmt.Fprintf(&line, " clients=%d threads=%d seconds=%d rounds=%d scale=%d floor_loops=%d", clients, threads, seconds, rounds, scale, floorLoops)
