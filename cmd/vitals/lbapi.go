@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -110,11 +109,8 @@ func mountAPI(admin *http.ServeMux, o api.Options, all bool, gate func(http.Hand
 	return mux, nil
 }
 
-func writeAPIFault(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(map[string]any{"faultcode": "Client", "faultstring": msg, "debuginfo": nil})
-}
+// writeAPIFault answers with Octavia's error body.
+func writeAPIFault(w http.ResponseWriter, code int, msg string) { model.WriteFault(w, code, msg) }
 
 // planeStatuses reads operating statuses from the running plane. One
 // status tree serves the lookups of statusTTL, so that listing n objects

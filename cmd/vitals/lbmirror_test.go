@@ -332,8 +332,8 @@ func TestLBMirrorBound(t *testing.T) {
 	h.waitEntered(t)
 	m.memberUp(t)
 	a := answer(t, m.getAsync("/v2/lbaas/pools"))
-	if a.err != nil || a.code != http.StatusServiceUnavailable || !strings.Contains(a.body, `"faultstring":"The Octavia API's copy of the configuration file is still being built`) {
-		t.Fatalf("GET pools with the mirror held past the bound: %d %s %v; want 503 saying the copy is still being built", a.code, a.body, a.err)
+	if a.err != nil || a.code != http.StatusServiceUnavailable || !strings.Contains(a.body, `"faultstring":"The Octavia API's copy of the configuration file is still being built`) || !strings.Contains(a.body, `"faultcode":"Server"`) {
+		t.Fatalf("GET pools with the mirror held past the bound: %d %s %v; want 503, a server fault saying the copy is still being built", a.code, a.body, a.err)
 	}
 	h.release()
 	m.until(t, "GET pools once the mirror is done", func() error {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"vitals/internal/monitor"
+	"vitals/internal/octavia"
 	"vitals/internal/promx"
 )
 
@@ -88,11 +89,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 }
 
 // fault answers as Octavia's API does on errors.
-func fault(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(map[string]any{"faultcode": "Client", "faultstring": msg, "debuginfo": nil})
-}
+func fault(w http.ResponseWriter, code int, msg string) { octavia.WriteFault(w, code, msg) }
 
 // Client talks to a running `vitals lb`'s admin endpoint, over its unix
 // socket or a loopback TCP address.

@@ -22,11 +22,7 @@ func (f *Fault) Error() string { return f.FaultString }
 
 // fault returns a client fault (4xx) or a server fault (5xx).
 func fault(code int, format string, a ...any) *Fault {
-	fc := "Client"
-	if code >= 500 && code != http.StatusNotImplemented {
-		fc = "Server"
-	}
-	return &Fault{Code: code, FaultCode: fc, FaultString: fmt.Sprintf(format, a...)}
+	return &Fault{Code: code, FaultCode: model.FaultCode(code), FaultString: fmt.Sprintf(format, a...)}
 }
 
 // The fault strings Octavia's exceptions carry, in one place.
