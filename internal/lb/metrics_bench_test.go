@@ -1,11 +1,8 @@
 package lb
 
 import (
-	"log/slog"
 	"net/http"
 	"testing"
-
-	"vitals/internal/monitor"
 )
 
 // discardResponse is a ResponseWriter that keeps nothing, so that a
@@ -26,13 +23,7 @@ func (d *discardResponse) Write(p []byte) (int, error) { d.n += len(p); return l
 // that changes the numbers' text, not how many series there are.
 func BenchmarkScrape(b *testing.B) {
 	cfg := membersConfig(b, 100, 100)
-	log := slog.New(slog.DiscardHandler)
-	eng := monitor.New(monitor.Options{Logger: log})
-	srv := NewServer(eng, log)
-	if err := srv.Apply(cfg); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { srv.Shutdown(0) })
+	eng, srv := appliedServer(b, cfg)
 	h := newAdminHandler(func() *Config { return cfg }, nil, eng, newRegistry(eng, srv))
 	for _, encoding := range []string{"identity", "gzip"} {
 		b.Run(encoding, func(b *testing.B) {

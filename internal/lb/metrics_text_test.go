@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -64,13 +63,7 @@ func metricsLB(t *testing.T) (*monitor.Engine, *Server, http.Handler, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.DiscardHandler)
-	eng := monitor.New(monitor.Options{Logger: log})
-	srv := NewServer(eng, log)
-	if err := srv.Apply(cfg); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Shutdown(0) })
+	eng, srv := appliedServer(t, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { eng.Run(ctx); close(done) }()
@@ -327,13 +320,7 @@ func TestMetricsStalledClientHoldsNoLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.DiscardHandler)
-	eng := monitor.New(monitor.Options{Logger: log})
-	srv := NewServer(eng, log)
-	if err := srv.Apply(cfg); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Shutdown(0) })
+	eng, srv := appliedServer(t, cfg)
 	reg := newRegistry(eng, srv)
 	h := newAdminHandler(func() *Config { return cfg }, nil, eng, reg)
 	for i, stream := range []string{"the engine's", "the data plane's"} {

@@ -90,14 +90,8 @@ func parkers() int {
 // and large (a large one turns the copy to splice), round after round;
 // when they close, every accounting returns to zero.
 func TestParkedSessionsWake(t *testing.T) {
-	shortPark(t, 100*time.Millisecond)
-	echo := startBackendOn(t, "e", "127.0.0.1:0", true)
-	lb := startLB(t, lbYAML(testenv.FreePort(t), "", "      lb_algorithm: ROUND_ROBIN\n", memberLine(echo, "")))
-	before := copiers()
 	const n = 20
-	conns := openIdle(t, lb.addr, n)
-	m := sessionsOf(lb)[0].m
-	waitParked(t, lb, 2*n)
+	lb, m, conns, before := parkedEcho(t, n)
 	if c := copiers(); c != before {
 		t.Errorf("%d copy goroutines with every session parked, want %d as before the sessions", c, before)
 	}
@@ -233,15 +227,8 @@ func TestParkedSessionEnds(t *testing.T) {
 // sessions, the member's active count, parked directions, the copy
 // goroutines and the parker's own goroutine.
 func TestParkedSessionsClosed(t *testing.T) {
-	shortPark(t, 100*time.Millisecond)
-	echo := startBackendOn(t, "e", "127.0.0.1:0", true)
-	lb := startLB(t, lbYAML(testenv.FreePort(t), "", "      lb_algorithm: ROUND_ROBIN\n", memberLine(echo, "")))
-	before := copiers()
 	const n = 10
-
-	conns := openIdle(t, lb.addr, n)
-	m := sessionsOf(lb)[0].m
-	waitParked(t, lb, 2*n)
+	lb, m, conns, before := parkedEcho(t, n)
 	if got := m.closeSessions(); got != n {
 		t.Fatalf("closed %d sessions, want %d", got, n)
 	}
@@ -356,4 +343,20 @@ func TestSessionSizeClass(t *testing.T) {
 	if n := unsafe.Sizeof(session{}); n > 576 {
 		t.Errorf("a session is %d bytes, over the 576-byte size class", n)
 	}
+}
+
+// parkedEcho starts an lb (parkAfter 100 ms) in front of an echo member
+// and opens n sessions through it, idle once each sent and got a byte,
+// and waits until all their directions parked. It returns the member and
+// the client connections, and the copy goroutines before the sessions.
+func parkedEcho(t *testing.T, n int) (*testLB, *member, []*net.TCPConn, int) {
+	t.Helper()
+	shortPark(t, 100*time.Millisecond)
+	echo := startBackendOn(t, "e", "127.0.0.1:0", true)
+	lb := startLB(t, lbYAML(testenv.FreePort(t), "", "      lb_algorithm: ROUND_ROBIN\n", memberLine(echo, "")))
+	before := copiers()
+	conns := openIdle(t, lb.addr, n)
+	m := sessionsOf(lb)[0].m
+	waitParked(t, lb, int64(2*n))
+	return lb, m, conns, before
 }

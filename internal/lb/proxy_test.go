@@ -827,3 +827,17 @@ func TestReloadDropsRemovedSeries(t *testing.T) {
 		t.Errorf("after the reload, the kept member's or listener's series are gone:\n%s", after)
 	}
 }
+
+// appliedServer makes an engine (not running) and a Server with cfg
+// applied, shut down at the end of tb.
+func appliedServer(tb testing.TB, cfg *Config) (*monitor.Engine, *Server) {
+	tb.Helper()
+	log := slog.New(slog.DiscardHandler)
+	eng := monitor.New(monitor.Options{Logger: log})
+	srv := NewServer(eng, log)
+	if err := srv.Apply(cfg); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { srv.Shutdown(0) })
+	return eng, srv
+}
